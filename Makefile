@@ -1,0 +1,45 @@
+# Kopilka's task runner. `make demo` and `make test` prepare everything they need first.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: setup demo test test_fast lint lint_types db_migrate bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	$(BIN)/kopilka demo
+
+test: setup lint lint_types
+	$(BIN)/pytest
+
+test_fast: setup
+	$(BIN)/pytest -x -q -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check src
+
+lint_types: setup
+	$(BIN)/mypy
+
+db_migrate: setup
+	$(BIN)/kopilka db upgrade
+
+bench: setup
+	$(BIN)/python -m bench.ledger
+
+clean:
+	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache .hypothesis

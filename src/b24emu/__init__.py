@@ -1,0 +1,1 @@
+"""Bitrix24 portal emulator (arrives with the connector issue)."""

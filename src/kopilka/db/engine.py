@@ -1,0 +1,124 @@
+"""Connecting to PostgreSQL: the URL, the engine, and the one transaction helper.
+
+Every request, job and CLI command opens exactly one unit of work with :func:`transaction`; the
+services inside only ``flush``. Serialization failures and deadlocks retry the whole unit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import psycopg
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from kopilka.config import Settings
+from kopilka.db.embedded import start_embedded
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_DATABASE = "kopilka"
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` URLs; use the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if not parsed.drivername.startswith("postgresql"):
+        raise ValueError(f"Kopilka needs PostgreSQL, not {parsed.drivername!r}")
+    return parsed.render_as_string(hide_password=False)
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password hidden, for logs and messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def ensure_database(server_url: str, name: str) -> str:
+    """Create database ``name`` on the server if missing; return its URL."""
+    url = make_url(server_url)
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured server, or the embedded one started (or joined) now."""
+    if settings.database_url:
+        return normalise_url(settings.database_url)
+    server = start_embedded(settings.data_dir)
+    return ensure_database(server, DEFAULT_DATABASE)
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    return create_async_engine(normalise_url(url), pool_pre_ping=True, **kwargs)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        return getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    return False
+
+
+async def run_in_transaction(
+    engine: AsyncEngine,
+    work: Callable[[AsyncConnection], Awaitable[T]],
+    *,
+    attempts: int = 5,
+) -> T:
+    """Run ``work`` in one transaction; commit on success, roll back on error.
+
+    A serialization failure or deadlock re-runs the whole unit (with a short backoff); any
+    other error propagates after the rollback.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            async with engine.begin() as conn:
+                return await work(conn)
+        except DBAPIError as exc:
+            if not is_retryable(exc) or attempt == attempts:
+                raise
+            log.info("transaction retry %d after %s", attempt, type(exc.orig).__name__)
+            await asyncio.sleep(0.01 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+@asynccontextmanager
+async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A single unit of work without retries (for the CLI and simple reads)."""
+    async with engine.begin() as conn:
+        yield conn
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+__all__ = [
+    "async_sessionmaker",
+    "create_engine",
+    "ensure_database",
+    "normalise_url",
+    "resolve_database_url",
+    "run_in_transaction",
+    "safe_url",
+    "transaction",
+]

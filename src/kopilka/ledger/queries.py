@@ -1,0 +1,132 @@
+"""Reads: balances, history and one entry explained. Nothing here writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kopilka.db.tables import accounts, ledger_entries, ledger_transactions, lots
+from kopilka.domain.errors import UnknownTransaction
+from kopilka.ledger.posting import load_posted
+from kopilka.ledger.types import Balance, Book, LotView, Posted
+
+
+async def balance(conn: AsyncConnection, book: Book, customer_id: int, now: datetime) -> Balance:
+    rows = (
+        await conn.execute(
+            select(accounts.c.id, accounts.c.kind, accounts.c.balance).where(
+                accounts.c.program_id == book.program_id, accounts.c.customer_id == customer_id
+            )
+        )
+    ).all()
+    by_kind = {r.kind: (int(r.id), int(r.balance)) for r in rows}
+    total = by_kind.get("customer", (0, 0))[1]
+    held = by_kind.get("held", (0, 0))[1]
+    open_lots: list[LotView] = []
+    if "customer" in by_kind:
+        lot_rows = await conn.execute(
+            select(
+                lots.c.id, lots.c.amount, lots.c.remaining, lots.c.available_at, lots.c.expires_at
+            )
+            .where(lots.c.account_id == by_kind["customer"][0], lots.c.remaining > 0)
+            .order_by(lots.c.expires_at.asc().nulls_last(), lots.c.id)
+        )
+        open_lots = [
+            LotView(int(r.id), int(r.amount), int(r.remaining), r.available_at, r.expires_at)
+            for r in lot_rows
+        ]
+    pending = sum(lot.remaining for lot in open_lots if lot.available_at > now)
+    available = sum(
+        lot.remaining
+        for lot in open_lots
+        if lot.available_at <= now and (lot.expires_at is None or lot.expires_at > now)
+    )
+    expiring = tuple(lot for lot in open_lots if lot.expires_at is not None)
+    return Balance(customer_id, total, available, pending, held, expiring)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    transaction_id: int
+    kind: str
+    amount: int  # the change of the customer's own balance (available + pending)
+    held: int  # the change of what is held for the customer
+    reason: str
+    source: str
+    actor: str
+    rule_id: str | None
+    effective_at: datetime
+    created_at: datetime
+    reverses_id: int | None
+
+
+async def history(
+    conn: AsyncConnection, book: Book, customer_id: int, *, limit: int = 100
+) -> list[HistoryLine]:
+    mine = select(accounts.c.id).where(
+        accounts.c.program_id == book.program_id, accounts.c.customer_id == customer_id
+    )
+    customer_amount = func.sum(ledger_entries.c.amount).filter(accounts.c.kind == "customer")
+    held_amount = func.sum(ledger_entries.c.amount).filter(accounts.c.kind == "held")
+    rows = await conn.execute(
+        select(
+            ledger_transactions.c.id,
+            ledger_transactions.c.kind,
+            ledger_transactions.c.reason,
+            ledger_transactions.c.source,
+            ledger_transactions.c.actor,
+            ledger_transactions.c.rule_id,
+            ledger_transactions.c.effective_at,
+            ledger_transactions.c.created_at,
+            ledger_transactions.c.reverses_id,
+            func.coalesce(customer_amount, 0).label("amount"),
+            func.coalesce(held_amount, 0).label("held"),
+        )
+        .join(ledger_entries, ledger_entries.c.transaction_id == ledger_transactions.c.id)
+        .join(accounts, accounts.c.id == ledger_entries.c.account_id)
+        .where(or_(ledger_entries.c.account_id.in_(mine)))
+        .group_by(ledger_transactions.c.id)
+        .order_by(ledger_transactions.c.id.desc())
+        .limit(limit)
+    )
+    return [
+        HistoryLine(
+            int(r.id),
+            r.kind,
+            int(r.amount),
+            int(r.held),
+            r.reason,
+            r.source,
+            r.actor,
+            r.rule_id,
+            r.effective_at,
+            r.created_at,
+            r.reverses_id,
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    entry: Posted
+    reversed_by: int | None
+    program_code: str
+
+
+async def explain(conn: AsyncConnection, book: Book, transaction_id: int) -> Explanation:
+    found = await conn.scalar(
+        select(ledger_transactions.c.id).where(
+            ledger_transactions.c.id == transaction_id,
+            ledger_transactions.c.program_id == book.program_id,
+        )
+    )
+    if found is None:
+        raise UnknownTransaction(f"no ledger entry #{transaction_id} in this program")
+    reversed_by = await conn.scalar(
+        select(ledger_transactions.c.id).where(ledger_transactions.c.reverses_id == transaction_id)
+    )
+    return Explanation(await load_posted(conn, transaction_id), reversed_by, book.program_code)
