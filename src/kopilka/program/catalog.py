@@ -1,0 +1,65 @@
+"""The portal's vocabulary: pipelines, catalog sections, segments, mapped user fields, points."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from kopilka.program.conditions import Condition
+from kopilka.program.types import Number, Strict, UfCode
+
+
+class Pipeline(Strict):
+    id: int = Field(ge=0)  # CATEGORY_ID; the default pipeline is 0
+    title: str
+
+
+class CatalogSection(Strict):
+    id: int = Field(ge=0)  # SECTION_ID of the product catalog
+    title: str
+
+
+class Segment(Strict):
+    title: str
+    when: Condition
+
+
+class Points(Strict):
+    rounding: Literal["down", "half_up", "up"] = "down"
+    step: Number = Decimal(1)  # 1 = whole points, 0.01 = hundredths
+
+    @field_validator("step")
+    @classmethod
+    def _known_step(cls, value: Decimal) -> Decimal:
+        if value not in (Decimal(1), Decimal("0.01")):
+            raise ValueError(f"step must be 1 or 0.01, got {value}")
+        return value
+
+    @property
+    def step_minor(self) -> int:
+        return int(self.step * 100)
+
+
+class ContactFields(Strict):
+    balance: UfCode | None = None
+    level: UfCode | None = None
+    percent: UfCode | None = None
+    won_deals: UfCode | None = None
+    card_number: UfCode | None = None
+    birthday_flag: UfCode | None = None
+    purchases_total: UfCode | None = None
+    pending: UfCode | None = None
+    expiring_soon: UfCode | None = None
+
+
+class DealFields(Strict):
+    pay_with_points: UfCode | None = None  # «Сколько списать баллов»
+    points_paid: UfCode | None = None
+    points_earned: UfCode | None = None
+
+
+class Fields(Strict):
+    contact: ContactFields = ContactFields()
+    deal: DealFields = DealFields()

@@ -1,0 +1,55 @@
+"""Section B of the program: copying product properties into deals, yearly totals on contacts."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from kopilka.program.types import Alias, Strict
+
+_SOURCE = re.compile(r"^(NAME|CODE|PRICE|PROPERTY_[A-Za-z0-9_]+)$")
+_TARGET = re.compile(r"^(TITLE|CLOSEDATE|BEGINDATE|COMMENTS|UF_CRM_[A-Z0-9_]+)$")
+_TEMPLATE = re.compile(r"^UF_CRM_[A-Z0-9_]*\{year\}[A-Z0-9_]*$")
+
+
+class FieldCopy(Strict):
+    from_: str = Field(alias="from")  # NAME, CODE, PRICE or PROPERTY_<id or code>
+    to: str  # TITLE, CLOSEDATE, BEGINDATE, COMMENTS or UF_CRM_…
+
+    @field_validator("from_")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if not _SOURCE.match(value):
+            raise ValueError(f"expected NAME, CODE, PRICE or PROPERTY_<id>, got {value!r}")
+        return value
+
+    @field_validator("to")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        if not _TARGET.match(value):
+            raise ValueError(
+                f"expected TITLE, CLOSEDATE, BEGINDATE, COMMENTS or a UF_CRM_ field, got {value!r}"
+            )
+        return value
+
+
+class YearlyTotal(Strict):
+    pipelines: list[Alias] = Field(min_length=1)
+    by: Literal["year"] = "year"
+    field: str  # e.g. "UF_CRM_TRAVEL_{year}"
+    title: str  # e.g. "Путешествия {year}"
+    years_back: int = Field(default=0, ge=0, le=50)  # earlier years filled by the backfill
+
+    @field_validator("field")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if not _TEMPLATE.match(value):
+            raise ValueError(f"expected a UF_CRM_ code containing {{year}}, got {value!r}")
+        return value
+
+
+class Transfer(Strict):
+    product_to_deal: list[FieldCopy] = Field(default_factory=list)
+    totals: list[YearlyTotal] = Field(default_factory=list)
