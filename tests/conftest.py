@@ -47,7 +47,7 @@ def _admin(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _create_database(server_url: str, name: str, template: str | None = None) -> str:
+def create_database(server_url: str, name: str, template: str | None = None) -> str:
     with psycopg.connect(_admin(server_url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         suffix = f' TEMPLATE "{template}"' if template else ""
@@ -55,7 +55,7 @@ def _create_database(server_url: str, name: str, template: str | None = None) ->
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
-def _drop_database(server_url: str, name: str) -> None:
+def drop_database(server_url: str, name: str) -> None:
     with psycopg.connect(_admin(server_url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -74,20 +74,20 @@ def pg_server() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def template_url(pg_server: str) -> Iterator[str]:
-    url = _create_database(pg_server, TEMPLATE)
+    url = create_database(pg_server, TEMPLATE)
     upgrade(url)
     yield url
-    _drop_database(pg_server, TEMPLATE)
+    drop_database(pg_server, TEMPLATE)
 
 
 @pytest.fixture(scope="session")
 async def engine(template_url: str, pg_server: str) -> AsyncIterator[AsyncEngine]:
     name = f"kopilka_test_{uuid.uuid4().hex[:8]}"
-    url = _create_database(pg_server, name, TEMPLATE)
+    url = create_database(pg_server, name, TEMPLATE)
     eng = create_engine(url)
     yield eng
     await eng.dispose()
-    _drop_database(pg_server, name)
+    drop_database(pg_server, name)
 
 
 @pytest.fixture
@@ -110,8 +110,8 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 async def committed_engine(template_url: str, pg_server: str) -> AsyncIterator[AsyncEngine]:
     """An engine on a database of its own, for tests whose transactions must really commit."""
     name = f"kopilka_c_{uuid.uuid4().hex[:8]}"
-    url = _create_database(pg_server, name, TEMPLATE)
+    url = create_database(pg_server, name, TEMPLATE)
     eng = create_engine(url, pool_size=25, max_overflow=5)
     yield eng
     await eng.dispose()
-    _drop_database(pg_server, name)
+    drop_database(pg_server, name)

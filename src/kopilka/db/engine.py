@@ -70,10 +70,20 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(normalise_url(url), pool_pre_ping=True, **kwargs)
 
 
+#: Unique constraints whose violation means "a concurrent unit did the same thing first": the
+#: retried unit then finds that row (an idempotent replay) instead of failing.
+RETRY_ON_UNIQUE = {"idempotency_key_unique"}
+
+
 def is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError):
-        orig = exc.orig
-        return getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        return True
+    if sqlstate == "23505":  # unique_violation
+        diag = getattr(exc.orig, "diag", None)
+        return getattr(diag, "constraint_name", None) in RETRY_ON_UNIQUE
     return False
 
 
@@ -85,8 +95,8 @@ async def run_in_transaction(
 ) -> T:
     """Run ``work`` in one transaction; commit on success, roll back on error.
 
-    A serialization failure or deadlock re-runs the whole unit (with a short backoff); any
-    other error propagates after the rollback.
+    A serialization failure, a deadlock or a lost idempotency race re-runs the whole unit (with
+    a short backoff); any other error propagates after the rollback.
     """
     for attempt in range(1, attempts + 1):
         try:

@@ -101,6 +101,7 @@ ledger_transactions = Table(
     Column("reason", Text, nullable=False),
     Column("actor", Text, nullable=False),
     Column("source", Text, nullable=False),
+    Column("reference", Text, nullable=False),
     Column("program_hash", Text),
     Column("rule_id", Text),
     Column("rule_inputs", JSONB, nullable=False),

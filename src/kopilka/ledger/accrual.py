@@ -29,6 +29,7 @@ async def accrue(
     rule_inputs: Mapping[str, Any] | None = None,
     available_at: datetime | None = None,
     expires_at: datetime | None = None,
+    reference: str = "",
 ) -> Posted:
     if amount <= 0:
         raise InvalidAmount("an accrual must be greater than zero")
@@ -42,6 +43,7 @@ async def accrue(
         actor=actor,
         effective_at=now,
         source=source,
+        reference=reference,
         rule_id=rule_id,
         rule_inputs=rule_inputs or {},
         inputs={

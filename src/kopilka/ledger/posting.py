@@ -44,6 +44,7 @@ class Command:
     effective_at: datetime
     inputs: Mapping[str, Any]  # the command's own arguments: what the input hash covers
     source: str = ""
+    reference: str = ""  # what the entry belongs to, e.g. "deal:123" (not part of the hash)
     rule_id: str | None = None
     rule_inputs: Mapping[str, Any] = field(default_factory=dict)
 
@@ -99,6 +100,17 @@ async def find_by_key(conn: AsyncConnection, book: Book, command: Command) -> Po
     return await load_posted(conn, int(row.id), replayed=True)
 
 
+async def posted_by_key(conn: AsyncConnection, book: Book, key: str) -> Posted | None:
+    """The transaction stored under ``key`` (marked as a replay), whatever its inputs were."""
+    tx_id = await conn.scalar(
+        select(ledger_transactions.c.id).where(
+            ledger_transactions.c.portal_id == book.portal_id,
+            ledger_transactions.c.idempotency_key == key,
+        )
+    )
+    return None if tx_id is None else await load_posted(conn, int(tx_id), replayed=True)
+
+
 async def post(
     conn: AsyncConnection,
     book: Book,
@@ -123,6 +135,7 @@ async def post(
             reason=command.reason,
             actor=command.actor,
             source=command.source,
+            reference=command.reference,
             program_hash=book.program_hash,
             rule_id=command.rule_id,
             rule_inputs=_jsonable(command.rule_inputs),
@@ -184,6 +197,7 @@ async def load_posted(conn: AsyncConnection, tx_id: int, *, replayed: bool = Fal
         reason=tx.reason,
         actor=tx.actor,
         source=tx.source,
+        reference=tx.reference,
         program_hash=tx.program_hash,
         rule_id=tx.rule_id,
         rule_inputs=dict(tx.rule_inputs),

@@ -14,6 +14,7 @@ Holds are undone by releasing them, not by reversal.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -67,6 +68,7 @@ async def reverse(
     if exists is None:
         raise UnknownTransaction(f"no ledger entry #{transaction_id} in this program")
     original = await load_posted(conn, transaction_id)
+    command = replace(command, reference=original.reference)
     if original.kind not in REVERSIBLE:
         hint = " (release the hold instead)" if original.kind in ("hold", "release") else ""
         raise NotReversible(f"entry #{transaction_id} is a {original.kind}{hint}")

@@ -11,6 +11,7 @@ account run one after another and each sees the others' result.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -143,6 +144,7 @@ async def capture_hold(
     if (done := await find_by_key(conn, book, command)) is not None:
         return done
     hold, customer, held, by_lot = await _lock_active_hold(conn, book, hold_id)
+    command = replace(command, reference=hold.reference)
     capture = hold.amount if amount is None else amount
     if capture <= 0 or capture > hold.amount:
         raise InvalidAmount(
@@ -189,7 +191,8 @@ async def release_hold(
     )
     if (done := await find_by_key(conn, book, command)) is not None:
         return done
-    _hold, customer, held, by_lot = await _lock_active_hold(conn, book, hold_id)
+    hold, customer, held, by_lot = await _lock_active_hold(conn, book, hold_id)
+    command = replace(command, reference=hold.reference)
     legs: list[LegSpec] = []
     for lot, held_here in by_lot:
         legs += [LegSpec(held, -held_here, lot), LegSpec(customer, held_here, lot)]

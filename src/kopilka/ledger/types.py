@@ -38,6 +38,7 @@ class Posted:
     reason: str
     actor: str
     source: str
+    reference: str
     program_hash: str | None
     rule_id: str | None
     rule_inputs: dict[str, Any]

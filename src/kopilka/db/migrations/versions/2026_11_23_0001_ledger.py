@@ -104,6 +104,7 @@ CREATE TABLE ledger_transactions (
     reason          TEXT NOT NULL CHECK (reason <> ''),
     actor           TEXT NOT NULL CHECK (actor <> ''),
     source          TEXT NOT NULL DEFAULT '',
+    reference       TEXT NOT NULL DEFAULT '',   -- what it belongs to, e.g. "deal:123"
     program_hash    TEXT,
     rule_id         TEXT,
     rule_inputs     JSONB NOT NULL DEFAULT '{}'::jsonb,
@@ -119,6 +120,9 @@ CREATE TABLE ledger_transactions (
         CHECK ((kind IN ('hold', 'capture', 'release')) = (hold_id IS NOT NULL))
 );
 CREATE INDEX ledger_transactions_hold ON ledger_transactions (hold_id) WHERE hold_id IS NOT NULL;
+CREATE INDEX ledger_transactions_reference ON ledger_transactions (portal_id, reference)
+    WHERE reference <> '';
+CREATE INDEX holds_reference ON holds (portal_id, reference) WHERE reference <> '';
 
 -- Points earned together, spent soonest-expiring first. ``remaining`` is kept by the entry
 -- trigger: it is the sum of the entries on the lot's own account that name the lot.

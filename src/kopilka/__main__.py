@@ -1,0 +1,3 @@
+from kopilka.cli import app
+
+app(prog_name="kopilka")

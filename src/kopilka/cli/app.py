@@ -1,0 +1,289 @@
+"""``kopilka``: check a program, migrate, grant, look up balances and history, expire, explain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kopilka.cli.common import (
+    JsonOpt,
+    PortalOpt,
+    ProgramOpt,
+    bind,
+    load,
+    out,
+    print_json,
+    run,
+    with_book,
+)
+from kopilka.cli.render import balance_table, explain_text, history_table, program_summary
+from kopilka.config import get_settings
+from kopilka.db.engine import run_in_transaction, safe_url
+from kopilka.domain.money import format_points, to_minor
+from kopilka.ledger.book import ensure_customer, ensure_portal, get_customer_id
+from kopilka.ledger.expiry import due_accounts, expire_account
+from kopilka.ledger.grants import grant as grant_bonus
+from kopilka.ledger.queries import Explanation, HistoryLine
+from kopilka.ledger.queries import balance as read_balance
+from kopilka.ledger.queries import explain as read_explain
+from kopilka.ledger.queries import history as read_history
+from kopilka.ledger.spending import expire_holds
+from kopilka.ledger.types import Balance, Book, Posted
+from kopilka.program.model import Program
+from kopilka.runtime import open_engine, prepare_database
+
+app = typer.Typer(
+    name="kopilka",
+    no_args_is_help=True,
+    add_completion=False,
+    help="Kopilka: a bonus-points and loyalty engine for Bitrix24.",
+)
+db_app = typer.Typer(no_args_is_help=True, help="The database.")
+customer_app = typer.Typer(no_args_is_help=True, help="Customers.")
+app.add_typer(db_app, name="db")
+app.add_typer(customer_app, name="customer")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+NowOpt = Annotated[
+    datetime | None,
+    typer.Option(
+        "--now",
+        help="Act as of this moment (ISO 8601; default: now).",
+        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
+    ),
+]
+
+
+def aware(moment: datetime | None) -> datetime:
+    if moment is None:
+        return now_utc()
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command()
+def check(
+    program: Annotated[Path, typer.Argument(help="The program file to check.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a program file; every problem is reported with its line."""
+    loaded, _source = run(_load_async(program))
+    if as_json:
+        print_json({"ok": True, "program": loaded.program, "hash": loaded.hash})
+        return
+    out.print(program_summary(loaded))
+
+
+async def _load_async(path: Path) -> tuple[Program, str]:
+    return load(path)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (the embedded server is started if needed)."""
+    url = prepare_database(get_settings(), migrate=True)
+    out.print(f"database is up to date: {safe_url(url)}")
+
+
+@customer_app.command("add")
+def customer_add(
+    external_id: Annotated[str, typer.Argument(help="The customer's id (Bitrix24 contact ID).")],
+    name: Annotated[str, typer.Option(help="Full name.")] = "",
+    phone: Annotated[str | None, typer.Option(help="Phone number.")] = None,
+    portal: PortalOpt = None,
+) -> None:
+    """Register a customer (the Bitrix24 sync does this by itself)."""
+
+    async def main() -> int:
+        async with open_engine(get_settings()) as engine:
+
+            async def unit(conn: AsyncConnection) -> int:
+                portal_id = await ensure_portal(conn, portal or get_settings().default_portal)
+                return await ensure_customer(conn, portal_id, external_id, name=name, phone=phone)
+
+            return await run_in_transaction(engine, unit)
+
+    customer_id = run(main())
+    out.print(f"customer {external_id} is #{customer_id}")
+
+
+@app.command()
+def grant(
+    customer: Annotated[str, typer.Argument(help="The customer's id (Bitrix24 contact ID).")],
+    reason: Annotated[str, typer.Option(help="A manual bonus reason of the program.")],
+    program: ProgramOpt,
+    amount: Annotated[str | None, typer.Option(help="Points; default: the reason's.")] = None,
+    comment: Annotated[str | None, typer.Option(help="Why: shown in the history.")] = None,
+    actor: Annotated[str, typer.Option(help="Who grants.")] = "cli",
+    key: Annotated[str | None, typer.Option(help="Idempotency key (retry-safe).")] = None,
+    portal: PortalOpt = None,
+    now: NowOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Grant a manual bonus (a review, an apology…) within the program's limits."""
+
+    async def main() -> Posted:
+        minor = to_minor(amount) if amount is not None else None  # refuses bad amounts first
+
+        async def work(conn: AsyncConnection, book: Book, prog: Program) -> Posted:
+            customer_id = await get_customer_id(conn, book.portal_id, customer)
+            return await grant_bonus(
+                conn,
+                book,
+                prog,
+                customer_id=customer_id,
+                reason=reason,
+                amount=minor,
+                actor=actor,
+                key=key or f"cli:{uuid.uuid4()}",
+                now=aware(now),
+                comment=comment,
+                source=f"cli grant by {actor}",
+            )
+
+        return await with_book(program, portal, work)
+
+    posted = run(main())
+    if as_json:
+        print_json(posted)
+        return
+    earned = sum(leg.amount for leg in posted.legs if leg.account_kind == "customer")
+    note = " (replayed: nothing new was written)" if posted.replayed else ""
+    out.print(f"entry #{posted.id}: +{format_points(earned)} to {customer} — {posted.reason}{note}")
+
+
+@app.command()
+def balance(
+    customer: Annotated[str, typer.Argument(help="The customer's id.")],
+    program: ProgramOpt,
+    portal: PortalOpt = None,
+    now: NowOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A customer's balance: available, pending, held, and what expires when."""
+    moment = aware(now)
+
+    async def work(conn: AsyncConnection, book: Book, _prog: Program) -> Balance:
+        customer_id = await get_customer_id(conn, book.portal_id, customer)
+        return await read_balance(conn, book, customer_id, moment)
+
+    result = run(with_book(program, portal, work))
+    if as_json:
+        print_json(result)
+    else:
+        out.print(balance_table(customer, result, moment))
+
+
+@app.command()
+def history(
+    customer: Annotated[str, typer.Argument(help="The customer's id.")],
+    program: ProgramOpt,
+    portal: PortalOpt = None,
+    limit: Annotated[int, typer.Option(help="How many entries, newest first.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """A customer's ledger history, newest first, with reasons."""
+
+    async def work(conn: AsyncConnection, book: Book, _prog: Program) -> list[HistoryLine]:
+        customer_id = await get_customer_id(conn, book.portal_id, customer)
+        return await read_history(conn, book, customer_id, limit=limit)
+
+    lines = run(with_book(program, portal, work))
+    if as_json:
+        print_json(lines)
+    else:
+        out.print(history_table(customer, lines))
+
+
+@app.command()
+def explain(
+    entry: Annotated[int, typer.Argument(help="A ledger entry (transaction) number.")],
+    program: ProgramOpt,
+    portal: PortalOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Why an entry is what it is: reason, actor, source, program version, rule and inputs."""
+
+    async def work(conn: AsyncConnection, book: Book, _prog: Program) -> Explanation:
+        return await read_explain(conn, book, entry)
+
+    result = run(with_book(program, portal, work))
+    if as_json:
+        print_json(result)
+    else:
+        out.print(explain_text(result))
+
+
+@app.command()
+def expire(
+    program: ProgramOpt,
+    portal: PortalOpt = None,
+    now: NowOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Expire every lot past its date and every hold past its TTL (safe to run any time)."""
+    moment = aware(now)
+
+    async def main() -> dict[str, int]:
+        prog, source = load(program)
+        async with open_engine(get_settings()) as engine:
+
+            async def accounts(conn: AsyncConnection) -> tuple[Book, list[int]]:
+                book = await bind(conn, prog, source, portal)
+                return book, await due_accounts(conn, book, moment)
+
+            book, due = await run_in_transaction(engine, accounts)
+            expired = entries = 0
+            with Progress(console=out, disable=as_json or not due) as progress:
+                task = progress.add_task("expiring points", total=len(due))
+                for account in due:
+                    posted = await run_in_transaction(
+                        engine,
+                        lambda conn, account=account: expire_account(
+                            conn, book, account, now=moment
+                        ),
+                    )
+                    entries += len(posted)
+                    expired += sum(p.net_for(account) for p in posted)
+                    progress.advance(task)
+
+            async def holds(conn: AsyncConnection) -> list[Posted]:
+                return await expire_holds(conn, book, now=moment)
+
+            released = await run_in_transaction(engine, holds)
+            return {
+                "accounts": len(due),
+                "entries": entries,
+                "points": -expired,
+                "holds_expired": len(released),
+            }
+
+    result = run(main())
+    if as_json:
+        print_json(result)
+    else:
+        out.print(
+            f"expired {format_points(result['points'])} points in {result['entries']} entries "
+            f"on {result['accounts']} accounts; {result['holds_expired']} holds expired"
+        )
+
+
+@app.command()
+def demo(
+    program: Annotated[
+        Path | None, typer.Option(help="Program file (default: the retail and wholesale example).")
+    ] = None,
+) -> None:
+    """Run a scripted story through the engine and the ledger and show the balances."""
+    from kopilka.cli.demo import run_demo
+
+    run(run_demo(program))

@@ -1,0 +1,118 @@
+"""What every command shares: options, opening a program's book, printing, and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kopilka.config import get_settings
+from kopilka.db.engine import run_in_transaction
+from kopilka.domain.errors import KopilkaError
+from kopilka.ledger.book import ensure_book, ensure_portal
+from kopilka.ledger.types import Book
+from kopilka.program.errors import ProgramFileError
+from kopilka.program.loader import load_program
+from kopilka.program.model import Program
+from kopilka.runtime import open_engine
+
+T = TypeVar("T")
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ProgramOpt = Annotated[
+    Path,
+    typer.Option(
+        "--program",
+        "-p",
+        envvar="KOPILKA_PROGRAM",
+        help="The program file (YAML).",
+        exists=False,
+        dir_okay=False,
+    ),
+]
+PortalOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--portal",
+        envvar="KOPILKA_PORTAL",
+        help="The portal (Bitrix24 member_id); default: the local tenant.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def to_jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(value), ensure_ascii=False, indent=2) + "\n")
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; turn expected failures into a message and an exit code."""
+    try:
+        return asyncio.run(coro)
+    except ProgramFileError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]{problem}[/]")
+        raise typer.Exit(1) from None
+    except KopilkaError as exc:
+        raise fail(f"{exc.message} [{exc.code}]") from None
+
+
+def load(program_path: Path) -> tuple[Program, str]:
+    program = load_program(program_path)
+    return program, program_path.read_text(encoding="utf-8")
+
+
+async def bind(conn: AsyncConnection, program: Program, source: str, portal: str | None) -> Book:
+    portal_id = await ensure_portal(conn, portal or get_settings().default_portal)
+    return await ensure_book(
+        conn,
+        portal_id,
+        code=program.program,
+        title=program.title,
+        timezone=program.timezone,
+        program_hash=program.hash,
+        source_name=program.source_name,
+        source=source,
+    )
+
+
+async def with_book(
+    program_path: Path,
+    portal: str | None,
+    work: Callable[[AsyncConnection, Book, Program], Awaitable[T]],
+) -> T:
+    """Open the database, bind the program's book, and run ``work`` in one transaction."""
+    program, source = load(program_path)
+    async with open_engine(get_settings()) as engine:
+
+        async def unit(conn: AsyncConnection) -> T:
+            return await work(conn, await bind(conn, program, source, portal), program)
+
+        return await run_in_transaction(engine, unit)
