@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -247,10 +248,7 @@ def expire(
                 task = progress.add_task("expiring points", total=len(due))
                 for account in due:
                     posted = await run_in_transaction(
-                        engine,
-                        lambda conn, account=account: expire_account(
-                            conn, book, account, now=moment
-                        ),
+                        engine, partial(_expire, book, account, moment)
                     )
                     entries += len(posted)
                     expired += sum(p.net_for(account) for p in posted)
@@ -275,6 +273,10 @@ def expire(
             f"expired {format_points(result['points'])} points in {result['entries']} entries "
             f"on {result['accounts']} accounts; {result['holds_expired']} holds expired"
         )
+
+
+async def _expire(book: Book, account: int, now: datetime, conn: AsyncConnection) -> list[Posted]:
+    return await expire_account(conn, book, account, now=now)
 
 
 @app.command()

@@ -12,8 +12,8 @@
     │   ├── IdempotencyConflict     the same idempotency key reused with different inputs
     │   ├── AlreadyReversed
     │   ├── NotReversible
-    │   └── HoldNotActive           capturing or releasing a hold that was captured, released or expired
-    └── ProgramError                a program file that cannot be loaded (see kopilka.program.errors)
+    │   └── HoldNotActive           capturing or releasing a hold that is no longer active
+    └── ProgramError                a program file that cannot be loaded (kopilka.program.errors)
 
 HTTP statuses are mapped at the web edge, never here.
 """

@@ -209,7 +209,7 @@ async def reconcile_deal(
         and state.captures[0].customer_id == payer
     ):
         for cap in state.captures:
-            await undo(cap.transaction_id, "deal no longer paid with these points")
+            await undo(cap.transaction_id, "оплата баллами по сделке отменена")
         state.captures = []
     hold = state.active_hold
     if hold and (stage == "lost" or hold.amount != amount or state.active_hold_customer != payer):
@@ -219,7 +219,9 @@ async def reconcile_deal(
                 book,
                 hold_id=hold.id,
                 key=key("release"),
-                reason="deal lost" if stage == "lost" else "payment with points changed",
+                reason="сделка проиграна: резерв снят"
+                if stage == "lost"
+                else "оплата баллами изменена",
                 actor=actor,
                 now=now,
                 source=source,
@@ -249,7 +251,7 @@ async def reconcile_deal(
                     book,
                     hold_id=hold.id,
                     key=key("capture"),
-                    reason="deal won: points paid",
+                    reason="сделка выиграна: оплата баллами",
                     actor=actor,
                     now=now,
                     source=source,
@@ -272,7 +274,9 @@ async def reconcile_deal(
         for acc in have:
             await undo(
                 acc.transaction_id,
-                "deal changed: accrual recomputed" if accrual else "deal is no longer won",
+                "сделка изменена: начисление пересчитано"
+                if accrual
+                else "сделка больше не выиграна",
             )
         if accrual and accrual.amount > 0:
             out.posted.append(

@@ -60,7 +60,7 @@ async def expire_account(
         command = Command(
             kind="expiry",
             key=f"expiry:{account_id}:{due_at.isoformat()}:{digest}",
-            reason="points expired",
+            reason=f"баллы сгорели: срок истёк {due_at.astimezone(book.timezone):%d.%m.%Y %H:%M}",
             actor=actor,
             effective_at=due_at,
             inputs={"account_id": account_id, "lots": [[lot.id, lot.remaining] for lot in group]},

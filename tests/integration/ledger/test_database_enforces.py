@@ -80,7 +80,7 @@ async def test_overdrawing_an_account_or_a_lot_is_refused(db: AsyncConnection) -
     lot = posted.legs[1].lot_id
     async with savepoint(db):
         tx = await _new_tx(db, book)
-        with pytest.raises(DBAPIError, match="account_not_overdrawn|lot_remaining_bounded"):
+        with pytest.raises(DBAPIError, match=r"account_not_overdrawn|lot_remaining_bounded"):
             await db.execute(text(
                 "INSERT INTO ledger_entries (transaction_id, account_id, lot_id, amount)"
                 " VALUES (:t, :c, :l, -10001), (:t, :r, :l, 10001)"),
