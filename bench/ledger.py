@@ -50,9 +50,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kopilka.db.engine import create_engine, normalise_url, run_in_transaction
 from kopilka.db.migrate import upgrade
-from kopilka.ledger.accrual import accrue
+from kopilka.ledger.accrual import AccrualRequest, accrue, accrue_many
 from kopilka.ledger.book import ensure_book, ensure_customer, ensure_portal
-from kopilka.ledger.spending import redeem
+from kopilka.ledger.spending import RedemptionRequest, redeem, redeem_many
 from kopilka.ledger.types import Book
 
 GOAL = 0.5
@@ -290,37 +290,61 @@ async def setup_ledger(engine: AsyncEngine, customers: int) -> Fixture:
     return fixture
 
 
-Command = Callable[[AsyncConnection, int, str], Awaitable[object]]
+Command = Callable[[AsyncConnection, list[int], list[str]], Awaitable[object]]
 
 
 def accrual_command(book: Book) -> Command:
-    async def command(conn: AsyncConnection, customer: int, key: str) -> object:
-        return await accrue(
+    """Accruals for the given customers in one transaction (one: the single-command path)."""
+
+    async def command(conn: AsyncConnection, customers: list[int], keys: list[str]) -> object:
+        now = datetime.now(UTC)
+        if len(customers) == 1:
+            return await accrue(
+                conn,
+                book,
+                customer_id=customers[0],
+                amount=POINT,
+                key=keys[0],
+                reason="bench purchase",
+                actor="bench",
+                now=now,
+            )
+        return await accrue_many(
             conn,
             book,
-            customer_id=customer,
-            amount=POINT,
-            key=key,
-            reason="bench purchase",
-            actor="bench",
-            now=datetime.now(UTC),
+            [
+                AccrualRequest(c, POINT, k, "bench purchase", "bench", now)
+                for c, k in zip(customers, keys, strict=True)
+            ],
         )
 
     return command
 
 
 def redemption_command(book: Book) -> Command:
-    async def command(conn: AsyncConnection, customer: int, key: str) -> object:
-        return await redeem(
+    async def command(conn: AsyncConnection, customers: list[int], keys: list[str]) -> object:
+        now = datetime.now(UTC)
+        if len(customers) == 1:
+            return await redeem(
+                conn,
+                book,
+                customer_id=customers[0],
+                amount=POINT,
+                key=keys[0],
+                reason="bench order",
+                actor="bench",
+                now=now,
+            )
+        results = await redeem_many(
             conn,
             book,
-            customer_id=customer,
-            amount=POINT,
-            key=key,
-            reason="bench order",
-            actor="bench",
-            now=datetime.now(UTC),
+            [
+                RedemptionRequest(c, POINT, k, "bench order", "bench", now)
+                for c, k in zip(customers, keys, strict=True)
+            ],
         )
+        assert not any(isinstance(r, Exception) for r in results)
+        return results
 
     return command
 
@@ -333,19 +357,21 @@ async def run_phase(
     clients: int,
     seconds: float,
     warmup: int = 5,
+    batch: int = 1,
 ) -> Phase:
-    """``clients`` workers, each on its own slice of ``customers``, for ``seconds``."""
+    """``clients`` workers, each on its own slice of ``customers``, for ``seconds``; each unit of
+    work posts ``batch`` postings (one transaction), and every posting counts as an operation."""
     run = uuid.uuid4().hex[:8]
     phase = Phase(name, 0, 0.0)
     slices = [customers[i::clients] for i in range(clients)]
 
     async def one(worker: int, n: int) -> None:
         mine = slices[worker]
-        customer = mine[n % len(mine)]
-        key = f"bench-{name}-{run}-{worker}-{n}"
+        chosen = [mine[(n * batch + j) % len(mine)] for j in range(batch)]
+        keys = [f"bench-{name}-{run}-{worker}-{n}-{j}" for j in range(batch)]
 
         async def work(conn: AsyncConnection) -> object:
-            return await command(conn, customer, key)
+            return await command(conn, chosen, keys)
 
         await run_in_transaction(engine, work)
 
@@ -361,7 +387,7 @@ async def run_phase(
             t0 = time.perf_counter()
             await one(w, n)
             phase.latencies_ms.append((time.perf_counter() - t0) * 1000)
-            phase.operations += 1
+            phase.operations += batch
             n += 1
 
     await asyncio.gather(*(worker(w) for w in range(clients)))
@@ -371,7 +397,7 @@ async def run_phase(
 
 
 async def kopilka_phases(
-    url: str, clients: int, seconds: float, customers: int
+    url: str, clients: int, seconds: float, customers: int, batch: int
 ) -> tuple[list[Phase], float]:
     engine = create_engine(url, pool_size=clients, max_overflow=0)
     try:
@@ -394,7 +420,26 @@ async def kopilka_phases(
             clients,
             seconds,
         )
-        return [accruals, redemptions], setup_seconds
+        phases = [accruals, redemptions]
+        if batch > 1:
+            for name, command, who in (
+                (
+                    f"accruals, {batch} per transaction",
+                    accrual_command(fixture.book),
+                    fixture.accrual_customers,
+                ),
+                (
+                    f"redemptions, {batch} per transaction",
+                    redemption_command(fixture.book),
+                    fixture.redemption_customers,
+                ),
+            ):
+                phases.append(
+                    await run_phase(
+                        engine, name, command, who, clients, seconds, warmup=2, batch=batch
+                    )
+                )
+        return phases, setup_seconds
     finally:
         await engine.dispose()
 
@@ -488,7 +533,7 @@ async def profile_one_client(server: Server, url: str, ops: int) -> dict[str, An
 
 async def _one(engine: AsyncEngine, command: Command, customer: int, key: str) -> None:
     async def work(conn: AsyncConnection) -> object:
-        return await command(conn, customer, key)
+        return await command(conn, [customer], [key])
 
     await run_in_transaction(engine, work)
 
@@ -586,6 +631,12 @@ def main(argv: list[str] | None = None) -> int:
         "--customers", type=int, default=1000, help="customers per Kopilka phase (1000)"
     )
     parser.add_argument("--scale", type=int, default=1, help="pgbench -i scale (1)")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=100,
+        help="postings per transaction in the batched phases (100; 1: skip them)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
         "--profile", action="store_true", help="then break one client's command time down"
@@ -609,7 +660,7 @@ def main(argv: list[str] | None = None) -> int:
             before = pgbench_run(pgbench_url, args.clients, args.seconds)
             print(f"Kopilka accruals and redemptions, {args.seconds} s each …", file=sys.stderr)
             phases, setup_seconds = asyncio.run(
-                kopilka_phases(kopilka_url, args.clients, args.seconds, args.customers)
+                kopilka_phases(kopilka_url, args.clients, args.seconds, args.customers, args.batch)
             )
             print(f"pgbench simple-update again, {args.seconds} s …", file=sys.stderr)
             after = pgbench_run(pgbench_url, args.clients, args.seconds)

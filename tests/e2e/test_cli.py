@@ -78,7 +78,8 @@ def test_grant_balance_history_explain_and_replay(cli_db: str) -> None:
     # The same key again is a replay: nothing new is written.
     code, output = kopilka("grant", "501", "--reason", "review", "--key", "r-1",
                            "--comment", "отзыв", *args)
-    assert code == 0 and "replayed" in output, output
+    assert code == 0, output
+    assert "replayed" in output, output
     code, output = kopilka("balance", "501", "--json", *args)
     assert json.loads(output)["available"] == 500_00
     code, output = kopilka("history", "501", "--json", "-p", TRAVEL)
@@ -91,7 +92,8 @@ def test_grant_balance_history_explain_and_replay(cli_db: str) -> None:
     assert len(explained["entry"]["program_hash"]) == 64
     # Over the per-period limit (500 a year): refused with the reason, nothing written.
     code, output = kopilka("grant", "501", "--reason", "review", *args)
-    assert code == 2 and "limit" in output, output
+    assert code == 2, output
+    assert "limit" in output, output
     # The year-end reset: at 00:00 on 1 January in Moscow the review bonus expires.
     code, output = kopilka("expire", "-p", TRAVEL, "--now", "2026-12-31T20:59:59+00:00", "--json")
     assert json.loads(output)["points"] == 0
@@ -132,11 +134,13 @@ def test_commands_refuse_an_unmigrated_database(
     get_settings.cache_clear()
     try:
         code, output = kopilka("balance", "1", "-p", TRAVEL)
-        assert code == 2 and "kopilka db upgrade" in output, output
+        assert code == 2, output
+        assert "kopilka db upgrade" in output, output
         code, output = kopilka("db", "upgrade")
         assert code == 0, output
         code, output = kopilka("balance", "1", "-p", TRAVEL)
-        assert code == 2 and "no customer" in output, output
+        assert code == 2, output
+        assert "no customer" in output, output
     finally:
         get_settings.cache_clear()
         drop_database(pg_server, name)

@@ -28,7 +28,7 @@ from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction, safe_url
 from kopilka.domain.money import format_points, to_minor
 from kopilka.ledger.book import ensure_customer, ensure_portal, get_customer_id
-from kopilka.ledger.expiry import due_accounts, expire_account
+from kopilka.ledger.expiry import due_accounts, expire_accounts
 from kopilka.ledger.grants import grant as grant_bonus
 from kopilka.ledger.queries import Explanation, HistoryLine
 from kopilka.ledger.queries import balance as read_balance
@@ -246,13 +246,17 @@ def expire(
             expired = entries = 0
             with Progress(console=out, disable=as_json or not due) as progress:
                 task = progress.add_task("expiring points", total=len(due))
-                for account in due:
-                    posted = await run_in_transaction(
-                        engine, partial(_expire, book, account, moment)
-                    )
+                for start in range(0, len(due), EXPIRY_BATCH):
+                    batch = due[start : start + EXPIRY_BATCH]
+                    posted = await run_in_transaction(engine, partial(_expire, book, batch, moment))
                     entries += len(posted)
-                    expired += sum(p.net_for(account) for p in posted)
-                    progress.advance(task)
+                    expired += sum(
+                        leg.amount
+                        for p in posted
+                        for leg in p.legs
+                        if leg.account_kind == "expired"
+                    )
+                    progress.advance(task, len(batch))
 
             async def holds(conn: AsyncConnection) -> list[Posted]:
                 return await expire_holds(conn, book, now=moment)
@@ -261,7 +265,7 @@ def expire(
             return {
                 "accounts": len(due),
                 "entries": entries,
-                "points": -expired,
+                "points": expired,
                 "holds_expired": len(released),
             }
 
@@ -275,8 +279,13 @@ def expire(
         )
 
 
-async def _expire(book: Book, account: int, now: datetime, conn: AsyncConnection) -> list[Posted]:
-    return await expire_account(conn, book, account, now=now)
+EXPIRY_BATCH = 200  # accounts per transaction in `kopilka expire`
+
+
+async def _expire(
+    book: Book, batch: list[int], now: datetime, conn: AsyncConnection
+) -> list[Posted]:
+    return await expire_accounts(conn, book, batch, now=now)
 
 
 @app.command()

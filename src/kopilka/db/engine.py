@@ -67,7 +67,10 @@ def resolve_database_url(settings: Settings) -> str:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    return create_async_engine(normalise_url(url), pool_pre_ping=True, **kwargs)
+    # No pre-ping (a round trip per checkout): a connection found dead fails its unit of work,
+    # which ``run_in_transaction`` then re-runs on a fresh one.
+    kwargs.setdefault("pool_recycle", 1800)
+    return create_async_engine(normalise_url(url), **kwargs)
 
 
 #: Unique constraints whose violation means "a concurrent unit did the same thing first": the
@@ -78,6 +81,8 @@ RETRY_ON_UNIQUE = {"idempotency_key_unique"}
 def is_retryable(exc: BaseException) -> bool:
     if not isinstance(exc, DBAPIError):
         return False
+    if exc.connection_invalidated:  # the server closed the connection: nothing committed, or
+        return True  # it did and the idempotency keys make the re-run a replay
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate in RETRYABLE_SQLSTATES:
         return True
@@ -95,8 +100,8 @@ async def run_in_transaction(
 ) -> T:
     """Run ``work`` in one transaction; commit on success, roll back on error.
 
-    A serialization failure, a deadlock or a lost idempotency race re-runs the whole unit (with
-    a short backoff); any other error propagates after the rollback.
+    A serialization failure, a deadlock, a lost idempotency race or a dropped connection re-runs
+    the whole unit (with a short backoff); any other error propagates after the rollback.
     """
     for attempt in range(1, attempts + 1):
         try:

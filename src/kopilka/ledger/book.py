@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kopilka.db.tables import accounts, customers, portals, program_versions, programs
+from kopilka.db.tables import accounts as accounts_t
+from kopilka.db.tables import customers, portals, program_versions, programs
 from kopilka.domain.errors import UnknownCustomer
-from kopilka.ledger.types import Book
+from kopilka.ledger.types import Account, Book
 
 
 async def ensure_portal(conn: AsyncConnection, member_id: str, title: str = "") -> int:
@@ -110,38 +113,84 @@ async def check_customer(conn: AsyncConnection, book: Book, customer_id: int) ->
         raise UnknownCustomer(f"no customer #{customer_id} in this portal")
 
 
-async def account_id(
+SYSTEM_KINDS = ("issued", "redeemed", "expired")
+
+
+async def accounts(
+    conn: AsyncConnection, book: Book, customer_ids: Iterable[int], kinds: Iterable[str]
+) -> dict[tuple[str, int | None], Account]:
+    """The program's system accounts and the ``kinds`` accounts of ``customer_ids``, created
+    on first use, in two round trips at most. Unknown customers raise ``UnknownCustomer``."""
+    wanted_customers = sorted(set(customer_ids))
+    wanted_kinds = sorted(set(kinds))
+    query = select(accounts_t.c.id, accounts_t.c.kind, accounts_t.c.customer_id).where(
+        accounts_t.c.program_id == book.program_id,
+        or_(
+            accounts_t.c.customer_id.is_(None),
+            and_(
+                accounts_t.c.customer_id.in_(wanted_customers), accounts_t.c.kind.in_(wanted_kinds)
+            ),
+        ),
+    )
+
+    def index(rows: Iterable[Any]) -> dict[tuple[str, int | None], Account]:
+        return {(r.kind, r.customer_id): Account(int(r.id), r.kind, r.customer_id) for r in rows}
+
+    found = index(await conn.execute(query))
+    missing_system = [k for k in SYSTEM_KINDS if (k, None) not in found]
+    missing = [(k, c) for c in wanted_customers for k in wanted_kinds if (k, c) not in found]
+    if not missing and not missing_system:
+        return found
+    if missing:
+        known = set(
+            (
+                await conn.scalars(
+                    select(customers.c.id).where(
+                        customers.c.portal_id == book.portal_id,
+                        customers.c.id.in_([c for _, c in missing]),
+                    )
+                )
+            ).all()
+        )
+        if unknown := sorted({c for _, c in missing} - known):
+            raise UnknownCustomer(f"no customer #{unknown[0]} in this portal")
+    rows = [
+        {"portal_id": book.portal_id, "program_id": book.program_id, "kind": k, "customer_id": c}
+        for k, c in [*((k, None) for k in missing_system), *missing]
+    ]
+    await conn.execute(insert(accounts_t).values(rows).on_conflict_do_nothing())
+    return index(await conn.execute(query))
+
+
+async def account(
     conn: AsyncConnection,
     book: Book,
     kind: str,
     customer_id: int | None = None,
     *,
     lock: bool = False,
-) -> int:
-    """The id of the (program, kind, customer) account, created on first use.
+) -> Account:
+    """The (program, kind, customer) account, created on first use.
 
     ``lock=True`` takes the row lock (``SELECT … FOR UPDATE``) that serialises spending.
     """
-    where = and_(
-        accounts.c.program_id == book.program_id,
-        accounts.c.kind == kind,
-        accounts.c.customer_id.is_(None)
-        if customer_id is None
-        else accounts.c.customer_id == customer_id,
+    found = await accounts(
+        conn,
+        book,
+        [] if customer_id is None else [customer_id],
+        [kind] if customer_id is not None else [],
     )
-    query = select(accounts.c.id).where(where)
+    acc = found[(kind, customer_id)]
     if lock:
-        query = query.with_for_update()
-    found = await conn.scalar(query)
-    if found is not None:
-        return int(found)
+        await lock_accounts(conn, [acc.id])
+    return acc
+
+
+async def lock_accounts(conn: AsyncConnection, account_ids: Iterable[int]) -> None:
+    """Row-lock accounts in id order (a fixed order: concurrent batches cannot deadlock)."""
     await conn.execute(
-        insert(accounts)
-        .values(
-            portal_id=book.portal_id, program_id=book.program_id, kind=kind, customer_id=customer_id
-        )
-        .on_conflict_do_nothing()
+        select(accounts_t.c.id)
+        .where(accounts_t.c.id.in_(sorted(set(account_ids))))
+        .order_by(accounts_t.c.id)
+        .with_for_update()
     )
-    found = await conn.scalar(query)
-    assert found is not None
-    return int(found)

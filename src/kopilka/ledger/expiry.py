@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.db.tables import accounts, lots
 from kopilka.domain.allocation import LotSnapshot
 from kopilka.ledger import book as books
-from kopilka.ledger.lots import open_lots
-from kopilka.ledger.posting import Command, LegSpec, find_by_key, post
-from kopilka.ledger.types import Book, Posted
+from kopilka.ledger.lots import open_lots_many
+from kopilka.ledger.posting import Command, LegSpec, Posting, post_many
+from kopilka.ledger.types import Account, Book, Posted
 
 
 async def due_accounts(conn: AsyncConnection, book: Book, now: datetime) -> list[int]:
@@ -35,41 +36,72 @@ async def due_accounts(conn: AsyncConnection, book: Book, now: datetime) -> list
     return [int(r) for r in rows]
 
 
+async def expire_accounts(
+    conn: AsyncConnection,
+    book: Book,
+    account_ids: Sequence[int],
+    *,
+    now: datetime,
+    actor: str = "system",
+) -> list[Posted]:
+    """Expire the due lots of these customer accounts, all in one batch of postings."""
+    owners = {
+        int(r.id): int(r.customer_id)
+        for r in await conn.execute(
+            select(accounts.c.id, accounts.c.customer_id).where(
+                accounts.c.id.in_(list(account_ids)),
+                accounts.c.program_id == book.program_id,
+                accounts.c.kind == "customer",
+            )
+        )
+    }
+    if not owners:
+        return []
+    found = await books.accounts(conn, book, owners.values(), ["customer"])
+    expired = found[("expired", None)]
+    await books.lock_accounts(conn, owners)
+    postings = []
+    for account_id, open_lots in (await open_lots_many(conn, sorted(owners))).items():
+        customer = found[("customer", owners[account_id])]
+        groups: dict[datetime, list[LotSnapshot]] = defaultdict(list)
+        for lot in open_lots:
+            if lot.expires_at is not None and lot.expires_at <= now:
+                groups[lot.expires_at].append(lot)
+        for due_at in sorted(groups):
+            group = sorted(groups[due_at], key=lambda lot: lot.id)
+            postings.append(_expiry(book, customer, expired, due_at, group, actor))
+    return await post_many(conn, book, postings)
+
+
 async def expire_account(
     conn: AsyncConnection, book: Book, account_id: int, *, now: datetime, actor: str = "system"
 ) -> list[Posted]:
-    customer_id = await conn.scalar(
-        select(accounts.c.customer_id).where(
-            accounts.c.id == account_id, accounts.c.program_id == book.program_id
-        )
+    return await expire_accounts(conn, book, [account_id], now=now, actor=actor)
+
+
+def _expiry(
+    book: Book,
+    customer: Account,
+    expired: Account,
+    due_at: datetime,
+    group: list[LotSnapshot],
+    actor: str,
+) -> Posting:
+    # The key names what is expired: a re-run after a crash replays it; points that came back
+    # into an expired lot later (a released hold) make a new key and expire in turn.
+    digest = hashlib.sha256(
+        ",".join(f"{lot.id}:{lot.remaining}" for lot in group).encode()
+    ).hexdigest()[:16]
+    local = due_at.astimezone(book.timezone)
+    command = Command(
+        kind="expiry",
+        key=f"expiry:{customer.id}:{due_at.isoformat()}:{digest}",
+        reason=f"баллы сгорели: срок истёк {local:%d.%m.%Y %H:%M}",
+        actor=actor,
+        effective_at=due_at,
+        inputs={"account_id": customer.id, "lots": [[lot.id, lot.remaining] for lot in group]},
+        rule_inputs={"expires_at": due_at.isoformat(), "lots": [lot.id for lot in group]},
     )
-    if customer_id is None:
-        return []
-    await books.account_id(conn, book, "customer", customer_id, lock=True)
-    expired = await books.account_id(conn, book, "expired")
-    groups: dict[datetime, list[LotSnapshot]] = defaultdict(list)
-    for lot in await open_lots(conn, account_id):
-        if lot.expires_at is not None and lot.expires_at <= now:
-            groups[lot.expires_at].append(lot)
-    posted = []
-    for due_at in sorted(groups):
-        group = sorted(groups[due_at], key=lambda lot: lot.id)
-        digest = hashlib.sha256(
-            ",".join(f"{lot.id}:{lot.remaining}" for lot in group).encode()
-        ).hexdigest()[:16]
-        command = Command(
-            kind="expiry",
-            key=f"expiry:{account_id}:{due_at.isoformat()}:{digest}",
-            reason=f"баллы сгорели: срок истёк {due_at.astimezone(book.timezone):%d.%m.%Y %H:%M}",
-            actor=actor,
-            effective_at=due_at,
-            inputs={"account_id": account_id, "lots": [[lot.id, lot.remaining] for lot in group]},
-            rule_inputs={"expires_at": due_at.isoformat(), "lots": [lot.id for lot in group]},
-        )
-        if (done := await find_by_key(conn, book, command)) is not None:
-            posted.append(done)
-            continue
-        legs = [LegSpec(account_id, -lot.remaining, lot.id) for lot in group]
-        legs += [LegSpec(expired, lot.remaining, lot.id) for lot in group]
-        posted.append(await post(conn, book, command, legs))
-    return posted
+    legs = [LegSpec(customer, -lot.remaining, lot.id) for lot in group]
+    legs += [LegSpec(expired, lot.remaining, lot.id) for lot in group]
+    return Posting(command, legs)

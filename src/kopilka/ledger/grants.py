@@ -74,8 +74,7 @@ async def grant(
             )
         return earlier
     bonus = program.manual_bonuses.get(reason)
-    await books.check_customer(conn, book, customer_id)
-    account = await books.account_id(conn, book, "customer", customer_id, lock=True)
+    account = (await books.account(conn, book, "customer", customer_id, lock=True)).id
     already = 0
     since = None
     if bonus is not None and bonus.per_period is not None:

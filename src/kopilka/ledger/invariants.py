@@ -16,9 +16,10 @@ CHECKS: dict[str, str] = {
     "every transaction nets to zero": """
         SELECT transaction_id, SUM(amount) AS off_by FROM ledger_entries
         GROUP BY transaction_id HAVING SUM(amount) <> 0""",
-    "account balance cache equals the sum of its entries": """
+    "customer and held balance caches equal the sum of their entries": """
         SELECT a.id, a.balance, COALESCE(SUM(e.amount), 0) AS entries
           FROM accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id
+         WHERE a.kind IN ('customer', 'held')
          GROUP BY a.id HAVING a.balance <> COALESCE(SUM(e.amount), 0)""",
     "lot remainder equals the entries on its own account": """
         SELECT l.id, l.remaining, COALESCE(SUM(e.amount), 0) AS entries
@@ -31,14 +32,18 @@ CHECKS: dict[str, str] = {
          WHERE a.kind = 'customer'
          GROUP BY a.id HAVING a.balance <> COALESCE(SUM(l.remaining), 0)""",
     "no balance below zero (except the issuer)": """
-        SELECT id, kind, balance FROM accounts WHERE kind <> 'issued' AND balance < 0""",
-    "issued = redeemed + expired + outstanding (per program)": """
-        SELECT program_id,
-               -SUM(balance) FILTER (WHERE kind = 'issued') AS issued,
-               SUM(balance) FILTER (WHERE kind <> 'issued') AS accounted
-          FROM accounts GROUP BY program_id
-        HAVING -COALESCE(SUM(balance) FILTER (WHERE kind = 'issued'), 0)
-               <> COALESCE(SUM(balance) FILTER (WHERE kind <> 'issued'), 0)""",
+        SELECT a.id, a.kind, SUM(e.amount) AS balance
+          FROM accounts a JOIN ledger_entries e ON e.account_id = a.id
+         WHERE a.kind <> 'issued'
+         GROUP BY a.id, a.kind HAVING SUM(e.amount) < 0""",
+    "issued = redeemed + expired + held + outstanding (per program)": """
+        SELECT a.program_id,
+               -SUM(e.amount) FILTER (WHERE a.kind = 'issued') AS issued,
+               SUM(e.amount) FILTER (WHERE a.kind <> 'issued') AS accounted
+          FROM accounts a JOIN ledger_entries e ON e.account_id = a.id
+         GROUP BY a.program_id
+        HAVING -COALESCE(SUM(e.amount) FILTER (WHERE a.kind = 'issued'), 0)
+               <> COALESCE(SUM(e.amount) FILTER (WHERE a.kind <> 'issued'), 0)""",
     "active holds hold exactly their amount": """
         SELECT h.id, h.amount, COALESCE(SUM(e.amount), 0) AS held
           FROM holds h

@@ -16,3 +16,19 @@ async def open_lots(conn: AsyncConnection, account_id: int) -> list[LotSnapshot]
         )
     )
     return [LotSnapshot(int(r.id), int(r.remaining), r.available_at, r.expires_at) for r in rows]
+
+
+async def open_lots_many(
+    conn: AsyncConnection, account_ids: list[int]
+) -> dict[int, list[LotSnapshot]]:
+    found: dict[int, list[LotSnapshot]] = {account_id: [] for account_id in account_ids}
+    rows = await conn.execute(
+        select(
+            lots.c.id, lots.c.account_id, lots.c.remaining, lots.c.available_at, lots.c.expires_at
+        ).where(lots.c.account_id.in_(account_ids), lots.c.remaining > 0)
+    )
+    for r in rows:
+        found[int(r.account_id)].append(
+            LotSnapshot(int(r.id), int(r.remaining), r.available_at, r.expires_at)
+        )
+    return found

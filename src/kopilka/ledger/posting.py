@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kopilka.db.tables import accounts, ledger_entries, ledger_transactions, lots
+from kopilka.db.tables import accounts, ledger_entries, ledger_transactions
 from kopilka.domain.errors import IdempotencyConflict, InvalidCommand
-from kopilka.ledger.types import Book, Leg, Posted
+from kopilka.ledger.types import Account, Book, Leg, Posted
 
 MAX_KEY_LENGTH = 200
 NEW_LOT = -1  # a leg's lot_id placeholder: "the lot this transaction creates"
@@ -67,37 +67,70 @@ class Command:
 
 @dataclass(frozen=True, slots=True)
 class LegSpec:
-    account_id: int
+    account: Account
     amount: int
-    lot_id: int | None = None
+    lot_id: int | None = None  # NEW_LOT: the lot this transaction creates
 
 
 @dataclass(frozen=True, slots=True)
 class LotSpec:
-    account_id: int
+    account: Account
     amount: int
     available_at: datetime
     expires_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One transaction to write: the command, its legs, and what it creates or names."""
+
+    command: Command
+    legs: Sequence[LegSpec]
+    new_lot: LotSpec | None = None
+    hold_id: int | None = None
+    reverses_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if sum(leg.amount for leg in self.legs) != 0 or any(leg.amount == 0 for leg in self.legs):
+            raise AssertionError(f"unbalanced or empty legs for {self.command.kind}: {self.legs}")
+
+
 async def find_by_key(conn: AsyncConnection, book: Book, command: Command) -> Posted | None:
     """The transaction an earlier run of ``command`` posted, or None; refuses changed inputs."""
-    row = (
+    return (await find_many(conn, book, [command]))[0]
+
+
+async def find_many(
+    conn: AsyncConnection, book: Book, commands: Sequence[Command]
+) -> list[Posted | None]:
+    """:func:`find_by_key` for many commands in one query."""
+    rows = (
         await conn.execute(
-            select(ledger_transactions).where(
+            select(
+                ledger_transactions.c.id,
+                ledger_transactions.c.idempotency_key,
+                ledger_transactions.c.input_hash,
+                ledger_transactions.c.kind,
+            ).where(
                 ledger_transactions.c.portal_id == book.portal_id,
-                ledger_transactions.c.idempotency_key == command.key,
+                ledger_transactions.c.idempotency_key.in_([c.key for c in commands]),
             )
         )
-    ).one_or_none()
-    if row is None:
-        return None
-    if row.input_hash != command.hash or row.kind != command.kind:
-        raise IdempotencyConflict(
-            f"idempotency key {command.key!r} was already used for a different {row.kind} "
-            "request; use a new key for a new request"
-        )
-    return await load_posted(conn, int(row.id), replayed=True)
+    ).all()
+    stored = {r.idempotency_key: r for r in rows}
+    found: list[Posted | None] = []
+    for command in commands:
+        row = stored.get(command.key)
+        if row is None:
+            found.append(None)
+            continue
+        if row.input_hash != command.hash or row.kind != command.kind:
+            raise IdempotencyConflict(
+                f"idempotency key {command.key!r} was already used for a different {row.kind} "
+                "request; use a new key for a new request"
+            )
+        found.append(await load_posted(conn, int(row.id), replayed=True))
+    return found
 
 
 async def posted_by_key(conn: AsyncConnection, book: Book, key: str) -> Posted | None:
@@ -121,55 +154,170 @@ async def post(
     hold_id: int | None = None,
     reverses_id: int | None = None,
 ) -> Posted:
-    """Write the transaction, its lot (if it creates one) and all its legs in one statement."""
-    if sum(leg.amount for leg in legs) != 0 or any(leg.amount == 0 for leg in legs):
-        raise AssertionError(f"unbalanced or empty legs for {command.kind}: {legs}")
-    tx_id = await conn.scalar(
-        insert(ledger_transactions)
-        .values(
-            portal_id=book.portal_id,
-            program_id=book.program_id,
-            kind=command.kind,
-            idempotency_key=command.key,
-            input_hash=command.hash,
-            reason=command.reason,
-            actor=command.actor,
-            source=command.source,
-            reference=command.reference,
-            program_hash=book.program_hash,
-            rule_id=command.rule_id,
-            rule_inputs=_jsonable(command.rule_inputs),
-            hold_id=hold_id,
-            reverses_id=reverses_id,
-            effective_at=command.effective_at,
+    """Write one transaction (see :func:`post_many`)."""
+    (posted,) = await post_many(conn, book, [Posting(command, legs, new_lot, hold_id, reverses_id)])
+    return posted
+
+
+async def post_many(conn: AsyncConnection, book: Book, postings: Sequence[Posting]) -> list[Posted]:
+    """Write transactions, their new lots and all their legs: three statements for up to 1 000.
+
+    A posting whose key is already stored is not written again: its stored transaction comes
+    back as a replay (or, with other inputs, :class:`IdempotencyConflict` is raised).
+    """
+    keys = [p.command.key for p in postings]
+    if len(set(keys)) != len(keys):
+        raise InvalidCommand("the same idempotency key twice in one batch")
+    if not postings:
+        return []
+    rows = [_transaction_row(p) for p in postings]
+    inserted = {
+        r.idempotency_key: (int(r.id), r.created_at)
+        for r in await conn.execute(
+            INSERT_TRANSACTIONS,
+            {
+                "portal": book.portal_id,
+                "program": book.program_id,
+                "program_hash": book.program_hash,
+                **_columns(rows),
+            },
         )
-        .returning(ledger_transactions.c.id)
+    }
+    fresh = [p for p in postings if p.command.key in inserted]
+    replays = await find_many(
+        conn, book, [p.command for p in postings if p.command.key not in inserted]
     )
-    assert tx_id is not None
-    lot_id: int | None = None
-    if new_lot is not None:
-        lot_id = await conn.scalar(
-            insert(lots)
-            .values(
-                account_id=new_lot.account_id,
-                transaction_id=tx_id,
-                amount=new_lot.amount,
-                available_at=new_lot.available_at,
-                expires_at=new_lot.expires_at,
-            )
-            .returning(lots.c.id)
-        )
-    rows = [
+    lot_ids: dict[int, int] = {}
+    lot_rows = [
         {
-            "transaction_id": tx_id,
-            "account_id": leg.account_id,
-            "lot_id": lot_id if leg.lot_id == NEW_LOT else leg.lot_id,
-            "amount": leg.amount,
+            "account_id": p.new_lot.account.id,
+            "transaction_id": inserted[p.command.key][0],
+            "amount": p.new_lot.amount,
+            "available_at": p.new_lot.available_at,
+            "expires_at": p.new_lot.expires_at,
         }
-        for leg in legs
+        for p in fresh
+        if p.new_lot is not None
     ]
-    await conn.execute(insert(ledger_entries).values(rows))  # one statement: all legs at once
-    return await load_posted(conn, int(tx_id))
+    if lot_rows:
+        for r in await conn.execute(INSERT_LOTS, _columns(lot_rows)):
+            lot_ids[int(r.transaction_id)] = int(r.id)
+    entry_rows = []
+    results: dict[str, Posted] = {}
+    for p in fresh:
+        tx_id, created_at = inserted[p.command.key]
+        legs = tuple(
+            Leg(
+                leg.account.id,
+                leg.account.kind,
+                leg.account.customer_id,
+                lot_ids[tx_id] if leg.lot_id == NEW_LOT else leg.lot_id,
+                leg.amount,
+            )
+            for leg in p.legs
+        )
+        entry_rows += [
+            {
+                "transaction_id": tx_id,
+                "account_id": leg.account_id,
+                "lot_id": leg.lot_id,
+                "amount": leg.amount,
+            }
+            for leg in legs
+        ]
+        results[p.command.key] = _posted(book, p, tx_id, created_at, legs)
+    if entry_rows:
+        # One statement: every leg is in place before the nets-to-zero check runs.
+        await conn.execute(INSERT_ENTRIES, _columns(entry_rows))
+    replayed = iter(replays)
+    return [
+        results[p.command.key] if p.command.key in results else _some(next(replayed))
+        for p in postings
+    ]
+
+
+def _some(posted: Posted | None) -> Posted:
+    assert posted is not None, "a key that conflicted on insert must be stored"
+    return posted
+
+
+def _transaction_row(p: Posting) -> dict[str, Any]:
+    c = p.command
+    return {
+        "kind": c.kind,
+        "idempotency_key": c.key,
+        "input_hash": c.hash,
+        "reason": c.reason,
+        "actor": c.actor,
+        "source": c.source,
+        "reference": c.reference,
+        "rule_id": c.rule_id,
+        "rule_inputs": json.dumps(c.rule_inputs, sort_keys=True, default=str),
+        "hold_id": p.hold_id,
+        "reverses_id": p.reverses_id,
+        "effective_at": c.effective_at,
+    }
+
+
+def _columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Rows as one array per column: the shape ``unnest`` takes."""
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+# Bulk writes as INSERT … SELECT FROM unnest(arrays): one fixed statement (prepared once per
+# connection) whatever the number of rows, instead of a VALUES list that grows with the batch.
+INSERT_TRANSACTIONS = text("""
+    INSERT INTO ledger_transactions
+        (portal_id, program_id, program_hash, kind, idempotency_key, input_hash, reason, actor,
+         source, reference, rule_id, rule_inputs, hold_id, reverses_id, effective_at)
+    SELECT :portal, :program, :program_hash, u.kind::transaction_kind, u.idempotency_key,
+           u.input_hash, u.reason, u.actor, u.source, u.reference, u.rule_id,
+           u.rule_inputs::jsonb, u.hold_id, u.reverses_id, u.effective_at
+      FROM unnest(CAST(:kind AS text[]), CAST(:idempotency_key AS text[]),
+                  CAST(:input_hash AS text[]), CAST(:reason AS text[]), CAST(:actor AS text[]),
+                  CAST(:source AS text[]), CAST(:reference AS text[]), CAST(:rule_id AS text[]),
+                  CAST(:rule_inputs AS text[]), CAST(:hold_id AS bigint[]),
+                  CAST(:reverses_id AS bigint[]), CAST(:effective_at AS timestamptz[]))
+           AS u(kind, idempotency_key, input_hash, reason, actor, source, reference, rule_id,
+                rule_inputs, hold_id, reverses_id, effective_at)
+    ON CONFLICT ON CONSTRAINT idempotency_key_unique DO NOTHING
+    RETURNING id, idempotency_key, created_at
+""")
+INSERT_LOTS = text("""
+    INSERT INTO lots (account_id, transaction_id, amount, available_at, expires_at)
+    SELECT * FROM unnest(CAST(:account_id AS bigint[]), CAST(:transaction_id AS bigint[]),
+                         CAST(:amount AS bigint[]), CAST(:available_at AS timestamptz[]),
+                         CAST(:expires_at AS timestamptz[]))
+    RETURNING id, transaction_id
+""")
+INSERT_ENTRIES = text("""
+    INSERT INTO ledger_entries (transaction_id, account_id, lot_id, amount)
+    SELECT * FROM unnest(CAST(:transaction_id AS bigint[]), CAST(:account_id AS bigint[]),
+                         CAST(:lot_id AS bigint[]), CAST(:amount AS bigint[]))
+""")
+
+
+def _posted(
+    book: Book, p: Posting, tx_id: int, created_at: datetime, legs: tuple[Leg, ...]
+) -> Posted:
+    c = p.command
+    return Posted(
+        id=tx_id,
+        kind=c.kind,
+        idempotency_key=c.key,
+        reason=c.reason,
+        actor=c.actor,
+        source=c.source,
+        reference=c.reference,
+        program_hash=book.program_hash,
+        rule_id=c.rule_id,
+        rule_inputs=_jsonable(c.rule_inputs),
+        hold_id=p.hold_id,
+        reverses_id=p.reverses_id,
+        effective_at=c.effective_at,
+        created_at=created_at,
+        legs=legs,
+    )
 
 
 async def load_posted(conn: AsyncConnection, tx_id: int, *, replayed: bool = False) -> Posted:

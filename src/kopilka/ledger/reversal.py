@@ -32,7 +32,7 @@ from kopilka.domain.money import format_points
 from kopilka.ledger import book as books
 from kopilka.ledger.lots import open_lots
 from kopilka.ledger.posting import Command, LegSpec, find_by_key, load_posted, post
-from kopilka.ledger.types import Book, Posted
+from kopilka.ledger.types import Account, Book, Leg, Posted
 
 REVERSIBLE = {"accrual", "redemption", "capture", "expiry"}
 
@@ -74,7 +74,9 @@ async def reverse(
         raise NotReversible(f"entry #{transaction_id} is a {original.kind}{hint}")
     customers = {leg.customer_id for leg in original.legs if leg.customer_id is not None}
     (customer_id,) = customers
-    customer = await books.account_id(conn, book, "customer", customer_id, lock=True)
+    found = await books.accounts(conn, book, [customer_id], ["customer"])
+    customer = found[("customer", customer_id)]
+    await books.lock_accounts(conn, [customer.id])
     already = await conn.scalar(
         select(ledger_transactions.c.id).where(ledger_transactions.c.reverses_id == transaction_id)
     )
@@ -82,33 +84,40 @@ async def reverse(
         raise AlreadyReversed(f"entry #{transaction_id} was already reversed by #{already}")
 
     if original.kind == "accrual":
-        legs = await _take_back_accrual(conn, book, original, customer, now)
+        legs = await _take_back_accrual(conn, original, customer, found, now)
     elif original.kind == "capture":
         legs = []
         for leg in original.legs:
             if leg.account_kind == "redeemed":
                 legs += [
-                    LegSpec(leg.account_id, -leg.amount, leg.lot_id),
+                    LegSpec(_account(leg), -leg.amount, leg.lot_id),
                     LegSpec(customer, leg.amount, leg.lot_id),
                 ]
     else:  # redemption, expiry: the exact opposite, lot by lot
-        legs = [LegSpec(leg.account_id, -leg.amount, leg.lot_id) for leg in original.legs]
+        legs = [LegSpec(_account(leg), -leg.amount, leg.lot_id) for leg in original.legs]
     return await post(conn, book, command, legs, reverses_id=transaction_id)
 
 
+def _account(leg: Leg) -> Account:
+    return Account(leg.account_id, leg.account_kind, leg.customer_id)
+
+
 async def _take_back_accrual(
-    conn: AsyncConnection, book: Book, original: Posted, customer: int, now: datetime
+    conn: AsyncConnection,
+    original: Posted,
+    customer: Account,
+    found: dict[tuple[str, int | None], Account],
+    now: datetime,
 ) -> list[LegSpec]:
-    (earned,) = [leg for leg in original.legs if leg.account_id == customer]
+    (earned,) = [leg for leg in original.legs if leg.account_id == customer.id]
     lot_id = earned.lot_id
     assert lot_id is not None
-    issued = await books.account_id(conn, book, "issued")
-    expired = await books.account_id(conn, book, "expired")
+    issued, expired = found[("issued", None)], found[("expired", None)]
     in_lot = int(await conn.scalar(select(lots.c.remaining).where(lots.c.id == lot_id)) or 0)
     expired_from_lot = int(
         await conn.scalar(
             select(func.coalesce(func.sum(ledger_entries.c.amount), 0)).where(
-                ledger_entries.c.account_id == expired, ledger_entries.c.lot_id == lot_id
+                ledger_entries.c.account_id == expired.id, ledger_entries.c.lot_id == lot_id
             )
         )
         or 0
@@ -123,7 +132,7 @@ async def _take_back_accrual(
     if from_expired:
         legs.append(LegSpec(expired, -from_expired, lot_id))
     if rest:
-        others = [lot for lot in await open_lots(conn, customer) if lot.id != lot_id]
+        others = [lot for lot in await open_lots(conn, customer.id) if lot.id != lot_id]
         try:
             taken = allocate(others, rest, now)
         except InsufficientPoints:

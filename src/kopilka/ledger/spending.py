@@ -11,7 +11,8 @@ account run one after another and each sees the others' result.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -20,11 +21,88 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.db.tables import accounts, holds, ledger_entries, ledger_transactions, lots
 from kopilka.domain.allocation import allocate
-from kopilka.domain.errors import HoldNotActive, InvalidAmount, InvalidCommand, UnknownHold
+from kopilka.domain.errors import (
+    HoldNotActive,
+    InsufficientPoints,
+    InvalidAmount,
+    InvalidCommand,
+    UnknownHold,
+)
 from kopilka.ledger import book as books
-from kopilka.ledger.lots import open_lots
-from kopilka.ledger.posting import Command, LegSpec, find_by_key, post
-from kopilka.ledger.types import Book, HoldView, Posted
+from kopilka.ledger.lots import open_lots, open_lots_many
+from kopilka.ledger.posting import (
+    Command,
+    LegSpec,
+    Posting,
+    find_by_key,
+    find_many,
+    post,
+    post_many,
+)
+from kopilka.ledger.types import Account, Book, HoldView, Posted
+
+
+@dataclass(frozen=True, slots=True)
+class RedemptionRequest:
+    customer_id: int
+    amount: int
+    key: str
+    reason: str
+    actor: str
+    now: datetime
+    source: str = ""
+    reference: str = ""
+
+    def command(self) -> Command:
+        if self.amount <= 0:
+            raise InvalidAmount("a redemption must be greater than zero")
+        return Command(
+            kind="redemption",
+            key=self.key,
+            reason=self.reason,
+            actor=self.actor,
+            effective_at=self.now,
+            source=self.source,
+            reference=self.reference,
+            inputs={"customer_id": self.customer_id, "amount": self.amount, "source": self.source},
+        )
+
+
+async def redeem_many(
+    conn: AsyncConnection, book: Book, requests: Sequence[RedemptionRequest]
+) -> list[Posted | InsufficientPoints]:
+    """Post redemptions in one go; one that the customer cannot afford comes back as an error
+    in its place (and writes nothing), the others are posted. Replays return their original."""
+    commands = [r.command() for r in requests]
+    earlier = await find_many(conn, book, commands)
+    todo = [i for i, done in enumerate(earlier) if done is None]
+    found = await books.accounts(conn, book, [requests[i].customer_id for i in todo], ["customer"])
+    mine = {i: found[("customer", requests[i].customer_id)] for i in todo}
+    await books.lock_accounts(conn, [a.id for a in mine.values()])
+    lots_of = await open_lots_many(conn, [a.id for a in mine.values()])
+    redeemed = found[("redeemed", None)]
+    results: list[Posted | InsufficientPoints | None] = list(earlier)
+    postings: dict[int, Posting] = {}
+    for i in todo:
+        request, customer = requests[i], mine[i]
+        try:
+            taken = allocate(lots_of[customer.id], request.amount, request.now)
+        except InsufficientPoints as exc:
+            results[i] = exc
+            continue
+        left = dict(taken)
+        lots_of[customer.id] = [
+            replace(lot, remaining=lot.remaining - left.get(lot.id, 0))
+            for lot in lots_of[customer.id]
+        ]
+        legs = [LegSpec(customer, -take, lot) for lot, take in taken]
+        legs += [LegSpec(redeemed, take, lot) for lot, take in taken]
+        postings[i] = Posting(commands[i], legs)
+    for i, posted in zip(
+        postings, await post_many(conn, book, list(postings.values())), strict=True
+    ):
+        results[i] = posted
+    return [r for r in results if r is not None]
 
 
 async def redeem(
@@ -38,27 +116,13 @@ async def redeem(
     actor: str,
     now: datetime,
     source: str = "",
+    reference: str = "",
 ) -> Posted:
-    if amount <= 0:
-        raise InvalidAmount("a redemption must be greater than zero")
-    command = Command(
-        kind="redemption",
-        key=key,
-        reason=reason,
-        actor=actor,
-        effective_at=now,
-        source=source,
-        inputs={"customer_id": customer_id, "amount": amount, "source": source},
-    )
-    if (done := await find_by_key(conn, book, command)) is not None:
-        return done
-    await books.check_customer(conn, book, customer_id)
-    customer = await books.account_id(conn, book, "customer", customer_id, lock=True)
-    redeemed = await books.account_id(conn, book, "redeemed")
-    taken = allocate(await open_lots(conn, customer), amount, now)
-    legs = [LegSpec(customer, -take, lot) for lot, take in taken]
-    legs += [LegSpec(redeemed, take, lot) for lot, take in taken]
-    return await post(conn, book, command, legs)
+    request = RedemptionRequest(customer_id, amount, key, reason, actor, now, source, reference)
+    (result,) = await redeem_many(conn, book, [request])
+    if isinstance(result, InsufficientPoints):
+        raise result
+    return result
 
 
 async def place_hold(
@@ -97,15 +161,15 @@ async def place_hold(
     if (done := await find_by_key(conn, book, command)) is not None:
         assert done.hold_id is not None
         return await get_hold(conn, book, done.hold_id, replayed=True)
-    await books.check_customer(conn, book, customer_id)
-    customer = await books.account_id(conn, book, "customer", customer_id, lock=True)
-    held = await books.account_id(conn, book, "held", customer_id)
-    taken = allocate(await open_lots(conn, customer), amount, now)
+    found = await books.accounts(conn, book, [customer_id], ["customer", "held"])
+    customer, held = found[("customer", customer_id)], found[("held", customer_id)]
+    await books.lock_accounts(conn, [customer.id])
+    taken = allocate(await open_lots(conn, customer.id), amount, now)
     hold_id = await conn.scalar(
         insert(holds)
         .values(
             portal_id=book.portal_id,
-            account_id=customer,
+            account_id=customer.id,
             amount=amount,
             reference=reference,
             expires_at=expires_at,
@@ -150,7 +214,7 @@ async def capture_hold(
         raise InvalidAmount(
             f"a capture must be between 0 and the hold's {hold.amount} (got {capture})"
         )
-    redeemed = await books.account_id(conn, book, "redeemed")
+    redeemed = await books.account(conn, book, "redeemed")
     legs: list[LegSpec] = []
     left = capture
     for lot, held_here in by_lot:
@@ -256,15 +320,16 @@ async def get_hold(
 
 async def _lock_active_hold(
     conn: AsyncConnection, book: Book, hold_id: int
-) -> tuple[HoldView, int, int, list[tuple[int, int]]]:
+) -> tuple[HoldView, Account, Account, list[tuple[int, int]]]:
     """Lock the hold's customer account, then the hold; return what it holds, lot by lot."""
     hold = await get_hold(conn, book, hold_id)
     customer_id = await conn.scalar(
         select(accounts.c.customer_id).where(accounts.c.id == hold.account_id)
     )
     assert customer_id is not None
-    customer = await books.account_id(conn, book, "customer", customer_id, lock=True)
-    held = await books.account_id(conn, book, "held", customer_id)
+    found = await books.accounts(conn, book, [customer_id], ["customer", "held"])
+    customer, held = found[("customer", customer_id)], found[("held", customer_id)]
+    await books.lock_accounts(conn, [customer.id])
     status = await conn.scalar(
         select(holds.c.status).where(holds.c.id == hold_id).with_for_update()
     )
@@ -274,7 +339,7 @@ async def _lock_active_hold(
         select(ledger_entries.c.lot_id, func.sum(ledger_entries.c.amount).label("amount"))
         .join(ledger_transactions, ledger_transactions.c.id == ledger_entries.c.transaction_id)
         .join(lots, lots.c.id == ledger_entries.c.lot_id)
-        .where(ledger_transactions.c.hold_id == hold_id, ledger_entries.c.account_id == held)
+        .where(ledger_transactions.c.hold_id == hold_id, ledger_entries.c.account_id == held.id)
         .group_by(ledger_entries.c.lot_id, lots.c.expires_at, lots.c.id)
         .order_by(lots.c.expires_at.asc().nulls_last(), lots.c.id)
     )

@@ -20,6 +20,13 @@ class Book:
 
 
 @dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    kind: str  # issued | customer | held | redeemed | expired
+    customer_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Leg:
     account_id: int
     account_kind: str

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.ledger.accrual import accrue
-from kopilka.ledger.book import account_id
+from kopilka.ledger.book import account
 from kopilka.ledger.reversal import reverse
 from kopilka.ledger.types import Book, Posted
 from tests.factories import T0, create_book, create_customer, ref
@@ -61,8 +61,8 @@ async def _new_tx(db: AsyncConnection, book: Book, kind: str = "redemption") -> 
 
 async def test_a_transaction_that_does_not_net_to_zero_is_refused(db: AsyncConnection) -> None:
     book, customer, posted = await _earned(db)
-    cust = await account_id(db, book, "customer", customer)
-    redeemed = await account_id(db, book, "redeemed")
+    cust = (await account(db, book, "customer", customer)).id
+    redeemed = (await account(db, book, "redeemed")).id
     lot = posted.legs[1].lot_id
     async with savepoint(db):
         tx = await _new_tx(db, book)
@@ -75,8 +75,8 @@ async def test_a_transaction_that_does_not_net_to_zero_is_refused(db: AsyncConne
 
 async def test_overdrawing_an_account_or_a_lot_is_refused(db: AsyncConnection) -> None:
     book, customer, posted = await _earned(db)
-    cust = await account_id(db, book, "customer", customer)
-    redeemed = await account_id(db, book, "redeemed")
+    cust = (await account(db, book, "customer", customer)).id
+    redeemed = (await account(db, book, "redeemed")).id
     lot = posted.legs[1].lot_id
     async with savepoint(db):
         tx = await _new_tx(db, book)
@@ -89,8 +89,8 @@ async def test_overdrawing_an_account_or_a_lot_is_refused(db: AsyncConnection) -
 
 async def test_customer_points_always_sit_in_a_lot(db: AsyncConnection) -> None:
     book, customer, _ = await _earned(db)
-    cust = await account_id(db, book, "customer", customer)
-    issued = await account_id(db, book, "issued")
+    cust = (await account(db, book, "customer", customer)).id
+    issued = (await account(db, book, "issued")).id
     async with savepoint(db):
         tx = await _new_tx(db, book, "accrual")
         with pytest.raises(DBAPIError, match="names no lot"):

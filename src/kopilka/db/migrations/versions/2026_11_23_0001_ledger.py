@@ -62,14 +62,16 @@ CREATE TABLE accounts (
     program_id  BIGINT NOT NULL,
     kind        account_kind NOT NULL,
     customer_id BIGINT,
-    -- A cache of SUM(ledger_entries.amount), kept by a trigger and checked by the invariants.
+    -- For customer and held accounts: a cache of SUM(ledger_entries.amount), kept by the entry
+    -- trigger and checked by the invariants. The program-wide accounts (issued, redeemed,
+    -- expired) keep 0 here and are summed when reported: a cached total on them would make
+    -- every posting of a program queue on one row.
     balance     BIGINT NOT NULL DEFAULT 0,
     FOREIGN KEY (program_id, portal_id) REFERENCES programs (id, portal_id) ON DELETE RESTRICT,
     FOREIGN KEY (customer_id, portal_id) REFERENCES customers (id, portal_id) ON DELETE RESTRICT,
     CONSTRAINT account_owner CHECK ((kind IN ('customer', 'held')) = (customer_id IS NOT NULL)),
-    -- Only the issuer goes below zero: it is the source of every point in circulation.
-    CONSTRAINT account_not_overdrawn CHECK (kind = 'issued' OR balance >= 0),
-    CONSTRAINT account_issuer_not_positive CHECK (kind <> 'issued' OR balance <= 0),
+    CONSTRAINT account_not_overdrawn CHECK (balance >= 0),
+    CONSTRAINT account_system_not_cached CHECK (kind IN ('customer', 'held') OR balance = 0),
     UNIQUE NULLS NOT DISTINCT (program_id, kind, customer_id)
 );
 
@@ -166,13 +168,14 @@ CREATE TRIGGER ledger_transactions_immutable BEFORE UPDATE OR DELETE ON ledger_t
 CREATE TRIGGER ledger_transactions_no_truncate BEFORE TRUNCATE ON ledger_transactions
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
 
--- 2. Each entry moves the balance cache of its account and, on the lot's own account, the lot's
---    remainder. The CHECKs on accounts and lots then refuse any overdraw.
+-- 2. Each entry moves the balance cache of its customer or held account and, on the lot's own
+--    account, the lot's remainder. The CHECKs on accounts and lots then refuse any overdraw.
 CREATE FUNCTION ledger_apply_entry() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     account_kind_ account_kind;
 BEGIN
-    UPDATE accounts SET balance = balance + NEW.amount WHERE id = NEW.account_id
+    UPDATE accounts SET balance = balance + NEW.amount
+     WHERE id = NEW.account_id AND kind IN ('customer', 'held')
     RETURNING kind INTO account_kind_;
     IF account_kind_ = 'customer' THEN
         -- A customer's points always sit in a lot: their balance is the sum of their lots.
