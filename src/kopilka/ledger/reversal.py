@@ -57,8 +57,6 @@ async def reverse(
         source=source,
         inputs={"transaction_id": transaction_id, "source": source},
     )
-    if (done := await find_by_key(conn, book, command)) is not None:
-        return done
     exists = await conn.scalar(
         select(ledger_transactions.c.id).where(
             ledger_transactions.c.id == transaction_id,
@@ -77,6 +75,9 @@ async def reverse(
     found = await books.accounts(conn, book, [customer_id], ["customer"])
     customer = found[("customer", customer_id)]
     await books.lock_accounts(conn, [customer.id])
+    # Looked up under the lock: a concurrent twin of this request has committed by now.
+    if (done := await find_by_key(conn, book, command)) is not None:
+        return done
     already = await conn.scalar(
         select(ledger_transactions.c.id).where(ledger_transactions.c.reverses_id == transaction_id)
     )

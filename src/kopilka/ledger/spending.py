@@ -158,12 +158,13 @@ async def place_hold(
             "source": source,
         },
     )
-    if (done := await find_by_key(conn, book, command)) is not None:
-        assert done.hold_id is not None
-        return await get_hold(conn, book, done.hold_id, replayed=True)
     found = await books.accounts(conn, book, [customer_id], ["customer", "held"])
     customer, held = found[("customer", customer_id)], found[("held", customer_id)]
     await books.lock_accounts(conn, [customer.id])
+    # Looked up under the lock: a concurrent twin of this request has committed by now.
+    if (done := await find_by_key(conn, book, command)) is not None:
+        assert done.hold_id is not None
+        return await get_hold(conn, book, done.hold_id, replayed=True)
     taken = allocate(await open_lots(conn, customer.id), amount, now)
     hold_id = await conn.scalar(
         insert(holds)
@@ -205,9 +206,10 @@ async def capture_hold(
         source=source,
         inputs={"hold_id": hold_id, "amount": amount, "source": source},
     )
-    if (done := await find_by_key(conn, book, command)) is not None:
-        return done
-    hold, customer, held, by_lot = await _lock_active_hold(conn, book, hold_id)
+    locked = await _lock_active_hold(conn, book, hold_id, command)
+    if isinstance(locked, Posted):
+        return locked
+    hold, customer, held, by_lot = locked
     command = replace(command, reference=hold.reference)
     capture = hold.amount if amount is None else amount
     if capture <= 0 or capture > hold.amount:
@@ -253,9 +255,10 @@ async def release_hold(
         source=source,
         inputs={"hold_id": hold_id, "source": source},
     )
-    if (done := await find_by_key(conn, book, command)) is not None:
-        return done
-    hold, customer, held, by_lot = await _lock_active_hold(conn, book, hold_id)
+    locked = await _lock_active_hold(conn, book, hold_id, command)
+    if isinstance(locked, Posted):
+        return locked
+    hold, customer, held, by_lot = locked
     command = replace(command, reference=hold.reference)
     legs: list[LegSpec] = []
     for lot, held_here in by_lot:
@@ -319,9 +322,11 @@ async def get_hold(
 
 
 async def _lock_active_hold(
-    conn: AsyncConnection, book: Book, hold_id: int
-) -> tuple[HoldView, Account, Account, list[tuple[int, int]]]:
-    """Lock the hold's customer account, then the hold; return what it holds, lot by lot."""
+    conn: AsyncConnection, book: Book, hold_id: int, command: Command
+) -> Posted | tuple[HoldView, Account, Account, list[tuple[int, int]]]:
+    """Lock the hold's customer account; then ``command``'s earlier result if it ran before
+    (looked up under the lock, so a concurrent twin is seen), else what the active hold holds,
+    lot by lot."""
     hold = await get_hold(conn, book, hold_id)
     customer_id = await conn.scalar(
         select(accounts.c.customer_id).where(accounts.c.id == hold.account_id)
@@ -330,6 +335,8 @@ async def _lock_active_hold(
     found = await books.accounts(conn, book, [customer_id], ["customer", "held"])
     customer, held = found[("customer", customer_id)], found[("held", customer_id)]
     await books.lock_accounts(conn, [customer.id])
+    if (done := await find_by_key(conn, book, command)) is not None:
+        return done
     status = await conn.scalar(
         select(holds.c.status).where(holds.c.id == hold_id).with_for_update()
     )

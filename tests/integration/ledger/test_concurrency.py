@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -11,8 +12,8 @@ from kopilka.domain.errors import InsufficientPoints
 from kopilka.ledger.accrual import accrue
 from kopilka.ledger.invariants import check_invariants
 from kopilka.ledger.queries import balance
-from kopilka.ledger.spending import redeem
-from kopilka.ledger.types import Book, Posted
+from kopilka.ledger.spending import capture_hold, place_hold, redeem
+from kopilka.ledger.types import Book, HoldView, Posted
 from tests.factories import T0, create_book, create_customer, ref
 
 RUB = 100
@@ -85,3 +86,44 @@ async def test_concurrent_replays_of_one_key_post_once(committed_engine: AsyncEn
         return (await balance(conn, book, customer, T0)).total
 
     assert await run_in_transaction(committed_engine, read) == 500 * RUB
+
+
+async def test_concurrent_twins_of_a_hold_and_its_capture_act_once(
+    committed_engine: AsyncEngine,
+) -> None:
+    async def setup(conn: AsyncConnection) -> tuple[Book, int]:
+        book = await create_book(conn)
+        customer = await create_customer(conn, book)
+        await accrue(conn, book, customer_id=customer, amount=1000 * RUB, key=ref(),
+                     reason="seed", actor="test", now=T0)
+        return book, customer
+
+    book, customer = await run_in_transaction(committed_engine, setup)
+    hold_key, capture_key = ref("hold"), ref("capture")
+
+    async def hold() -> HoldView:
+        return await run_in_transaction(
+            committed_engine,
+            lambda conn: place_hold(conn, book, customer_id=customer, amount=300 * RUB,
+                                    key=hold_key, reason="deal", actor="sync", now=T0,
+                                    expires_at=T0 + timedelta(days=1)),
+        )
+
+    holds = await asyncio.gather(*(hold() for _ in range(6)))
+    assert len({h.id for h in holds}) == 1
+
+    async def capture() -> Posted:
+        return await run_in_transaction(
+            committed_engine,
+            lambda conn: capture_hold(conn, book, hold_id=holds[0].id, key=capture_key,
+                                      actor="sync", now=T0),
+        )
+
+    captures = await asyncio.gather(*(capture() for _ in range(6)))
+    assert len({c.id for c in captures}) == 1
+
+    async def check(conn: AsyncConnection) -> tuple[int, list[object]]:
+        return ((await balance(conn, book, customer, T0)).available,
+                list(await check_invariants(conn)))
+
+    assert await run_in_transaction(committed_engine, check) == (700 * RUB, [])
