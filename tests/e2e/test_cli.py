@@ -66,6 +66,11 @@ def test_check_names_the_line_of_a_bad_program(
     assert code == 1
     assert f"bad.yaml:{line}:" in output, output
     assert expected in output, output
+    code, output = kopilka("check", str(path), "--json")
+    assert code == 1
+    report = json.loads(output)
+    assert report["ok"] is False
+    assert line in [p["line"] for p in report["problems"]]
 
 
 def test_grant_balance_history_explain_and_replay(cli_db: str) -> None:

@@ -36,6 +36,8 @@ from kopilka.ledger.queries import explain as read_explain
 from kopilka.ledger.queries import history as read_history
 from kopilka.ledger.spending import expire_holds
 from kopilka.ledger.types import Balance, Book, Posted
+from kopilka.program.errors import ProgramFileError
+from kopilka.program.loader import load_program
 from kopilka.program.model import Program
 from kopilka.runtime import open_engine, prepare_database
 
@@ -77,10 +79,15 @@ def check(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate a program file; every problem is reported with its line."""
-    loaded, _source = run(_load_async(program))
     if as_json:
+        try:
+            loaded = load_program(program)
+        except ProgramFileError as exc:
+            print_json({"ok": False, "problems": exc.problems})
+            raise typer.Exit(1) from None
         print_json({"ok": True, "program": loaded.program, "hash": loaded.hash})
         return
+    loaded, _source = run(_load_async(program))
     out.print(program_summary(loaded))
 
 
