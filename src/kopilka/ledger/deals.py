@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -147,17 +148,22 @@ async def read_deal_ledger(conn: AsyncConnection, book: Book, reference: str) ->
     return state
 
 
-async def points_reserved_for(
-    conn: AsyncConnection, book: Book, reference: str, customer_id: int
+async def spendable_for_deal(
+    conn: AsyncConnection, book: Book, reference: str, customer_id: int, now: datetime
 ) -> int:
-    """Points this deal already holds or took from the customer: they count as spendable for it."""
+    """What the customer can pay this deal with: the available points, plus what the deal
+    already holds or took (re-evaluating a deal must not shrink its own payment), minus what the
+    deal itself earned (a deal never pays with its own points, which it may have to give back)."""
     state = await read_deal_ledger(conn, book, reference)
     held = (
         state.active_hold.amount
-        if state.active_hold_customer == customer_id and state.active_hold
+        if state.active_hold and state.active_hold_customer == customer_id
         else 0
     )
-    return held + sum(c.amount for c in state.captures if c.customer_id == customer_id)
+    taken = sum(c.amount for c in state.captures if c.customer_id == customer_id)
+    earned_here = sum(a.amount for a in state.accruals if a.customer_id == customer_id)
+    available = (await balance(conn, book, customer_id, now)).available
+    return max(available + held + taken - earned_here, 0)
 
 
 async def reconcile_deal(
@@ -174,11 +180,16 @@ async def reconcile_deal(
     source: str = "",
 ) -> Reconciled:
     """Post the difference between ``effects`` and the deal's ledger. ``customers`` maps the
-    engine's contact ids to Kopilka customer ids."""
+    engine's contact ids to Kopilka customer ids.
+
+    Undoing comes first (the payment, then the accruals), so that the points it frees are there
+    for what is posted next (the accruals, then the payment).
+    """
     await lock_reference(conn, book, reference)
     state = await read_deal_ledger(conn, book, reference)
     out = Reconciled()
     seq = state.entries
+    common = _Common(actor=actor, now=now, source=source)
 
     def key(what: str) -> str:
         nonlocal seq
@@ -188,77 +199,13 @@ async def reconcile_deal(
     async def undo(tx_id: int, why: str) -> None:
         out.posted.append(
             await reverse(
-                conn,
-                book,
-                transaction_id=tx_id,
-                key=key("reversal"),
-                reason=why,
-                actor=actor,
-                now=now,
-                source=source,
+                conn, book, transaction_id=tx_id, key=key("reversal"), reason=why, **common.kw()
             )
         )
 
-    # 1. Paying with points.
     want = effects.redemption if effects.redemption and effects.redemption.amount > 0 else None
     payer = customers[want.contact_id] if want else None
-    amount = want.amount if want else 0
-    if stage != "won" or not (
-        len(state.captures) == 1
-        and state.captures[0].amount == amount
-        and state.captures[0].customer_id == payer
-    ):
-        for cap in state.captures:
-            await undo(cap.transaction_id, "оплата баллами по сделке отменена")
-        state.captures = []
-    hold = state.active_hold
-    if hold and (stage == "lost" or hold.amount != amount or state.active_hold_customer != payer):
-        out.posted.append(
-            await release_hold(
-                conn,
-                book,
-                hold_id=hold.id,
-                key=key("release"),
-                reason="сделка проиграна: резерв снят"
-                if stage == "lost"
-                else "оплата баллами изменена",
-                actor=actor,
-                now=now,
-                source=source,
-            )
-        )
-        hold = None
-    if want and payer is not None and stage != "lost" and not state.captures:
-        if hold is None:
-            hold = await place_hold(
-                conn,
-                book,
-                customer_id=payer,
-                amount=amount,
-                key=key("hold"),
-                reason=want.explanation_ru,
-                expires_at=now + hold_ttl,
-                reference=reference,
-                actor=actor,
-                now=now,
-                source=source,
-            )
-            out.hold = hold
-        if stage == "won":
-            out.posted.append(
-                await capture_hold(
-                    conn,
-                    book,
-                    hold_id=hold.id,
-                    key=key("capture"),
-                    reason="сделка выиграна: оплата баллами",
-                    actor=actor,
-                    now=now,
-                    source=source,
-                )
-            )
-
-    # 2. Accruals: per (customer, rule), exactly the wanted amount or nothing.
+    amount = want.amount if want and stage != "lost" else 0
     wanted = (
         {(customers[a.contact_id], a.rule_id): a for a in effects.accruals}
         if stage == "won"
@@ -267,18 +214,44 @@ async def reconcile_deal(
     live: dict[tuple[int, str], list[LiveAccrual]] = defaultdict(list)
     for acc in state.accruals:
         live[(acc.customer_id, acc.rule_id)].append(acc)
-    for slot in sorted(set(live) | set(wanted)):
-        have, accrual = live.get(slot, []), wanted.get(slot)
-        if accrual and len(have) == 1 and have[0].amount == accrual.amount:
-            continue
-        for acc in have:
-            await undo(
-                acc.transaction_id,
-                "сделка изменена: начисление пересчитано"
-                if accrual
-                else "сделка больше не выиграна",
+    keep = {
+        slot
+        for slot, have in live.items()
+        if slot in wanted and len(have) == 1 and have[0].amount == wanted[slot].amount
+    }
+
+    # 1. Undo a payment that is no longer right: refund a capture, release a hold.
+    captured_right = (
+        stage == "won"
+        and len(state.captures) == 1
+        and (state.captures[0].amount, state.captures[0].customer_id) == (amount, payer)
+    )
+    if not captured_right:
+        for cap in state.captures:
+            await undo(cap.transaction_id, "оплата баллами по сделке отменена")
+        state.captures = []
+    hold = state.active_hold
+    if hold and (hold.amount != amount or state.active_hold_customer != payer):
+        why = "сделка проиграна: резерв снят" if stage == "lost" else "оплата баллами изменена"
+        out.posted.append(
+            await release_hold(
+                conn, book, hold_id=hold.id, key=key("release"), reason=why, **common.kw()
             )
-        if accrual and accrual.amount > 0:
+        )
+        hold = None
+
+    # 2. Undo accruals that are no longer right; 3. post the missing ones.
+    for slot in sorted(set(live) - keep):
+        why = (
+            "сделка изменена: начисление пересчитано"
+            if slot in wanted
+            else "сделка больше не выиграна"
+        )
+        for acc in live[slot]:
+            await undo(acc.transaction_id, why)
+    for slot in sorted(set(wanted) - keep):
+        accrual = wanted[slot]
+        if accrual.amount > 0:
             out.posted.append(
                 await accrue(
                     conn,
@@ -292,12 +265,47 @@ async def reconcile_deal(
                     available_at=accrual.available_at,
                     expires_at=accrual.expires_at,
                     reference=reference,
-                    actor=actor,
-                    now=now,
-                    source=source,
+                    **common.kw(),
+                )
+            )
+
+    # 4. The payment: hold it while the deal is open, capture it when the deal is won.
+    if want and payer is not None and amount > 0 and not state.captures:
+        if hold is None:
+            hold = await place_hold(
+                conn,
+                book,
+                customer_id=payer,
+                amount=amount,
+                key=key("hold"),
+                reason=want.explanation_ru,
+                expires_at=now + hold_ttl,
+                reference=reference,
+                **common.kw(),
+            )
+            out.hold = hold
+        if stage == "won":
+            out.posted.append(
+                await capture_hold(
+                    conn,
+                    book,
+                    hold_id=hold.id,
+                    key=key("capture"),
+                    reason="сделка выиграна: оплата баллами",
+                    **common.kw(),
                 )
             )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Common:
+    actor: str
+    now: datetime
+    source: str
+
+    def kw(self) -> dict[str, Any]:
+        return {"actor": self.actor, "now": self.now, "source": self.source}
 
 
 def deal_reference(deal_id: int) -> str:
@@ -318,16 +326,13 @@ async def settle_deal(
 ) -> tuple[DealEffects, Reconciled]:
     """Evaluate ``deal`` with the program and make its ledger match.
 
-    The payer's spendable points, as the engine sees them, include what this very deal already
-    holds or took: re-evaluating a deal must not shrink its own payment.
+    The payer's spendable points, as the engine sees them, are :func:`spendable_for_deal`.
     """
     reference = deal_reference(deal.id)
     await lock_reference(conn, book, reference)
     known = dict(histories or {})
     for contact in deal.contacts:
-        customer_id = customers[contact.id]
-        spendable = (await balance(conn, book, customer_id, now)).available
-        spendable += await points_reserved_for(conn, book, reference, customer_id)
+        spendable = await spendable_for_deal(conn, book, reference, customers[contact.id], now)
         known[contact.id] = replace(
             known.get(contact.id, CustomerHistory()), available_points=spendable
         )
