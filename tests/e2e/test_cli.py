@@ -107,6 +107,9 @@ def test_grant_balance_history_explain_and_replay(cli_db: str) -> None:
                                   "holds_expired": 0}
     code, output = kopilka("balance", "501", "--json", "-p", TRAVEL)
     assert json.loads(output)["total"] == 0
+    code, output = kopilka("verify", "--json")
+    assert code == 0, output
+    assert json.loads(output) == {"ok": True, "violations": []}
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from kopilka.domain.money import format_points, to_minor
 from kopilka.ledger.book import ensure_customer, ensure_portal, get_customer_id
 from kopilka.ledger.expiry import due_accounts, expire_accounts
 from kopilka.ledger.grants import grant as grant_bonus
+from kopilka.ledger.invariants import CHECKS, Violation, check_invariants
 from kopilka.ledger.queries import Explanation, HistoryLine
 from kopilka.ledger.queries import balance as read_balance
 from kopilka.ledger.queries import explain as read_explain
@@ -293,6 +294,29 @@ async def _expire(
     book: Book, batch: list[int], now: datetime, conn: AsyncConnection
 ) -> list[Posted]:
     return await expire_accounts(conn, book, batch, now=now)
+
+
+@app.command()
+def verify(as_json: JsonOpt = False) -> None:
+    """Check the ledger's invariants over the whole database; exit 1 if any is broken."""
+
+    async def main() -> list[Violation]:
+        async with open_engine(get_settings()) as engine:
+            return await run_in_transaction(engine, check_invariants)
+
+    broken = run(main())
+    if as_json:
+        print_json({"ok": not broken, "violations": broken})
+    elif not broken:
+        out.print(f"[green]all {len(CHECKS)} ledger invariants hold[/]")
+    else:
+        for violation in broken:
+            out.print(
+                f"[red]broken: {violation.check}[/] — {len(violation.rows)} row(s), "
+                f"e.g. {violation.rows[0]}"
+            )
+    if broken:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.ledger.accrual import accrue
 from kopilka.ledger.book import account
+from kopilka.ledger.invariants import check_invariants
 from kopilka.ledger.reversal import reverse
 from kopilka.ledger.types import Book, Posted
 from tests.factories import T0, create_book, create_customer, ref
@@ -112,3 +113,23 @@ async def test_an_entry_is_reversed_at_most_once(db: AsyncConnection) -> None:
         p=book.portal_id, g=book.program_id, key=ref(), rev=posted.id,
     )
     assert first.reverses_id == posted.id
+
+
+async def test_the_invariant_checks_catch_what_bypasses_the_triggers(db: AsyncConnection) -> None:
+    """With triggers off (replication mode: what a careless restore could do), a lopsided entry
+    gets in; the scheduled checks are there to catch exactly that."""
+    book, customer, posted = await _earned(db)
+    assert await check_invariants(db) == []
+    cust = (await account(db, book, "customer", customer)).id
+    await db.execute(text("SET LOCAL session_replication_role = replica"))
+    await db.execute(text(
+        "INSERT INTO ledger_entries (transaction_id, account_id, lot_id, amount)"
+        " VALUES (:t, :c, :l, 700)"), {"t": posted.id, "c": cust, "l": posted.legs[1].lot_id})
+    await db.execute(text("SET LOCAL session_replication_role = origin"))
+    broken = {v.check for v in await check_invariants(db)}
+    assert {
+        "every transaction nets to zero",
+        "customer and held balance caches equal the sum of their entries",
+        "lot remainder equals the entries on its own account",
+        "issued = redeemed + expired + held + outstanding (per program)",
+    } <= broken
