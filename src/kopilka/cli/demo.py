@@ -121,9 +121,7 @@ def _reasons(result: object, customer_id: int) -> str:
         if any(leg.customer_id == customer_id for leg in p.legs)
     ]
     if isinstance(result, Reconciled) and result.hold is not None:
-        lines.append(
-            f"hold #{result.hold.id} of {format_points(result.hold.amount)} reserved for the deal"
-        )
+        lines.append(f"hold #{result.hold.id}: {result.hold.reason}")
     return "; ".join(lines)
 
 

@@ -300,9 +300,12 @@ async def expire_holds(conn: AsyncConnection, book: Book, *, now: datetime) -> l
 async def get_hold(
     conn: AsyncConnection, book: Book, hold_id: int, *, replayed: bool = False
 ) -> HoldView:
+    placed = ledger_transactions
     row = (
         await conn.execute(
-            select(holds).where(holds.c.id == hold_id, holds.c.portal_id == book.portal_id)
+            select(holds, placed.c.reason)
+            .outerjoin(placed, (placed.c.hold_id == holds.c.id) & (placed.c.kind == "hold"))
+            .where(holds.c.id == hold_id, holds.c.portal_id == book.portal_id)
         )
     ).one_or_none()
     if row is None:
@@ -317,6 +320,7 @@ async def get_hold(
         row.expires_at,
         row.created_at,
         row.closed_at,
+        row.reason or "",
         replayed,
     )
 

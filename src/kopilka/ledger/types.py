@@ -71,6 +71,7 @@ class HoldView:
     expires_at: datetime
     created_at: datetime
     closed_at: datetime | None
+    reason: str = ""  # why it was placed (the hold transaction's reason)
     replayed: bool = False
 
 
