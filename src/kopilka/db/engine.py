@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
-    async_sessionmaker,
     create_async_engine,
 )
 
@@ -115,25 +113,11 @@ async def run_in_transaction(
     raise AssertionError("unreachable")
 
 
-@asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A single unit of work without retries (for the CLI and simple reads)."""
-    async with engine.begin() as conn:
-        yield conn
-
-
-async def ping(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
-
-
 __all__ = [
-    "async_sessionmaker",
     "create_engine",
     "ensure_database",
     "normalise_url",
     "resolve_database_url",
     "run_in_transaction",
     "safe_url",
-    "transaction",
 ]

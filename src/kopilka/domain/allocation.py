@@ -35,10 +35,6 @@ def spend_order(lot: LotSnapshot) -> tuple[bool, datetime, datetime, int]:
     return (never, lot.expires_at or lot.available_at, lot.available_at, lot.id)
 
 
-def spendable(lots: Iterable[LotSnapshot], now: datetime) -> int:
-    return sum(lot.remaining for lot in lots if lot.spendable_at(now))
-
-
 def allocate(lots: Iterable[LotSnapshot], amount: int, now: datetime) -> list[tuple[int, int]]:
     """Split ``amount`` over the spendable lots, soonest-expiring first.
 

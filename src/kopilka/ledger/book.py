@@ -63,19 +63,6 @@ async def ensure_book(
     )
 
 
-async def find_book(conn: AsyncConnection, portal_id: int, code: str) -> Book | None:
-    row = (
-        await conn.execute(
-            select(programs.c.id, programs.c.timezone).where(
-                programs.c.portal_id == portal_id, programs.c.code == code
-            )
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    return Book(portal_id, int(row.id), code, None, ZoneInfo(row.timezone))
-
-
 async def ensure_customer(
     conn: AsyncConnection,
     portal_id: int,
@@ -101,16 +88,6 @@ async def get_customer_id(conn: AsyncConnection, portal_id: int, external_id: st
     if customer_id is None:
         raise UnknownCustomer(f"no customer with id {external_id!r} in this portal")
     return int(customer_id)
-
-
-async def check_customer(conn: AsyncConnection, book: Book, customer_id: int) -> None:
-    found = await conn.scalar(
-        select(customers.c.id).where(
-            customers.c.id == customer_id, customers.c.portal_id == book.portal_id
-        )
-    )
-    if found is None:
-        raise UnknownCustomer(f"no customer #{customer_id} in this portal")
 
 
 SYSTEM_KINDS = ("issued", "redeemed", "expired")
