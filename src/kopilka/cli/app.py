@@ -320,12 +320,8 @@ def verify(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def demo(
-    program: Annotated[
-        Path | None, typer.Option(help="Program file (default: the retail and wholesale example).")
-    ] = None,
-) -> None:
+def demo() -> None:
     """Run a scripted story through the engine and the ledger and show the balances."""
     from kopilka.cli.demo import run_demo
 
-    run(run_demo(program))
+    run(run_demo())

@@ -274,7 +274,7 @@ async def travel_club(engine: AsyncEngine, portal: str) -> Story:
     return s
 
 
-async def run_demo(_program: Path | None = None) -> None:
+async def run_demo() -> None:
     settings = get_settings()
     portal = "demo-" + datetime.now(MSK).strftime("%Y%m%d-%H%M%S")
     async with open_engine(settings, migrate=True) as engine:
