@@ -83,7 +83,7 @@ class ManualBonus(Strict):
     title: str
     default_amount: Kopecks | None = None
     max_per_grant: Kopecks
-    per_period: PerPeriod | None = None  # per manager who grants
+    per_period: PerPeriod | None = None  # per customer and reason (ledger.grants)
     comment_required: bool = False
     expiry: Expiry | None = None
 
