@@ -27,7 +27,7 @@ from kopilka.runtime import open_engine
 
 T = TypeVar("T")
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem, one line
 
 ProgramOpt = Annotated[
     Path,
