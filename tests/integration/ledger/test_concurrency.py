@@ -19,15 +19,21 @@ from tests.factories import T0, create_book, create_customer, ref
 RUB = 100
 
 
-async def test_twenty_concurrent_redemptions_never_overdraw(committed_engine: AsyncEngine) -> None:
+async def funded_customer(engine: AsyncEngine, amount: int) -> tuple[Book, int]:
+    """A committed book and a customer holding ``amount`` points."""
+
     async def setup(conn: AsyncConnection) -> tuple[Book, int]:
         book = await create_book(conn)
         customer = await create_customer(conn, book)
-        await accrue(conn, book, customer_id=customer, amount=1000 * RUB, key=ref(),
+        await accrue(conn, book, customer_id=customer, amount=amount, key=ref(),
                      reason="seed", actor="test", now=T0)
         return book, customer
 
-    book, customer = await run_in_transaction(committed_engine, setup)
+    return await run_in_transaction(engine, setup)
+
+
+async def test_twenty_concurrent_redemptions_never_overdraw(committed_engine: AsyncEngine) -> None:
+    book, customer = await funded_customer(committed_engine, 1000 * RUB)
     # 20 cash desks at once ask for 10 × 70 ₽ and 10 × 90 ₽ = 1 600 ₽ from a 1 000 ₽ balance.
     amounts = [70 * RUB] * 10 + [90 * RUB] * 10
 
@@ -91,14 +97,7 @@ async def test_concurrent_replays_of_one_key_post_once(committed_engine: AsyncEn
 async def test_concurrent_twins_of_a_hold_and_its_capture_act_once(
     committed_engine: AsyncEngine,
 ) -> None:
-    async def setup(conn: AsyncConnection) -> tuple[Book, int]:
-        book = await create_book(conn)
-        customer = await create_customer(conn, book)
-        await accrue(conn, book, customer_id=customer, amount=1000 * RUB, key=ref(),
-                     reason="seed", actor="test", now=T0)
-        return book, customer
-
-    book, customer = await run_in_transaction(committed_engine, setup)
+    book, customer = await funded_customer(committed_engine, 1000 * RUB)
     hold_key, capture_key = ref("hold"), ref("capture")
 
     async def hold() -> HoldView:

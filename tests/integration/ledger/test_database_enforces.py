@@ -60,32 +60,28 @@ async def _new_tx(db: AsyncConnection, book: Book, kind: str = "redemption") -> 
         {"p": book.portal_id, "g": book.program_id, "k": kind, "key": ref()}))
 
 
-async def test_a_transaction_that_does_not_net_to_zero_is_refused(db: AsyncConnection) -> None:
+async def _spend_by_hand(db: AsyncConnection, taken: int, given: int, refusal: str) -> None:
+    """Hand-written SQL moving ``taken`` out of a customer's lot and ``given`` into redeemed."""
     book, customer, posted = await _earned(db)
     cust = (await account(db, book, "customer", customer)).id
     redeemed = (await account(db, book, "redeemed")).id
-    lot = posted.legs[1].lot_id
     async with savepoint(db):
         tx = await _new_tx(db, book)
-        with pytest.raises(DBAPIError, match="does not net to zero"):
+        with pytest.raises(DBAPIError, match=refusal):
             await db.execute(text(
                 "INSERT INTO ledger_entries (transaction_id, account_id, lot_id, amount)"
-                " VALUES (:t, :c, :l, -100), (:t, :r, :l, 90)"),
-                {"t": tx, "c": cust, "r": redeemed, "l": lot})
+                " VALUES (:t, :c, :l, :taken), (:t, :r, :l, :given)"),
+                {"t": tx, "c": cust, "r": redeemed, "l": posted.legs[1].lot_id,
+                 "taken": -taken, "given": given})
+
+
+async def test_a_transaction_that_does_not_net_to_zero_is_refused(db: AsyncConnection) -> None:
+    await _spend_by_hand(db, 100, 90, "does not net to zero")
 
 
 async def test_overdrawing_an_account_or_a_lot_is_refused(db: AsyncConnection) -> None:
-    book, customer, posted = await _earned(db)
-    cust = (await account(db, book, "customer", customer)).id
-    redeemed = (await account(db, book, "redeemed")).id
-    lot = posted.legs[1].lot_id
-    async with savepoint(db):
-        tx = await _new_tx(db, book)
-        with pytest.raises(DBAPIError, match=r"account_not_overdrawn|lot_remaining_bounded"):
-            await db.execute(text(
-                "INSERT INTO ledger_entries (transaction_id, account_id, lot_id, amount)"
-                " VALUES (:t, :c, :l, -10001), (:t, :r, :l, 10001)"),
-                {"t": tx, "c": cust, "r": redeemed, "l": lot})
+    # The customer has 10 000 kopecks in that lot.
+    await _spend_by_hand(db, 10_001, 10_001, r"account_not_overdrawn|lot_remaining_bounded")
 
 
 async def test_customer_points_always_sit_in_a_lot(db: AsyncConnection) -> None:
