@@ -4,10 +4,14 @@ itself, with its constraints and triggers, lives in the Alembic migrations)."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Enum,
+    Float,
+    Integer,
     MetaData,
     Table,
     Text,
@@ -131,4 +135,102 @@ ledger_entries = Table(
     Column("account_id", BigInteger, nullable=False),
     Column("lot_id", BigInteger),
     Column("amount", BigInteger, nullable=False),
+)
+
+# --- The Bitrix24 connector (migration 0002) ---
+
+b24_connections = Table(
+    "b24_connections",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("mode", Text, nullable=False),
+    Column("domain", Text, nullable=False),
+    Column("webhook_url", Text),
+    Column("client_endpoint", Text),
+    Column("access_token", Text),
+    Column("refresh_token", Text),
+    Column("token_expires_at", TZ),
+    Column("token_version", BigInteger, nullable=False),
+    Column("application_token", Text, nullable=False),
+    Column("program_id", BigInteger),
+    Column("field_map", JSONB, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("connected_at", TZ),
+    Column("provisioned_at", TZ),
+)
+
+b24_rate_limits = Table(
+    "b24_rate_limits",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("tat", TZ, nullable=False),
+    Column("paused_until", TZ, nullable=False),
+    Column("granted", BigInteger, nullable=False),
+    Column("waited", BigInteger, nullable=False),
+    Column("wait_seconds", Float, nullable=False),
+    Column("rejected", BigInteger, nullable=False),
+)
+
+b24_dirty_deals = Table(
+    "b24_dirty_deals",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("deal_id", BigInteger, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("hinted_at", TZ, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+)
+
+b24_deals = Table(
+    "b24_deals",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("deal_id", BigInteger, primary_key=True),
+    Column("category_id", BigInteger, nullable=False),
+    Column("stage_id", Text, nullable=False),
+    Column("semantic", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("contact_ids", ARRAY(BigInteger), nullable=False),
+    Column("closed_at", TZ),
+    Column("modified_at", TZ),
+    Column("applied_discount", JSONB, nullable=False),
+    Column("synced_at", TZ, nullable=False),
+)
+
+b24_outbox = Table(
+    "b24_outbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("params", JSONB, nullable=False),
+    Column("idempotent", Boolean, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", TZ, nullable=False),
+    Column("sent_at", TZ),
+)
+
+b24_sync_state = Table(
+    "b24_sync_state",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("swept_through", TZ),
+    Column("last_sweep_at", TZ),
+    Column("last_sync_at", TZ),
+)
+
+b24_rejected_events = Table(
+    "b24_rejected_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("received_at", TZ),
+    Column("member_id", Text),
+    Column("event", Text),
+    Column("reason", Text, nullable=False),
+    Column("remote", Text),
 )
