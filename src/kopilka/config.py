@@ -6,6 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +27,19 @@ class Settings(BaseSettings):
     #: The tenant used by the CLI when no portal is named (self-hosted single company).
     default_portal: str = "local"
     log_level: str = "INFO"
+
+    # --- Bitrix24 ---
+    #: OAuth application credentials (local or Market app); unused with incoming webhooks.
+    b24_client_id: str | None = None
+    b24_client_secret: SecretStr | None = None
+    b24_token_url: str = "https://oauth.bitrix.info/oauth/token/"  # noqa: S105 (a URL)
+    #: Our pacing per portal (DESIGN D6): one request per interval after a burst. The portal's
+    #: own bucket is 2/s with a burst of 50 (Enterprise: 5/s, 250).
+    b24_interval: float = 0.5
+    b24_burst: int = 10
+    b24_timeout: float = 30.0
+    #: The public URL of this Kopilka (for event handlers bound in app mode).
+    public_url: str = "http://127.0.0.1:8000"
 
 
 @lru_cache(maxsize=1)

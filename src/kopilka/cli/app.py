@@ -12,6 +12,7 @@ import typer
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.cli.bitrix24 import register as register_bitrix24
 from kopilka.cli.common import (
     JsonOpt,
     PortalOpt,
@@ -325,3 +326,6 @@ def demo() -> None:
     from kopilka.cli.demo import run_demo
 
     run(run_demo())
+
+
+register_bitrix24(app)

@@ -1,0 +1,144 @@
+"""Writes to the portal, queued in the ledger's transaction and sent in full batches.
+
+Two kinds of write, one table:
+
+* idempotent writes (a contact's fields, a deal's product rows) are keyed by what they set: a
+  newer value replaces a pending one, and a write whose outcome is unknown is simply sent again;
+* non-idempotent writes (a timeline comment) are keyed by the ledger transaction they explain and
+  sent at most once: when the portal may or may not have run one, it is marked ``unknown`` and
+  left alone rather than risk a duplicate comment.
+
+A write that the portal refuses is retried a few times and then marked ``failed`` with the
+portal's reason, visible in ``/metrics`` and the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from kopilka.bitrix24.client import Bitrix24Client
+from kopilka.bitrix24.errors import B24BatchError, B24Error, B24TransportError
+from kopilka.db.engine import run_in_transaction
+from kopilka.db.tables import b24_outbox
+
+log = logging.getLogger("kopilka.bitrix24.outbox")
+
+MAX_ATTEMPTS = 5
+BATCH = 50
+
+
+async def queue_write(
+    conn: AsyncConnection,
+    portal_id: int,
+    *,
+    key: str,
+    method: str,
+    params: Mapping[str, Any],
+    idempotent: bool,
+) -> None:
+    stmt = insert(b24_outbox).values(
+        portal_id=portal_id, key=key, method=method, params=dict(params), idempotent=idempotent
+    )
+    if idempotent:  # the latest value wins, and is sent again even if an older one was sent
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["portal_id", "key"],
+            set_={
+                "method": stmt.excluded.method,
+                "params": stmt.excluded.params,
+                "status": "pending",
+                "attempts": 0,
+                "last_error": None,
+                "created_at": func.now(),
+            },
+            where=b24_outbox.c.params != stmt.excluded.params,
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["portal_id", "key"])
+    await conn.execute(stmt)
+
+
+async def pending_count(conn: AsyncConnection, portal_id: int) -> int:
+    return int(
+        await conn.scalar(
+            select(func.count())
+            .select_from(b24_outbox)
+            .where(b24_outbox.c.portal_id == portal_id, b24_outbox.c.status == "pending")
+        )
+        or 0
+    )
+
+
+async def flush(engine: AsyncEngine, client: Bitrix24Client, portal_id: int) -> int:
+    """Send every pending write of the portal, 50 to a request. Returns the writes sent."""
+    sent = 0
+    last_id = 0
+    while True:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(b24_outbox)
+                    .where(
+                        b24_outbox.c.portal_id == portal_id,
+                        b24_outbox.c.status == "pending",
+                        b24_outbox.c.id > last_id,
+                    )
+                    .order_by(b24_outbox.c.id)
+                    .limit(BATCH)
+                )
+            ).all()
+        if not rows:
+            return sent
+        last_id = rows[-1].id
+        commands = {f"w{r.id}": (r.method, r.params) for r in rows}
+        errors: dict[str, B24Error] = {}
+        unknown = False
+        try:
+            await client.batch(commands, write=True)
+        except B24BatchError as exc:
+            errors = dict(exc.errors)
+        except B24TransportError as exc:
+            if not exc.may_have_run:
+                raise
+            unknown = True
+        outcome = await run_in_transaction(
+            engine, lambda conn, r=rows, e=errors, u=unknown: _record(conn, r, e, unknown=u)
+        )
+        sent += outcome
+
+
+async def _record(
+    conn: AsyncConnection, rows: list[Any], errors: dict[str, B24Error], *, unknown: bool
+) -> int:
+    sent = 0
+    for r in rows:
+        # a newer value queued meanwhile (created_at moved) stays pending
+        where = (b24_outbox.c.id == r.id) & (b24_outbox.c.created_at == r.created_at)
+        error = errors.get(f"w{r.id}")
+        if unknown:
+            if r.idempotent:
+                continue  # sent again on the next flush
+            values: dict[str, Any] = {
+                "status": "unknown",
+                "last_error": "no answer from the portal",
+            }
+        elif error is None:
+            values = {"status": "sent", "sent_at": func.now(), "attempts": r.attempts + 1}
+            sent += 1
+        else:
+            attempts = r.attempts + 1
+            values = {
+                "status": "failed" if attempts >= MAX_ATTEMPTS else "pending",
+                "attempts": attempts,
+                "last_error": f"{error.code}: {error.description}"[:500],
+            }
+            log.warning(
+                "portal %s refused %s (%s), attempt %d", r.portal_id, r.method, error.code, attempts
+            )
+        await conn.execute(update(b24_outbox).where(where).values(**values))
+    return sent

@@ -1,0 +1,111 @@
+"""Provisioning a portal: create the user fields the program maps, and (app mode) bind events.
+
+Idempotent: existing fields are found by name and left as they are (an integrator may have
+renamed their labels); only missing ones are created, in one batch. Events already bound to our
+handler are not bound twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kopilka.bitrix24.client import Bitrix24Client
+from kopilka.bitrix24.connections import Connection
+from kopilka.program.model import Program
+
+#: user field type and labels (ru, en) per mapped role
+CONTACT_FIELDS: dict[str, tuple[str, str, str]] = {
+    "balance": ("double", "Бонусный баланс", "Bonus balance"),
+    "level": ("string", "Уровень программы", "Loyalty level"),
+    "percent": ("double", "Процент начисления", "Earn percent"),
+    "won_deals": ("integer", "Выигранных сделок", "Won deals"),
+    "card_number": ("string", "Номер бонусной карты", "Bonus card number"),
+    "birthday_flag": ("boolean", "День рождения скоро", "Birthday window"),
+    "purchases_total": ("double", "Сумма покупок", "Purchases total"),
+    "pending": ("double", "Бонусы в ожидании", "Pending points"),
+    "expiring_soon": ("string", "Бонусы скоро сгорят", "Points expiring soon"),
+}
+DEAL_FIELDS: dict[str, tuple[str, str, str]] = {
+    "pay_with_points": ("double", "Сколько списать баллов", "Points to pay"),
+    "points_paid": ("double", "Оплачено баллами", "Paid with points"),
+    "points_earned": ("double", "Начислено баллов", "Points earned"),
+}
+EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE", "ONAPPUNINSTALL")
+
+
+@dataclass
+class Provisioned:
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    events_bound: list[str] = field(default_factory=list)
+    field_map: dict[str, Any] = field(default_factory=dict)
+
+
+def wanted_fields(program: Program) -> list[tuple[str, str, str, tuple[str, str, str]]]:
+    """(entity, role, FIELD_NAME, spec) for every field the program maps."""
+    out = []
+    for entity, mapped, specs in (
+        ("contact", program.fields.contact.model_dump(), CONTACT_FIELDS),
+        ("deal", program.fields.deal.model_dump(), DEAL_FIELDS),
+    ):
+        for role, name in mapped.items():
+            if name and role in specs:
+                out.append((entity, role, str(name), specs[role]))
+    return out
+
+
+def _definition(name: str, spec: tuple[str, str, str]) -> dict[str, Any]:
+    kind, ru, en = spec
+    labels = {"ru": ru, "en": en}
+    return {
+        "FIELD_NAME": name.removeprefix("UF_CRM_"),
+        "USER_TYPE_ID": kind,
+        "XML_ID": f"KOPILKA_{name.removeprefix('UF_CRM_')}",
+        "EDIT_FORM_LABEL": labels,
+        "LIST_COLUMN_LABEL": labels,
+        "LIST_FILTER_LABEL": labels,
+        "SHOW_IN_LIST": "Y",
+        "EDIT_IN_LIST": "Y",
+    }
+
+
+async def provision(
+    client: Bitrix24Client, connection: Connection, program: Program, handler_url: str
+) -> Provisioned:
+    done = Provisioned()
+    existing: dict[str, set[str]] = {}
+    lists = await client.batch(
+        {
+            "contact": ("crm.contact.userfield.list", {"order": {"ID": "ASC"}}),
+            "deal": ("crm.deal.userfield.list", {"order": {"ID": "ASC"}}),
+        }
+    )
+    for entity, result in lists.items():
+        existing[entity] = {str(f.get("FIELD_NAME")) for f in result or []}
+    adds: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    for entity, role, name, spec in wanted_fields(program):
+        done.field_map.setdefault(entity, {})[role] = name
+        if name in existing.get(entity, set()):
+            done.existing.append(name)
+            continue
+        adds[f"{entity}_{role}"] = (
+            f"crm.{entity}.userfield.add",
+            {"fields": _definition(name, spec)},
+        )
+        done.created.append(name)
+    if adds:
+        await client.batch(adds, write=True)
+    if connection.mode == "app":
+        bound = await client.call("event.get")
+        have = {(str(b.get("event", "")).upper(), str(b.get("handler", ""))) for b in bound or []}
+        binds: dict[str, tuple[str, Mapping[str, Any]]] = {
+            e: ("event.bind", {"event": e, "handler": handler_url})
+            for e in EVENTS
+            if (e, handler_url) not in have
+        }
+        if binds:
+            await client.batch(binds, write=True)
+        done.events_bound = sorted(binds)
+    return done

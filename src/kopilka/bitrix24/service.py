@@ -1,0 +1,141 @@
+"""Use cases of the connector, shared by the jobs, the CLI and the tests: sync a portal, sweep
+for missed events, backfill a portal's history."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kopilka.bitrix24.connections import Connection, active_connections, get_connection
+from kopilka.bitrix24.mapping import parse_datetime
+from kopilka.bitrix24.sync import SyncReport, dirty_count, mark_dirty, sync_portal
+from kopilka.db.engine import run_in_transaction
+from kopilka.db.tables import b24_deals, b24_sync_state
+from kopilka.services import Services
+
+log = logging.getLogger("kopilka.bitrix24")
+
+#: The sweep re-reads a little before its last mark: the portal's clock, its DATE_MODIFY
+#: granularity (seconds) and transactions still committing there.
+SWEEP_OVERLAP = timedelta(minutes=5)
+#: A portal never swept starts with deals modified this long ago.
+FIRST_SWEEP = timedelta(days=1)
+
+
+async def run_sync(services: Services, portal_id: int, *, sweep: bool = False) -> SyncReport:
+    async with services.engine.connect() as conn:
+        connection = await get_connection(conn, portal_id)
+    if connection.status != "active":
+        return SyncReport()
+    client = services.client_for(connection)
+    if sweep:
+        await sweep_portal(services, connection)
+    return await sync_portal(services.engine, client, connection, now=services.now)
+
+
+async def sweep_portal(services: Services, connection: Connection) -> int:
+    """Mark dirty every deal the portal says was modified since the last sweep."""
+    client = services.client_for(connection)
+    started = services.now()
+    async with services.engine.connect() as conn:
+        since = await conn.scalar(
+            select(b24_sync_state.c.swept_through).where(
+                b24_sync_state.c.portal_id == connection.portal_id
+            )
+        )
+    since = (since or started - FIRST_SWEEP) - SWEEP_OVERLAP
+    changed: dict[int, str] = {}
+    async for deal in client.list_all(
+        "crm.deal.list",
+        {
+            "filter": {">=DATE_MODIFY": since.isoformat(timespec="seconds")},
+            "select": ["ID", "DATE_MODIFY"],
+        },
+    ):
+        changed[int(deal["ID"])] = str(deal.get("DATE_MODIFY") or "")
+
+    async def record(conn: AsyncConnection) -> int:
+        known = {
+            int(r.deal_id): r.modified_at
+            for r in await conn.execute(
+                select(b24_deals.c.deal_id, b24_deals.c.modified_at).where(
+                    b24_deals.c.portal_id == connection.portal_id,
+                    b24_deals.c.deal_id.in_(list(changed)),
+                )
+            )
+        }
+        stale = [d for d, m in changed.items() if d not in known or known[d] != parse_datetime(m)]
+        await mark_dirty(conn, connection.portal_id, stale, "sweep")
+        stmt = insert(b24_sync_state).values(
+            portal_id=connection.portal_id, swept_through=started, last_sweep_at=started
+        )
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["portal_id"],
+                set_={"swept_through": started, "last_sweep_at": started},
+            )
+        )
+        return len(stale)
+
+    stale = await run_in_transaction(services.engine, record)
+    if stale:
+        log.info("sweep of portal %s found %d changed deals", connection.portal_id, stale)
+    return stale
+
+
+async def defer_sweeps(services: Services) -> None:
+    from kopilka.jobs import defer_sync
+
+    async def defer(conn: AsyncConnection) -> None:
+        for connection in await active_connections(conn):
+            await defer_sync(conn, connection.portal_id, sweep=True)
+
+    await run_in_transaction(services.engine, defer)
+
+
+async def backfill(
+    services: Services,
+    connection: Connection,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    chunk: int = 500,
+) -> SyncReport:
+    """Re-check every deal the portal has, and every deal Kopilka knows (deleted ones too)."""
+    client = services.client_for(connection)
+    ids = [int(d["ID"]) async for d in client.list_all("crm.deal.list", {"select": ["ID"]})]
+    async with services.engine.connect() as conn:
+        known = [
+            int(r.deal_id)
+            for r in await conn.execute(
+                select(b24_deals.c.deal_id).where(
+                    b24_deals.c.portal_id == connection.portal_id, b24_deals.c.semantic != "D"
+                )
+            )
+        ]
+    every = sorted(set(ids) | set(known))
+    total = len(every)
+    done = 0
+    report = SyncReport()
+    for start in range(0, total, chunk):
+        part = every[start : start + chunk]
+        await run_in_transaction(
+            services.engine,
+            lambda conn, p=part: mark_dirty(conn, connection.portal_id, p, "backfill"),
+        )
+        step = await sync_portal(services.engine, client, connection, now=services.now, chunk=chunk)
+        report.deals += step.deals
+        report.posted += step.posted
+        report.writes += step.writes
+        report.failed += step.failed
+        done += len(part)
+        if progress:
+            progress(done, total)
+    return report
+
+
+__all__ = ["backfill", "defer_sweeps", "dirty_count", "run_sync", "sweep_portal"]

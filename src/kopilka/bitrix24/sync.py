@@ -1,0 +1,361 @@
+"""Deal sync (DESIGN D4, D5): make the ledger match what the portal says now, deal by deal,
+reading and writing many deals per request.
+
+An event, the sweep or a backfill only marks a deal dirty. The portal's sync drains the dirty set
+in chunks: one batched read per chunk, then one transaction per deal that settles its ledger
+(posting only the difference), records what was seen, queues the portal writes (contact fields,
+the points discount on the product rows, a timeline comment per ledger change) and clears the
+deal's hint if no newer hint arrived meanwhile. The writes then go out in full batches.
+
+Kopilka's own writes cause events too. They end quietly: the re-read deal settles to the same
+ledger, so nothing new is posted and nothing new is written.
+
+One sync per portal runs at a time (a PostgreSQL advisory lock, whoever starts it: a worker, the
+CLI or a test); ledger work per deal is serialised again by the ledger's own deal lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from kopilka.bitrix24 import outbox
+from kopilka.bitrix24.client import Bitrix24Client
+from kopilka.bitrix24.connections import Connection, portal_program
+from kopilka.bitrix24.mapping import (
+    Row,
+    applied_total,
+    base_prices,
+    build_deal,
+    parse_datetime,
+    rows_for_write,
+    spread_discount,
+    to_int,
+)
+from kopilka.bitrix24.reader import Snapshot, read_deals
+from kopilka.bitrix24.writeback import contact_fields_write, timeline_comment
+from kopilka.db.engine import run_in_transaction
+from kopilka.db.tables import b24_deals, b24_dirty_deals, b24_sync_state
+from kopilka.domain.effects import DealEffects
+from kopilka.domain.errors import KopilkaError
+from kopilka.ledger.book import ensure_customer
+from kopilka.ledger.deals import deal_reference, reconcile_deal, settle_deal
+from kopilka.ledger.types import Book
+from kopilka.program.model import Program
+
+log = logging.getLogger("kopilka.bitrix24.sync")
+
+CHUNK = 500  # deals read per round: 10 list commands + 50 row commands, one or two requests
+SYNC_LOCK = 0x6B6F70  # advisory lock namespace: one sync per portal
+
+
+@dataclass
+class SyncReport:
+    deals: int = 0
+    posted: int = 0
+    failed: list[int] = field(default_factory=list)
+    writes: int = 0
+
+
+async def mark_dirty(
+    conn: AsyncConnection, portal_id: int, deal_ids: Sequence[int], source: str
+) -> None:
+    """Record hints. A newer hint for a deal being synced bumps its version, so it is not lost."""
+    ids = sorted({int(d) for d in deal_ids if int(d) > 0})
+    if not ids:
+        return
+    stmt = insert(b24_dirty_deals).values(
+        [{"portal_id": portal_id, "deal_id": d, "source": source} for d in ids]
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["portal_id", "deal_id"],
+            set_={
+                "version": b24_dirty_deals.c.version + 1,
+                "source": stmt.excluded.source,
+                "hinted_at": func.now(),
+            },
+        )
+    )
+
+
+async def dirty_count(conn: AsyncConnection, portal_id: int) -> int:
+    return int(
+        await conn.scalar(
+            select(func.count())
+            .select_from(b24_dirty_deals)
+            .where(b24_dirty_deals.c.portal_id == portal_id)
+        )
+        or 0
+    )
+
+
+def _contact_selects(program: Program) -> list[str]:
+    wanted = {v for v in program.fields.contact.model_dump().values() if v}
+    return sorted(wanted | {"UF_*"})
+
+
+async def sync_portal(
+    engine: AsyncEngine,
+    client: Bitrix24Client,
+    connection: Connection,
+    *,
+    now: Callable[[], datetime],
+    chunk: int = CHUNK,
+) -> SyncReport:
+    """Drain the portal's dirty deals. Safe to call from any number of processes at once."""
+    report = SyncReport()
+    async with engine.connect() as lock_conn:
+        await lock_conn.execute(
+            text("SELECT pg_advisory_lock(:ns, :portal)"),
+            {"ns": SYNC_LOCK, "portal": connection.portal_id},
+        )
+        await lock_conn.commit()
+        try:
+            await _drain(engine, client, connection, now, chunk, report)
+        finally:
+            await lock_conn.execute(
+                text("SELECT pg_advisory_unlock(:ns, :portal)"),
+                {"ns": SYNC_LOCK, "portal": connection.portal_id},
+            )
+            await lock_conn.commit()
+    return report
+
+
+async def _drain(
+    engine: AsyncEngine,
+    client: Bitrix24Client,
+    connection: Connection,
+    now: Callable[[], datetime],
+    chunk: int,
+    report: SyncReport,
+) -> None:
+    portal_id = connection.portal_id
+    async with engine.connect() as conn:
+        book, program = await portal_program(conn, connection)
+    skip: set[int] = set()
+    while True:
+        async with engine.connect() as conn:
+            claimed = {
+                int(r.deal_id): int(r.version)
+                for r in await conn.execute(
+                    select(b24_dirty_deals.c.deal_id, b24_dirty_deals.c.version)
+                    .where(
+                        b24_dirty_deals.c.portal_id == portal_id,
+                        b24_dirty_deals.c.deal_id.not_in(skip) if skip else True,
+                    )
+                    .order_by(b24_dirty_deals.c.hinted_at, b24_dirty_deals.c.deal_id)
+                    .limit(chunk)
+                )
+            }
+        if claimed:
+            pay_field = program.fields.deal.pay_with_points
+            snap = await read_deals(
+                client,
+                list(claimed),
+                deal_fields=[pay_field] if pay_field else [],
+                contact_fields=_contact_selects(program),
+            )
+            for deal_id, version in claimed.items():
+                try:
+                    posted = await run_in_transaction(
+                        engine,
+                        lambda conn, d=deal_id, v=version, s=snap: _apply(
+                            conn, book, program, portal_id, s, d, v, now()
+                        ),
+                    )
+                except KopilkaError as exc:
+                    skip.add(deal_id)
+                    report.failed.append(deal_id)
+                    log.warning("deal %s of portal %s not settled: %s", deal_id, portal_id, exc)
+                    await run_in_transaction(
+                        engine, lambda conn, d=deal_id, e=exc: _note_failure(conn, portal_id, d, e)
+                    )
+                    continue
+                report.deals += 1
+                report.posted += posted
+        report.writes += await outbox.flush(engine, client, portal_id)
+        if not claimed:
+            break
+    await run_in_transaction(engine, lambda conn: _touch(conn, portal_id))
+
+
+async def _note_failure(
+    conn: AsyncConnection, portal_id: int, deal_id: int, exc: Exception
+) -> None:
+    await conn.execute(
+        update(b24_dirty_deals)
+        .where(b24_dirty_deals.c.portal_id == portal_id, b24_dirty_deals.c.deal_id == deal_id)
+        .values(attempts=b24_dirty_deals.c.attempts + 1, last_error=str(exc)[:500])
+    )
+
+
+async def _touch(conn: AsyncConnection, portal_id: int) -> None:
+    stmt = insert(b24_sync_state).values(portal_id=portal_id, last_sync_at=func.now())
+    await conn.execute(
+        stmt.on_conflict_do_update(index_elements=["portal_id"], set_={"last_sync_at": func.now()})
+    )
+
+
+async def _apply(
+    conn: AsyncConnection,
+    book: Book,
+    program: Program,
+    portal_id: int,
+    snap: Snapshot,
+    deal_id: int,
+    version: int,
+    now: datetime,
+) -> int:
+    """One deal in one transaction: settle the ledger, record the snapshot, queue the writes."""
+    previous = (
+        await conn.execute(
+            select(b24_deals).where(
+                b24_deals.c.portal_id == portal_id, b24_deals.c.deal_id == deal_id
+            )
+        )
+    ).first()
+    applied: dict[str, int] = dict(previous.applied_discount) if previous else {}
+    record = snap.deals.get(deal_id)
+    customers: dict[int, int] = {}
+    if record is None:  # deleted in the portal: nothing of it stands any more
+        contact_ids = list(previous.contact_ids) if previous else []
+        for cid in contact_ids:
+            customers[cid] = await ensure_customer(conn, portal_id, f"contact:{cid}")
+        result = await reconcile_deal(
+            conn,
+            book,
+            reference=deal_reference(deal_id),
+            stage="lost",
+            effects=DealEffects(deal_id=deal_id, program_hash=program.hash),
+            customers=customers,
+            now=now,
+            hold_ttl=program_hold_ttl(program),
+            source=f"deal {deal_id} deleted",
+        )
+        posted = result.posted
+        effects: DealEffects | None = None
+        await _snapshot(conn, portal_id, deal_id, None, contact_ids, 0, applied, previous)
+    else:
+        rows = snap.rows.get(deal_id, [])
+        ids = snap.contact_ids.get(deal_id) or (
+            [c] if (c := to_int(record.get("CONTACT_ID"))) else []
+        )
+        deal = build_deal(
+            record,
+            ids,
+            snap.contacts,
+            rows,
+            applied,
+            pay_field=program.fields.deal.pay_with_points,
+        )
+        for contact in deal.contacts:
+            info = snap.contacts.get(contact.id, {})
+            name = " ".join(str(info.get(k) or "") for k in ("NAME", "LAST_NAME")).strip()
+            customers[contact.id] = await ensure_customer(
+                conn, portal_id, f"contact:{contact.id}", name=name
+            )
+        effects, result = await settle_deal(
+            conn, book, program, deal, customers=customers, now=now, source=f"deal {deal_id}"
+        )
+        posted = result.posted
+        applied = await _discount(conn, portal_id, deal_id, record, rows, applied, effects)
+        await _snapshot(
+            conn,
+            portal_id,
+            deal_id,
+            record,
+            [c.id for c in deal.contacts],
+            deal.opportunity,
+            applied,
+            previous,
+        )
+    for tx in posted:
+        await timeline_comment(conn, portal_id, deal_id, tx)
+    await contact_fields_write(conn, book, program, portal_id, customers, effects, now)
+    await conn.execute(
+        delete(b24_dirty_deals).where(
+            b24_dirty_deals.c.portal_id == portal_id,
+            b24_dirty_deals.c.deal_id == deal_id,
+            b24_dirty_deals.c.version == version,
+        )
+    )
+    return len(posted)
+
+
+def program_hold_ttl(program: Program) -> timedelta:
+    return timedelta(hours=program.redemption.hold_ttl_hours)
+
+
+async def _discount(
+    conn: AsyncConnection,
+    portal_id: int,
+    deal_id: int,
+    record: dict[str, Any],
+    rows: list[Row],
+    applied: dict[str, int],
+    effects: DealEffects,
+) -> dict[str, int]:
+    """Put the points payment on the product rows as a discount, when it differs from what is
+    there. A lost deal keeps its rows as they are."""
+    if not rows or str(record.get("STAGE_SEMANTIC_ID")) == "F":
+        return applied
+    redemption = effects.redemption
+    want = redemption.amount if redemption else 0
+    if want == applied_total(rows, applied):
+        return applied
+    prices = base_prices(rows, applied)
+    discount = spread_discount(rows, prices, want)
+    await outbox.queue_write(
+        conn,
+        portal_id,
+        key=f"deal:{deal_id}:rows",
+        method="crm.deal.productrows.set",
+        params={"id": deal_id, "rows": rows_for_write(rows, prices, discount)},
+        idempotent=True,
+    )
+    return discount
+
+
+async def _snapshot(
+    conn: AsyncConnection,
+    portal_id: int,
+    deal_id: int,
+    record: dict[str, Any] | None,
+    contact_ids: list[int],
+    amount: int,
+    applied: dict[str, int],
+    previous: Any,
+) -> None:
+    if record is None:
+        values: dict[str, Any] = {
+            "category_id": previous.category_id if previous else 0,
+            "stage_id": previous.stage_id if previous else "",
+            "semantic": "D",
+            "amount": previous.amount if previous else 0,
+            "contact_ids": contact_ids,
+            "closed_at": previous.closed_at if previous else None,
+            "modified_at": previous.modified_at if previous else None,
+        }
+    else:
+        values = {
+            "category_id": to_int(record.get("CATEGORY_ID")) or 0,
+            "stage_id": str(record.get("STAGE_ID") or ""),
+            "semantic": str(record.get("STAGE_SEMANTIC_ID") or "P"),
+            "amount": amount,
+            "contact_ids": contact_ids,
+            "closed_at": parse_datetime(record.get("CLOSEDATE")),
+            "modified_at": parse_datetime(record.get("DATE_MODIFY")),
+        }
+    values |= {"applied_discount": applied, "synced_at": func.now()}
+    stmt = insert(b24_deals).values(portal_id=portal_id, deal_id=deal_id, **values)
+    await conn.execute(
+        stmt.on_conflict_do_update(index_elements=["portal_id", "deal_id"], set_=values)
+    )

@@ -1,0 +1,132 @@
+"""Background work on procrastinate (DESIGN D2): jobs are rows in Kopilka's own database.
+
+* ``bitrix24.portal.sync`` drains a portal's dirty deals. Deferred by the events endpoint *in the
+  transaction that records the hint*, with a queueing lock per portal so that a burst of events
+  leaves one waiting job, and a lock per portal so that two workers never sync a portal at once.
+* ``bitrix24.sweep`` (every minute) marks deals modified since the last sweep dirty and defers
+  their sync: missed events are repaired within minutes.
+* ``jobs.retry_stalled`` (every minute) re-queues jobs of workers that stopped sending heartbeats,
+  e.g. killed by SIGKILL mid-job; the sync is idempotent, so running it again is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kopilka.services import Services
+
+log = logging.getLogger("kopilka.jobs")
+
+app = procrastinate.App(connector=procrastinate.PsycopgConnector())
+
+SYNC_RETRY = procrastinate.RetryStrategy(max_attempts=20, exponential_wait=2)
+
+
+def conninfo(url: str) -> str:
+    """libpq's form of a SQLAlchemy URL (procrastinate speaks psycopg directly)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def sync_lock(portal_id: int) -> str:
+    return f"bitrix24.sync:{portal_id}"
+
+
+def _services(context: procrastinate.JobContext) -> Services:
+    services = (context.additional_context or {}).get("services")
+    assert isinstance(services, Services), "workers are started by kopilka.jobs.run_worker"
+    return services
+
+
+@app.task(name="bitrix24.portal.sync", pass_context=True, retry=SYNC_RETRY)
+async def sync_portal_job(
+    context: procrastinate.JobContext, portal_id: int, sweep: bool = False
+) -> dict[str, Any]:
+    from kopilka.bitrix24.service import run_sync
+
+    report = await run_sync(_services(context), portal_id, sweep=sweep)
+    log.info(
+        "synced portal %s: %d deals, %d postings, %d writes, %d failed",
+        portal_id,
+        report.deals,
+        report.posted,
+        report.writes,
+        len(report.failed),
+        extra={"portal_id": portal_id, "job_id": context.job.id if context.job else None},
+    )
+    return {"deals": report.deals, "posted": report.posted, "failed": report.failed}
+
+
+@app.periodic(cron="* * * * *", periodic_id="bitrix24.sweep")
+@app.task(name="bitrix24.sweep", queueing_lock="bitrix24.sweep", pass_context=True)
+async def sweep_job(context: procrastinate.JobContext, timestamp: int) -> None:
+    from kopilka.bitrix24.service import defer_sweeps
+
+    await defer_sweeps(_services(context))
+
+
+@app.periodic(cron="* * * * *", periodic_id="jobs.retry_stalled")
+@app.task(name="jobs.retry_stalled", queueing_lock="jobs.retry_stalled", pass_context=True)
+async def retry_stalled_job(context: procrastinate.JobContext, timestamp: int) -> None:
+    await retry_stalled(context.app)
+
+
+async def retry_stalled(job_app: procrastinate.App, seconds_since_heartbeat: float = 30) -> int:
+    stalled = await job_app.job_manager.get_stalled_jobs(
+        seconds_since_heartbeat=seconds_since_heartbeat
+    )
+    for job in stalled:
+        log.warning("re-queueing job %s (%s): its worker stopped", job.id, job.task_name)
+        await job_app.job_manager.retry_job(job)
+    return len(stalled)
+
+
+async def defer_sync(conn: AsyncConnection, portal_id: int, *, sweep: bool = False) -> bool:
+    """Defer the portal's sync in the caller's transaction; False if one is already waiting."""
+    raw = await conn.get_raw_connection()
+    try:
+        async with conn.begin_nested():  # a refused duplicate must not abort the caller
+            await sync_portal_job.configure(
+                queueing_lock=sync_lock(portal_id),
+                lock=sync_lock(portal_id),
+                connection=raw.driver_connection,
+            ).defer_async(portal_id=portal_id, sweep=sweep)
+    except AlreadyEnqueued:
+        return False
+    return True
+
+
+def worker_app(url: str, *, pool_size: int = 4) -> procrastinate.App:
+    return app.with_connector(
+        procrastinate.PsycopgConnector(conninfo=conninfo(url), min_size=1, max_size=pool_size)
+    )
+
+
+async def run_worker(
+    services: Services,
+    *,
+    concurrency: int = 2,
+    wait: bool = True,
+    install_signal_handlers: bool = True,
+    heartbeat: float = 5.0,
+    stalled_after: float = 15.0,
+) -> None:
+    """Run a worker until cancelled (or, with ``wait=False``, until the queue is empty)."""
+    job_app = worker_app(services.database_url, pool_size=concurrency + 2)
+    async with job_app.open_async():
+        await retry_stalled(job_app, seconds_since_heartbeat=stalled_after)
+        await job_app.run_worker_async(
+            concurrency=concurrency,
+            wait=wait,
+            install_signal_handlers=install_signal_handlers,
+            additional_context={"services": services},
+            update_heartbeat_interval=heartbeat,
+            stalled_worker_timeout=stalled_after,
+            delete_jobs="successful",
+            fetch_job_polling_interval=1.0,
+        )

@@ -1,0 +1,41 @@
+"""The FastAPI app factory. Engines and clients are created in the lifespan (STYLE 16)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+
+from kopilka.bitrix24.events import router as b24_router
+from kopilka.services import Services
+from kopilka.web.metrics import render
+
+
+def create_app(services: Services) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = services
+        yield
+
+    app = FastAPI(title="Kopilka", version="0.1.0", lifespan=lifespan)
+    app.state.services = services
+    app.include_router(b24_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        try:
+            async with services.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "database unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(await render(services.engine), media_type=CONTENT_TYPE_LATEST)
+
+    return app
