@@ -114,7 +114,7 @@ def test_discount_never_exceeds_the_order_nor_a_row(
     if any(r.quantity == 1 for r in rows):
         assert given_total == amount or all(
             discount.get(s, 0) == p
-            for r, s, p in zip(rows, signatures(rows), prices)
+            for r, s, p in zip(rows, signatures(rows), prices, strict=True)
             if r.quantity == 1
         )
 
