@@ -77,8 +77,8 @@ async def retry_stalled_job(context: procrastinate.JobContext, timestamp: int) -
 
 
 async def retry_stalled(job_app: procrastinate.App, seconds_since_heartbeat: float = 30) -> int:
-    stalled = await job_app.job_manager.get_stalled_jobs(
-        seconds_since_heartbeat=seconds_since_heartbeat
+    stalled = list(
+        await job_app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat)
     )
     for job in stalled:
         log.warning("re-queueing job %s (%s): its worker stopped", job.id, job.task_name)

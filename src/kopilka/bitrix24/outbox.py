@@ -15,7 +15,7 @@ portal's reason, visible in ``/metrics`` and the logs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -106,14 +106,21 @@ async def flush(engine: AsyncEngine, client: Bitrix24Client, portal_id: int) -> 
             if not exc.may_have_run:
                 raise
             unknown = True
-        outcome = await run_in_transaction(
-            engine, lambda conn, r=rows, e=errors, u=unknown: _record(conn, r, e, unknown=u)
-        )
+
+        async def record(
+            conn: AsyncConnection,
+            rows: Sequence[Any] = rows,
+            errors: dict[str, B24Error] = errors,
+            unknown: bool = unknown,
+        ) -> int:
+            return await _record(conn, rows, errors, unknown=unknown)
+
+        outcome = await run_in_transaction(engine, record)
         sent += outcome
 
 
 async def _record(
-    conn: AsyncConnection, rows: list[Any], errors: dict[str, B24Error], *, unknown: bool
+    conn: AsyncConnection, rows: Sequence[Any], errors: dict[str, B24Error], *, unknown: bool
 ) -> int:
     sent = 0
     for r in rows:

@@ -123,10 +123,11 @@ async def backfill(
     report = SyncReport()
     for start in range(0, total, chunk):
         part = every[start : start + chunk]
-        await run_in_transaction(
-            services.engine,
-            lambda conn, p=part: mark_dirty(conn, connection.portal_id, p, "backfill"),
-        )
+
+        async def hint(conn: AsyncConnection, part: list[int] = part) -> None:
+            await mark_dirty(conn, connection.portal_id, part, "backfill")
+
+        await run_in_transaction(services.engine, hint)
         step = await sync_portal(services.engine, client, connection, now=services.now, chunk=chunk)
         report.deals += step.deals
         report.posted += step.posted

@@ -149,7 +149,7 @@ async def _drain(
                     select(b24_dirty_deals.c.deal_id, b24_dirty_deals.c.version)
                     .where(
                         b24_dirty_deals.c.portal_id == portal_id,
-                        b24_dirty_deals.c.deal_id.not_in(skip) if skip else True,
+                        b24_dirty_deals.c.deal_id.not_in(skip or [0]),
                     )
                     .order_by(b24_dirty_deals.c.hinted_at, b24_dirty_deals.c.deal_id)
                     .limit(chunk)
@@ -164,20 +164,25 @@ async def _drain(
                 contact_fields=_contact_selects(program),
             )
             for deal_id, version in claimed.items():
+
+                async def settle(
+                    conn: AsyncConnection, d: int = deal_id, v: int = version, s: Snapshot = snap
+                ) -> int:
+                    return await _apply(conn, book, program, portal_id, s, d, v, now())
+
                 try:
-                    posted = await run_in_transaction(
-                        engine,
-                        lambda conn, d=deal_id, v=version, s=snap: _apply(
-                            conn, book, program, portal_id, s, d, v, now()
-                        ),
-                    )
+                    posted = await run_in_transaction(engine, settle)
                 except KopilkaError as exc:
                     skip.add(deal_id)
                     report.failed.append(deal_id)
                     log.warning("deal %s of portal %s not settled: %s", deal_id, portal_id, exc)
-                    await run_in_transaction(
-                        engine, lambda conn, d=deal_id, e=exc: _note_failure(conn, portal_id, d, e)
-                    )
+
+                    async def note(
+                        conn: AsyncConnection, d: int = deal_id, e: Exception = exc
+                    ) -> None:
+                        await _note_failure(conn, portal_id, d, e)
+
+                    await run_in_transaction(engine, note)
                     continue
                 report.deals += 1
                 report.posted += posted

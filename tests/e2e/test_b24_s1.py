@@ -1,0 +1,129 @@
+"""Scenario S1 end to end: a manager works in the (emulated) portal, Bitrix24 posts its events to
+Kopilka over HTTP, the worker syncs, and the points appear in the contact's fields and the
+deal's timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.b24harness import Harness, kopilka_on_emulator
+
+pytestmark = pytest.mark.timeout(180)
+
+BALANCE = "UF_CRM_KOP_BALANCE"
+PAY = "UF_CRM_KOP_PAY_POINTS"
+
+
+def add_contact(h: Harness, name: str, type_id: str, **fields: Any) -> int:
+    return int(h.call("crm.contact.add", {"fields": {"NAME": name, "TYPE_ID": type_id, **fields}}))
+
+
+def add_deal(
+    h: Harness,
+    contact: int,
+    amount: str,
+    *,
+    category: int = 0,
+    company: int | None = None,
+    pay: str | None = None,
+) -> int:
+    fields: dict[str, Any] = {
+        "TITLE": f"Заказ на {amount}",
+        "CATEGORY_ID": category,
+        "STAGE_ID": "NEW" if category == 0 else f"C{category}:NEW",
+        "CONTACT_ID": contact,
+    }
+    if company:
+        fields["COMPANY_ID"] = company
+    if pay:
+        fields[PAY] = pay
+    deal = int(h.call("crm.deal.add", {"fields": fields}))
+    h.call(
+        "crm.deal.productrows.set",
+        {"id": deal, "rows": [{"PRODUCT_NAME": "Товар", "PRICE": amount, "QUANTITY": 1}]},
+    )
+    return deal
+
+
+def move(h: Harness, deal: int, stage: str) -> None:
+    h.call("crm.deal.update", {"id": deal, "fields": {"STAGE_ID": stage}})
+
+
+def points(h: Harness, contact: int) -> str:
+    return str(h.contact(contact).get(BALANCE))
+
+
+async def test_s1_retail_and_wholesale_through_the_portal(committed_engine: AsyncEngine) -> None:
+    async with kopilka_on_emulator(committed_engine) as h:
+        retail = add_contact(h, "Анна", "CLIENT")
+        wholesale = add_contact(h, "Олег", "1")
+        company = int(h.call("crm.company.add", {"fields": {"TITLE": "ООО Ромашка"}}))
+
+        # A retail contact wins a 10 000 ₽ deal → +500.
+        d1 = add_deal(h, retail, "10000")
+        move(h, d1, "WON")
+        await h.settle()
+        assert (await h.balance(retail)).available == 500_00
+        assert points(h, retail) == "500"
+        assert any("+500 бонусов: 5 %" in c and "10 000" in c for c in h.comments(d1))
+
+        # A wholesale contact with a company wins 100 000 ₽ in «Опт» → +8 000.
+        d2 = add_deal(h, wholesale, "100000", category=1, company=company)
+        move(h, d2, "C1:WON")
+        await h.settle()
+        assert (await h.balance(wholesale)).available == 8_000_00
+        assert points(h, wholesale) == "8000"
+        assert any("+8 000 бонусов: 8 %" in c for c in h.comments(d2))
+
+
+async def test_s1_paying_with_points_capped_reversed_and_released(
+    committed_engine: AsyncEngine,
+) -> None:
+    async with kopilka_on_emulator(committed_engine) as h:
+        buyer = add_contact(h, "Мария", "CLIENT")
+        first = add_deal(h, buyer, "100000")
+        move(h, first, "WON")
+        await h.settle()
+        assert (await h.balance(buyer)).available == 5_000_00  # 5 % of 100 000
+
+        # She asks to pay 5 000 with points on a 10 000 ₽ order: capped to 40 % = 4 000.
+        deal = add_deal(h, buyer, "10000", pay="5000")
+        await h.settle()
+        state = await h.balance(buyer)
+        assert (state.available, state.held) == (1_000_00, 4_000_00)
+        rows = h.call("crm.deal.productrows.get", {"id": deal})
+        assert float(rows[0]["PRICE"]) == 6000.0
+        assert float(rows[0]["DISCOUNT_SUM"]) == 4000.0
+        assert float(h.call("crm.deal.get", {"id": deal})["OPPORTUNITY"]) == 6000.0
+
+        # Won: the hold is captured (1 000 left) and 5 % of the 6 000 paid is earned (+300).
+        move(h, deal, "WON")
+        await h.settle()
+        state = await h.balance(buyer)
+        assert (state.available, state.held) == (1_300_00, 0)
+        assert points(h, buyer) == "1300"
+
+        # Back to in progress: the accrual is reversed and the payment held again.
+        move(h, deal, "PREPARATION")
+        await h.settle()
+        state = await h.balance(buyer)
+        assert (state.available, state.held) == (1_000_00, 4_000_00)
+
+        # Won again: earned once, not twice.
+        move(h, deal, "WON")
+        await h.settle()
+        assert (await h.balance(buyer)).available == 1_300_00
+        assert points(h, buyer) == "1300"
+
+        # A lost deal releases its hold.
+        lost = add_deal(h, buyer, "1000", pay="400")
+        await h.settle()
+        assert (await h.balance(buyer)).held == 400_00
+        move(h, lost, "LOSE")
+        await h.settle()
+        state = await h.balance(buyer)
+        assert (state.available, state.held) == (1_300_00, 0)
+        assert points(h, buyer) == "1300"
