@@ -8,7 +8,6 @@ its events to Kopilka's ``/b24/events`` exactly as a real one would.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -34,16 +33,10 @@ from kopilka.ledger.types import Balance
 from kopilka.program.loader import load_program
 from kopilka.services import Services
 from kopilka.web.app import create_app
+from tests.net import free_socket
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 DEAL_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
-
-
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
 
 
 @dataclass
