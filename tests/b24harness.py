@@ -80,10 +80,12 @@ class Harness:
             if not dirty and not jobs and not pending:
                 return
             await asyncio.sleep(0.1)
-        raise AssertionError(f"not settled in {timeout}s: dirty={dirty} jobs={jobs} writes={pending}")
+        raise AssertionError(
+            f"not settled in {timeout}s: dirty={dirty} jobs={jobs} writes={pending}"
+        )
 
     async def balance(self, contact_id: int) -> Balance:
-        from kopilka.bitrix24.connections import portal_program  # noqa: PLC0415
+        from kopilka.bitrix24.connections import portal_program
 
         async with self.engine.connect() as conn:
             book, _program = await portal_program(conn, self.connection)
@@ -119,7 +121,7 @@ async def kopilka_on_emulator(
     services = Services(engine=engine, database_url=url, settings=settings)
     app = create_app(services)
     sock = free_socket()
-    web_url = "http://127.0.0.1:%d" % sock.getsockname()[1]
+    web_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     web = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     tasks = [asyncio.create_task(web.serve(sockets=[sock]))]
     with EmuServer(portal) as server:
@@ -160,7 +162,7 @@ async def kopilka_on_emulator(
 
 
 async def _reload(engine: AsyncEngine, portal_id: int) -> Connection:
-    from kopilka.bitrix24.connections import get_connection  # noqa: PLC0415
+    from kopilka.bitrix24.connections import get_connection
 
     async with engine.connect() as conn:
         return await get_connection(conn, portal_id)
