@@ -19,6 +19,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.logs import bound
 from kopilka.services import Services
 
 log = logging.getLogger("kopilka.jobs")
@@ -49,16 +50,16 @@ async def sync_portal_job(
 ) -> dict[str, Any]:
     from kopilka.bitrix24.service import run_sync
 
-    report = await run_sync(_services(context), portal_id, sweep=sweep)
-    log.info(
-        "synced portal %s: %d deals, %d postings, %d writes, %d failed",
-        portal_id,
-        report.deals,
-        report.posted,
-        report.writes,
-        len(report.failed),
-        extra={"portal_id": portal_id, "job_id": context.job.id if context.job else None},
-    )
+    with bound(portal_id=portal_id, job_id=context.job.id if context.job else None):
+        report = await run_sync(_services(context), portal_id, sweep=sweep)
+        log.info(
+            "synced portal %s: %d deals, %d postings, %d writes, %d failed",
+            portal_id,
+            report.deals,
+            report.posted,
+            report.writes,
+            len(report.failed),
+        )
     return {"deals": report.deals, "posted": report.posted, "failed": report.failed}
 
 

@@ -48,6 +48,7 @@ from kopilka.domain.errors import KopilkaError
 from kopilka.ledger.book import ensure_customer
 from kopilka.ledger.deals import deal_reference, reconcile_deal, settle_deal
 from kopilka.ledger.types import Book
+from kopilka.logs import bound
 from kopilka.program.model import Program
 
 log = logging.getLogger("kopilka.bitrix24.sync")
@@ -119,7 +120,8 @@ async def sync_portal(
         )
         await lock_conn.commit()
         try:
-            await _drain(engine, client, connection, now, chunk, report)
+            with bound(portal_id=connection.portal_id):
+                await _drain(engine, client, connection, now, chunk, report)
         finally:
             await lock_conn.execute(
                 text("SELECT pg_advisory_unlock(:ns, :portal)"),
@@ -171,7 +173,8 @@ async def _drain(
                     return await _apply(conn, book, program, portal_id, s, d, v, now())
 
                 try:
-                    posted = await run_in_transaction(engine, settle)
+                    with bound(deal_id=deal_id):
+                        posted = await run_in_transaction(engine, settle)
                 except KopilkaError as exc:
                     skip.add(deal_id)
                     report.failed.append(deal_id)

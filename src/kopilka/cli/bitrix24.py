@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +26,7 @@ from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import InvalidCommand
 from kopilka.jobs import run_worker
+from kopilka.logs import configure as configure_logs
 from kopilka.services import Services, open_services
 from kopilka.web.app import create_app
 
@@ -163,9 +163,7 @@ def register(app: typer.Typer) -> None:
 
 async def _serve(host: str, port: int, concurrency: int, *, web: bool, worker: bool) -> None:
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logs(settings.log_level)
     async with open_services(settings) as services:
         tasks = []
         if web:
