@@ -17,6 +17,8 @@ CLI or a test); ledger work per deal is serialised again by the ledger's own dea
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,7 +44,7 @@ from kopilka.bitrix24.mapping import (
 from kopilka.bitrix24.reader import Snapshot, read_deals
 from kopilka.bitrix24.writeback import contact_fields_write, timeline_comment
 from kopilka.db.engine import run_in_transaction
-from kopilka.db.tables import b24_deals, b24_dirty_deals, b24_sync_state
+from kopilka.db.tables import b24_deals, b24_dirty_deals, b24_sync_runs, b24_sync_state
 from kopilka.domain.effects import DealEffects
 from kopilka.domain.errors import KopilkaError
 from kopilka.ledger.book import ensure_customer
@@ -119,10 +121,14 @@ async def sync_portal(
             {"ns": SYNC_LOCK, "portal": connection.portal_id},
         )
         await lock_conn.commit()
+        run_id = await run_in_transaction(
+            engine, lambda conn: _start_run(conn, connection.portal_id)
+        )
         try:
             with bound(portal_id=connection.portal_id):
                 await _drain(engine, client, connection, now, chunk, report)
         finally:
+            await run_in_transaction(engine, lambda conn: _finish_run(conn, run_id, report))
             await lock_conn.execute(
                 text("SELECT pg_advisory_unlock(:ns, :portal)"),
                 {"ns": SYNC_LOCK, "portal": connection.portal_id},
@@ -193,6 +199,30 @@ async def _drain(
         if not claimed:
             break
     await run_in_transaction(engine, lambda conn: _touch(conn, portal_id))
+
+
+async def _start_run(conn: AsyncConnection, portal_id: int) -> int:
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    run_id = await conn.scalar(
+        insert(b24_sync_runs)
+        .values(portal_id=portal_id, worker=worker)
+        .returning(b24_sync_runs.c.id)
+    )
+    assert run_id is not None
+    return int(run_id)
+
+
+async def _finish_run(conn: AsyncConnection, run_id: int, report: SyncReport) -> None:
+    await conn.execute(
+        update(b24_sync_runs)
+        .where(b24_sync_runs.c.id == run_id)
+        .values(
+            finished_at=func.clock_timestamp(),
+            deals=report.deals,
+            postings=report.posted,
+            failed=len(report.failed),
+        )
+    )
 
 
 async def _note_failure(

@@ -234,3 +234,16 @@ b24_rejected_events = Table(
     Column("reason", Text, nullable=False),
     Column("remote", Text),
 )
+
+b24_sync_runs = Table(
+    "b24_sync_runs",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("worker", Text, nullable=False),
+    Column("started_at", TZ, nullable=False),
+    Column("finished_at", TZ),
+    Column("deals", Integer, nullable=False),
+    Column("postings", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+)

@@ -107,6 +107,20 @@ CREATE TABLE b24_sync_state (
     last_sync_at   TIMESTAMPTZ
 );
 
+-- Every drain of a portal's dirty deals: who ran it and when (operations, and the proof that
+-- two workers never sync one portal at the same time).
+CREATE TABLE b24_sync_runs (
+    id           BIGSERIAL PRIMARY KEY,
+    portal_id    BIGINT NOT NULL REFERENCES portals ON DELETE RESTRICT,
+    worker       TEXT NOT NULL,
+    started_at   TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    finished_at  TIMESTAMPTZ,
+    deals        INT NOT NULL DEFAULT 0,
+    postings     INT NOT NULL DEFAULT 0,
+    failed       INT NOT NULL DEFAULT 0
+);
+CREATE INDEX b24_sync_runs_portal ON b24_sync_runs (portal_id, started_at);
+
 -- Events refused at the door (forged or unknown tokens): kept for the audit, never acted on.
 CREATE TABLE b24_rejected_events (
     id           BIGSERIAL PRIMARY KEY,
@@ -119,8 +133,8 @@ CREATE TABLE b24_rejected_events (
 """
 
 DOWNGRADE = """
-DROP TABLE b24_rejected_events, b24_sync_state, b24_outbox, b24_deals, b24_dirty_deals,
-    b24_rate_limits, b24_connections;
+DROP TABLE b24_rejected_events, b24_sync_runs, b24_sync_state, b24_outbox, b24_deals,
+    b24_dirty_deals, b24_rate_limits, b24_connections;
 DROP TABLE procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs,
     procrastinate_workers CASCADE;
 DROP TYPE procrastinate_job_to_defer_v1, procrastinate_job_event_type, procrastinate_job_status
