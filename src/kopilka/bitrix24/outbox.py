@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kopilka.bitrix24.client import Bitrix24Client
-from kopilka.bitrix24.errors import B24BatchError, B24Error, B24TransportError
+from kopilka.bitrix24.errors import B24BatchError, B24Error, B24ServerError, B24TransportError
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_outbox
 
@@ -105,6 +105,8 @@ async def flush(engine: AsyncEngine, client: Bitrix24Client, portal_id: int) -> 
         except B24TransportError as exc:
             if not exc.may_have_run:
                 raise
+            unknown = True
+        except B24ServerError:  # a 5xx after the client's retries: it may have run
             unknown = True
 
         async def record(

@@ -16,6 +16,7 @@ CLI or a test); ledger work per deal is serialised again by the ledger's own dea
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -56,6 +57,7 @@ from kopilka.program.model import Program
 log = logging.getLogger("kopilka.bitrix24.sync")
 
 CHUNK = 500  # deals read per round: 10 list commands + 50 row commands, one or two requests
+RETRY_WRITES = (0.5, 2.0, 5.0)  # seconds before re-sending writes left pending; then the sweep
 SYNC_LOCK = 0x6B6F70  # advisory lock namespace: one sync per portal
 
 
@@ -198,6 +200,12 @@ async def _drain(
         report.writes += await outbox.flush(engine, client, portal_id)
         if not claimed:
             break
+    for pause in RETRY_WRITES:  # writes refused or unanswered this round get a few more tries
+        async with engine.connect() as conn:
+            if not await outbox.pending_count(conn, portal_id):
+                break
+        await asyncio.sleep(pause)
+        report.writes += await outbox.flush(engine, client, portal_id)
     await run_in_transaction(engine, lambda conn: _touch(conn, portal_id))
 
 
