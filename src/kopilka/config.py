@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     b24_interval: float = 0.5
     b24_burst: int = 10
     b24_timeout: float = 30.0
+    #: Workers beat every `worker_heartbeat` s; a worker silent for `worker_stalled_after` s is
+    #: taken for dead and its running job is re-queued (it is idempotent).
+    worker_heartbeat: float = 5.0
+    worker_stalled_after: float = 30.0
     #: The public URL of this Kopilka (for event handlers bound in app mode).
     public_url: str = "http://127.0.0.1:8000"
 

@@ -175,7 +175,13 @@ async def _serve(host: str, port: int, concurrency: int, *, web: bool, worker: b
         if worker:
             tasks.append(
                 asyncio.create_task(
-                    run_worker(services, concurrency=concurrency, install_signal_handlers=not web)
+                    run_worker(
+                        services,
+                        concurrency=concurrency,
+                        install_signal_handlers=not web,
+                        heartbeat=settings.worker_heartbeat,
+                        stalled_after=settings.worker_stalled_after,
+                    )
                 )
             )
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
