@@ -97,7 +97,7 @@ async def test_pg_limiter_creates_its_row_and_counts(
     stats = await limiter.stats()
     assert stats.granted == 12
     assert stats.waited >= 6
-    assert stats.wait_seconds > 0.1
+    assert stats.wait_seconds > 0.05
     assert stats.rejected == 0
     assert "PgRateLimiter(portal_id=" in repr(limiter)
 
@@ -122,7 +122,7 @@ async def test_pg_limiter_is_shared_by_two_pools(
     assert _max_in_window(times, 1.0) <= burst + 1.0 / interval + 1
     stats = await limiters[0].stats()
     assert stats.granted == total
-    assert stats.waited >= total - burst - 1
+    assert stats.waited >= total // 2
 
 
 async def test_pg_pause_reaches_other_processes(
