@@ -1,0 +1,219 @@
+"""A whole Kopilka wired to an emulated portal on loopback: for `kopilka demo` and the tests.
+
+The emulator (b24emu) runs in its own thread; Kopilka's web app (uvicorn) and a procrastinate
+worker run as tasks on the caller's event loop. The portal posts its events to Kopilka's
+``/b24/events`` over HTTP exactly as a real portal would, and Kopilka calls the portal's REST API
+through an incoming webhook (or, with ``app=True``, as an installed OAuth application).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from b24emu import EmuServer, Portal
+from kopilka.bitrix24.connections import (
+    Connection,
+    attach_program,
+    connect_webhook,
+    find_connection,
+    get_connection,
+    portal_program,
+    set_field_map,
+)
+from kopilka.bitrix24.provision import provision
+from kopilka.bitrix24.sync import dirty_count
+from kopilka.config import Settings
+from kopilka.db.engine import run_in_transaction
+from kopilka.db.tables import b24_outbox
+from kopilka.jobs import run_worker
+from kopilka.ledger.book import get_customer_id
+from kopilka.ledger.queries import balance
+from kopilka.ledger.types import Balance
+from kopilka.program.model import Program
+from kopilka.services import Services
+from kopilka.web.app import create_app
+
+DEAL_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
+SCOPES = ("crm", "im", "lists", "user", "bizproc", "catalog")
+APP_ID, APP_SECRET = "local.kopilka.demo", "demo-app-secret"
+
+
+def free_socket() -> socket.socket:
+    """A socket bound to a free port on 127.0.0.1, for uvicorn's ``serve(sockets=…)``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@dataclass
+class Stack:
+    portal: Portal
+    server: EmuServer
+    services: Services
+    connection: Connection
+    web_url: str
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.services.engine
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """Act as a manager in the portal (not rate limited; events fire as usual)."""
+        answer = self.portal.call(method, params or {})
+        if "error" in answer:
+            raise RuntimeError(f"{method}: {answer['error']} {answer.get('error_description')}")
+        return answer["result"]
+
+    async def settle(self, timeout: float = 60.0) -> None:
+        """Wait until the portal's events are delivered and Kopilka has synced and written."""
+        deadline = time.monotonic() + timeout
+        state: tuple[int, int, int] = (0, 0, 0)
+        while time.monotonic() < deadline:
+            await self.portal.flush_events()
+            async with self.engine.connect() as conn:
+                state = (
+                    await dirty_count(conn, self.connection.portal_id),
+                    int(
+                        await conn.scalar(
+                            text(
+                                "SELECT count(*) FROM procrastinate_jobs WHERE status IN "
+                                "('todo', 'doing') AND task_name = 'bitrix24.portal.sync'"
+                            )
+                        )
+                        or 0
+                    ),
+                    int(
+                        await conn.scalar(
+                            select(func.count())
+                            .select_from(b24_outbox)
+                            .where(b24_outbox.c.status == "pending")
+                        )
+                        or 0
+                    ),
+                )
+            if state == (0, 0, 0):
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"not settled in {timeout}s: dirty, jobs, writes = {state}")
+
+    async def balance(self, contact_id: int) -> Balance:
+        async with self.engine.connect() as conn:
+            book, _program = await portal_program(conn, self.connection)
+            customer = await get_customer_id(
+                conn, self.connection.portal_id, f"contact:{contact_id}"
+            )
+            return await balance(conn, book, customer, self.services.now())
+
+    def contact(self, contact_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("crm.contact.get", {"id": contact_id})
+        return result
+
+    def comments(self, deal_id: int) -> list[str]:
+        items = self.call(
+            "crm.timeline.comment.list", {"filter": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal"}}
+        )
+        return [str(c["COMMENT"]) for c in items]
+
+
+@asynccontextmanager
+async def kopilka_on_emulator(
+    engine: AsyncEngine,
+    program: Program,
+    source: str,
+    *,
+    portal: Portal | None = None,
+    worker: bool = True,
+    settings: Settings | None = None,
+    app: bool = False,
+) -> AsyncIterator[Stack]:
+    portal = portal or Portal.seeded("demo")
+    sock = free_socket()
+    web_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with EmuServer(portal) as server:
+        settings = settings or Settings(b24_interval=0.05, b24_burst=10)
+        settings = settings.model_copy(
+            update={
+                "public_url": web_url,
+                "b24_client_id": APP_ID,
+                "b24_client_secret": APP_SECRET,
+                "b24_token_url": f"{server.url}/oauth/token/",
+            }
+        )
+        url = engine.url.render_as_string(hide_password=False)
+        services = Services(engine=engine, database_url=url, settings=settings)
+        web = uvicorn.Server(uvicorn.Config(create_app(services), log_level="warning"))
+        tasks = [asyncio.create_task(web.serve(sockets=[sock]))]
+        try:
+            while not web.started:
+                await asyncio.sleep(0.01)
+            connection = await _connect(services, portal, server, web_url, app=app)
+
+            async def attach(conn: Any) -> None:
+                await attach_program(conn, connection.portal_id, program, source)
+
+            await run_in_transaction(engine, attach)
+            async with engine.connect() as conn:
+                connection = await get_connection(conn, connection.portal_id)
+            done = await provision(
+                services.client_for(connection), connection, program, web_url + "/b24/events"
+            )
+
+            async def store(conn: Any) -> None:
+                await set_field_map(conn, connection.portal_id, done.field_map)
+
+            await run_in_transaction(engine, store)
+            if worker:
+                tasks.append(
+                    asyncio.create_task(
+                        run_worker(
+                            services, concurrency=2, install_signal_handlers=False, heartbeat=1.0
+                        )
+                    )
+                )
+            yield Stack(portal, server, services, connection, web_url)
+        finally:
+            web.should_exit = True
+            for task in tasks[1:]:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, 10)
+            await services.aclose()
+
+
+async def _connect(
+    services: Services, portal: Portal, server: EmuServer, web_url: str, *, app: bool
+) -> Connection:
+    if app:  # the portal installs the app: ONAPPINSTALL reaches /b24/install
+        portal.register_app(client_id=APP_ID, client_secret=APP_SECRET, scopes=SCOPES)
+        posted = await asyncio.to_thread(portal.install_app, APP_ID, web_url + "/b24/install")
+        member = str(posted.get("auth[member_id]") or portal.member_id)
+        async with services.engine.connect() as conn:
+            found = await find_connection(conn, member, "")
+        if found is None:
+            raise RuntimeError("the emulated portal's install did not reach Kopilka")
+        return found
+    webhook = portal.add_webhook(user_id=1, scopes=SCOPES)
+    token = portal.add_outgoing_webhook(web_url + "/b24/events", events=DEAL_EVENTS)
+
+    async def store(conn: Any) -> Connection:
+        return await connect_webhook(conn, webhook_url=webhook, event_token=token)
+
+    return await run_in_transaction(services.engine, store)
+
+
+def example(name: str) -> tuple[Path, str]:
+    path = Path(__file__).parents[2] / "examples" / name
+    return path, path.read_text(encoding="utf-8")
