@@ -43,7 +43,7 @@ from kopilka.bitrix24.mapping import (
     to_int,
 )
 from kopilka.bitrix24.reader import Snapshot, read_deals
-from kopilka.bitrix24.writeback import contact_fields_write, timeline_comment
+from kopilka.bitrix24.writeback import contact_fields_write, hold_comment, timeline_comment
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_deals, b24_dirty_deals, b24_sync_runs, b24_sync_state
 from kopilka.domain.effects import DealEffects
@@ -312,6 +312,8 @@ async def _apply(
             conn, book, program, deal, customers=customers, now=now, source=f"deal {deal_id}"
         )
         posted = result.posted
+        if result.hold is not None:
+            await hold_comment(conn, portal_id, deal_id, result.hold)
         applied = await _discount(conn, portal_id, deal_id, record, rows, applied, effects)
         await _snapshot(
             conn,

@@ -20,7 +20,7 @@ from kopilka.db.tables import b24_deals
 from kopilka.domain.effects import DealEffects
 from kopilka.domain.explain import points_ru
 from kopilka.ledger.queries import balance
-from kopilka.ledger.types import Book, Posted
+from kopilka.ledger.types import Book, HoldView, Posted
 from kopilka.program.model import Program
 
 KIND_TITLES = {
@@ -121,6 +121,26 @@ async def timeline_comment(conn: AsyncConnection, portal_id: int, deal_id: int, 
         method="crm.timeline.comment.add",
         params={
             "fields": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal", "COMMENT": comment_text(tx)}
+        },
+        idempotent=False,
+    )
+
+
+async def hold_comment(conn: AsyncConnection, portal_id: int, deal_id: int, hold: HoldView) -> None:
+    if hold.replayed:
+        return
+    text = f"Копилка: {KIND_TITLES['hold']} {points_ru(hold.amount)}"
+    await outbox.queue_write(
+        conn,
+        portal_id,
+        key=f"comment:hold:{hold.id}",
+        method="crm.timeline.comment.add",
+        params={
+            "fields": {
+                "ENTITY_ID": deal_id,
+                "ENTITY_TYPE": "deal",
+                "COMMENT": f"{text} — {hold.reason}" if hold.reason else text,
+            }
         },
         idempotent=False,
     )

@@ -3,13 +3,14 @@
 It starts the database (embedded unless configured), migrates it, and plays two of the
 customers' cases on a fresh demo portal, with a simulated clock:
 
-1. retail and wholesale (scenario S1): accruals by segment, a payment with points capped at
-   40 %, a duplicated event, a deal reopened and won again, a lost deal releasing its hold;
+1. retail and wholesale (scenario S1) in an emulated Bitrix24 portal (b24emu): a manager wins
+   deals, pays with points (capped at 40 %), reopens and re-wins a deal and loses one; Kopilka
+   receives the portal's events over HTTP and writes balances and explanations back;
 2. the travel club (seed 004): event cashback, a review bonus, and the year-end reset at
    00:00 on 1 January, Moscow time.
 
-Every step prints the balances before and after, with the ledger's own reasons. The Bitrix24
-issue will make this story run against the emulated portal.
+Every step prints what the portal shows (contact field, deal timeline) or the balances before
+and after, with the ledger's own reasons.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kopilka.cli.common import bind, load, out
+from kopilka.cli.demo_portal import portal_story, steps_table
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction, safe_url
 from kopilka.domain.deal import Contact, Deal
@@ -151,75 +153,6 @@ async def _open_story(engine: AsyncEngine, path: Path, portal: str) -> Story:
     return Story(engine, await run_in_transaction(engine, unit), program)
 
 
-async def retail_wholesale(engine: AsyncEngine, portal: str) -> Story:
-    s = await _open_story(engine, EXAMPLES / "retail-wholesale.yaml", portal)
-    anna = Contact(101, type_id="CLIENT", is_primary=True)
-    boris = Contact(102, type_id="1", is_primary=True)
-    await s.add(anna, "Анна (розница)")
-    await s.add(boris, "Борис, ООО «Вектор» (опт)")
-    t = datetime(2026, 11, 2, 12, 0, tzinfo=MSK)
-    a, b = [anna.id], [boris.id]
-    await s.step(
-        "deal #1, 10 000 ₽, won", t, a, s.deal(Deal(1, 0, "won", 10_000 * RUB, (anna,)), t)
-    )
-    await s.step(
-        "deal #2, 100 000 ₽ in «Опт», company, won",
-        t,
-        b,
-        s.deal(Deal(2, 1, "won", 100_000 * RUB, (boris,), company_id=7), t),
-    )
-    await s.step(
-        "the same event for deal #2 again",
-        t,
-        b,
-        s.deal(Deal(2, 1, "won", 100_000 * RUB, (boris,), company_id=7), t),
-    )
-    await s.step(
-        "deal #3, 90 000 ₽, won", t, a, s.deal(Deal(3, 0, "won", 90_000 * RUB, (anna,)), t)
-    )
-    pay = 5_000 * RUB
-    t += timedelta(days=1)
-    await s.step(
-        "deal #4, 10 000 ₽, pay 5 000 with points",
-        t,
-        a,
-        s.deal(Deal(4, 0, "process", 10_000 * RUB, (anna,), points_to_pay=pay), t),
-    )
-    await s.step(
-        "deal #4 won", t, a, s.deal(Deal(4, 0, "won", 10_000 * RUB, (anna,), points_to_pay=pay), t)
-    )
-    await s.step(
-        "deal #4 moved back to «in progress»",
-        t,
-        a,
-        s.deal(Deal(4, 0, "process", 10_000 * RUB, (anna,), points_to_pay=pay), t),
-    )
-    await s.step(
-        "deal #4 won again",
-        t,
-        a,
-        s.deal(Deal(4, 0, "won", 10_000 * RUB, (anna,), points_to_pay=pay), t),
-    )
-    await s.step(
-        "deal #5, pay 2 000 with points",
-        t,
-        b,
-        s.deal(
-            Deal(5, 1, "process", 30_000 * RUB, (boris,), company_id=7, points_to_pay=2_000 * RUB),
-            t,
-        ),
-    )
-    await s.step(
-        "deal #5 lost",
-        t,
-        b,
-        s.deal(
-            Deal(5, 1, "lost", 30_000 * RUB, (boris,), company_id=7, points_to_pay=2_000 * RUB), t
-        ),
-    )
-    return s
-
-
 async def travel_club(engine: AsyncEngine, portal: str) -> Story:
     s = await _open_story(engine, EXAMPLES / "travel-club.yaml", portal)
     vera = Contact(201, is_primary=True)
@@ -285,13 +218,8 @@ async def run_demo() -> None:
                 title="копилка",
             )
         )
-        s1 = await retail_wholesale(engine, portal)
-        out.print(
-            _table(
-                "Retail and wholesale (seed 000, scenario S1) — examples/retail-wholesale.yaml",
-                s1.rows,
-            )
-        )
+        out.print("Starting an emulated Bitrix24 portal (b24emu) and connecting Kopilka to it…")
+        out.print(steps_table(await portal_story(engine)))
         club = await travel_club(engine, portal)
         out.print(
             _table(
@@ -309,6 +237,6 @@ async def run_demo() -> None:
             + ("[green]all hold[/]" if not broken else f"[red]{broken} broken[/]")
         )
         out.print(
-            "Try: kopilka history 101 -p examples/retail-wholesale.yaml --portal "
+            "Try: kopilka history 202 -p examples/travel-club.yaml --portal "
             f"{portal}   ·   kopilka explain ENTRY -p … --portal {portal}"
         )

@@ -1,0 +1,126 @@
+"""The first part of ``kopilka demo``: scenario S1 through an emulated Bitrix24 portal.
+
+b24emu starts with seeded data; Kopilka connects to it (incoming webhook + outgoing webhook token,
+as a self-hosted install does), provisions its user fields, and a scripted manager moves deals
+in the portal. The portal posts its events to Kopilka over HTTP; the worker syncs; the table shows
+what the portal then displays: the contact's balance field and the deal's timeline comment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kopilka.devstack import Stack, example, kopilka_on_emulator
+from kopilka.program.loader import load_program
+
+BALANCE = "UF_CRM_KOP_BALANCE"
+PAY = "UF_CRM_KOP_PAY_POINTS"
+
+
+@dataclass
+class Step:
+    action: str
+    contact: str
+    balance: str
+    timeline: str
+
+
+class Manager:
+    """Clicks in the portal, the way a manager would, and notes what the portal then shows."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.steps: list[Step] = []
+        self.names: dict[int, str] = {}
+        self.seen: dict[int, int] = {}
+
+    def contact(self, name: str, type_id: str) -> int:
+        cid = int(
+            self.stack.call("crm.contact.add", {"fields": {"NAME": name, "TYPE_ID": type_id}})
+        )
+        self.names[cid] = name
+        return cid
+
+    def deal(self, contact: int, amount: str, *, category: int = 0, **fields: Any) -> int:
+        stage = "NEW" if category == 0 else f"C{category}:NEW"
+        deal = int(
+            self.stack.call(
+                "crm.deal.add",
+                {
+                    "fields": {
+                        "TITLE": f"Заказ на {amount} ₽",
+                        "CATEGORY_ID": category,
+                        "STAGE_ID": stage,
+                        "CONTACT_ID": contact,
+                        **fields,
+                    }
+                },
+            )
+        )
+        self.stack.call(
+            "crm.deal.productrows.set",
+            {"id": deal, "rows": [{"PRODUCT_NAME": "Товар", "PRICE": amount, "QUANTITY": 1}]},
+        )
+        return deal
+
+    def move(self, deal: int, stage: str) -> None:
+        self.stack.call("crm.deal.update", {"id": deal, "fields": {"STAGE_ID": stage}})
+
+    async def note(self, action: str, contact: int, deal: int) -> None:
+        await self.stack.settle()
+        shown = self.stack.contact(contact).get(BALANCE) or "—"
+        comments = self.stack.comments(deal)
+        new = comments[self.seen.get(deal, 0) :]
+        self.seen[deal] = len(comments)
+        self.steps.append(Step(action, self.names[contact], str(shown), "\n".join(new) or "—"))
+
+
+async def portal_story(engine: AsyncEngine) -> list[Step]:
+    path, source = example("retail-wholesale.yaml")
+    async with kopilka_on_emulator(engine, load_program(path), source) as stack:
+        m = Manager(stack)
+        anna = m.contact("Анна (розница)", "CLIENT")
+        oleg = m.contact("Олег (опт)", "1")
+        company = int(stack.call("crm.company.add", {"fields": {"TITLE": "ООО Ромашка"}}))
+
+        d1 = m.deal(anna, "10000")
+        m.move(d1, "WON")
+        await m.note(f"deal #{d1} 10 000 ₽ won", anna, d1)
+        d2 = m.deal(oleg, "100000", category=1, COMPANY_ID=company)
+        m.move(d2, "C1:WON")
+        await m.note(f"deal #{d2} 100 000 ₽ won in «Опт»", oleg, d2)
+        d3 = m.deal(anna, "90000")
+        m.move(d3, "WON")
+        await m.note(f"deal #{d3} 90 000 ₽ won", anna, d3)
+        d4 = m.deal(anna, "10000", **{PAY: "5000"})
+        await m.note(f"deal #{d4} 10 000 ₽: pay 5 000 with points", anna, d4)
+        rows = stack.call("crm.deal.productrows.get", {"id": d4})
+        m.steps[-1].action += f" → row price {rows[0]['PRICE']}, discount {rows[0]['DISCOUNT_SUM']}"
+        m.move(d4, "WON")
+        await m.note(f"deal #{d4} won", anna, d4)
+        m.move(d4, "PREPARATION")
+        await m.note(f"deal #{d4} back to work", anna, d4)
+        m.move(d4, "WON")
+        await m.note(f"deal #{d4} won again", anna, d4)
+        d5 = m.deal(anna, "1000", **{PAY: "400"})
+        m.move(d5, "LOSE")
+        await m.note(f"deal #{d5} with 400 points to pay, lost", anna, d5)
+        return m.steps
+
+
+def steps_table(steps: list[Step]) -> Table:
+    table = Table(
+        title="Retail and wholesale (seed 000, scenario S1) in an emulated Bitrix24 portal",
+        show_lines=True,
+    )
+    table.add_column("manager in the portal")
+    table.add_column("contact")
+    table.add_column(f"{BALANCE}", justify="right")
+    table.add_column("deal timeline (written by Kopilka)")
+    for s in steps:
+        table.add_row(s.action, s.contact, s.balance, s.timeline)
+    return table
