@@ -1,0 +1,129 @@
+"""Real worker processes (`kopilka worker`) on one portal: a worker killed with SIGKILL mid-job
+is replaced and the job finishes exactly once in effect; two workers never sync the portal at the
+same time and together never push the portal's bucket past its burst."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from b24emu import Faults, Portal, RateLimit
+from kopilka.db.tables import b24_deals, b24_sync_runs
+from kopilka.devstack import Stack
+from tests.b24harness import kopilka_on_emulator
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
+
+BALANCE = "UF_CRM_KOP_BALANCE"
+
+
+@contextmanager
+def worker(engine: AsyncEngine, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    url = engine.url.render_as_string(hide_password=False)
+    environ = {
+        **os.environ,
+        "KOPILKA_DATABASE_URL": url,
+        "KOPILKA_WORKER_HEARTBEAT": "0.5",
+        "KOPILKA_WORKER_STALLED_AFTER": "2",
+        "KOPILKA_B24_INTERVAL": "0.05",
+        "KOPILKA_B24_BURST": "5",
+        **env,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kopilka", "worker", "--concurrency", "2"],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def win_deals(h: Stack, n: int) -> list[int]:
+    contacts = [
+        int(h.call("crm.contact.add", {"fields": {"NAME": f"Покупатель {i}", "TYPE_ID": "CLIENT"}}))
+        for i in range(n)
+    ]
+    for contact in contacts:
+        deal = int(h.call("crm.deal.add", {"fields": {"STAGE_ID": "NEW", "CONTACT_ID": contact}}))
+        h.call(
+            "crm.deal.productrows.set",
+            {"id": deal, "rows": [{"PRODUCT_NAME": "Товар", "PRICE": "2000", "QUANTITY": 1}]},
+        )
+        h.call("crm.deal.update", {"id": deal, "fields": {"STAGE_ID": "WON"}})
+    return contacts
+
+
+async def assert_each_earned_100(h: Stack, contacts: list[int]) -> None:
+    for contact in contacts:
+        assert (await h.balance(contact)).available == 100_00  # 5 % of 2 000, once
+        assert str(h.contact(contact).get(BALANCE)) == "100"
+
+
+async def test_worker_killed_mid_job_is_replaced(committed_engine: AsyncEngine) -> None:
+    portal = Portal.seeded("demo")
+    async with kopilka_on_emulator(committed_engine, portal=portal, worker=False) as h:
+        portal.faults = Faults(slow_seconds=0.3)  # every answer takes a while: the job is long
+        contacts = win_deals(h, 40)
+        await portal.flush_events()
+        with worker(committed_engine) as first:
+            for _ in range(300):  # wait until it is in the middle of the job
+                async with committed_engine.connect() as conn:
+                    done = await conn.scalar(select(func.count()).select_from(b24_deals))
+                if done and done >= 5:
+                    break
+                await asyncio.sleep(0.1)
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        async with committed_engine.connect() as conn:
+            runs = (await conn.execute(select(b24_sync_runs))).all()
+        assert any(r.finished_at is None for r in runs)  # it really died mid-drain
+        portal.faults = Faults()
+        await asyncio.sleep(2.5)  # the dead worker's heartbeat goes stale
+        with worker(committed_engine):
+            await h.settle(timeout=120)
+        await assert_each_earned_100(h, contacts)
+
+
+async def test_two_workers_share_the_portal_politely(committed_engine: AsyncEngine) -> None:
+    limit = RateLimit(burst=10, per_second=20.0, enabled=True)
+    portal = Portal.seeded("demo", rate_limit=limit)
+    async with kopilka_on_emulator(committed_engine, portal=portal, worker=False) as h:
+        portal.faults = Faults(slow_seconds=0.02)
+        portal.stats.reset()
+        with worker(committed_engine), worker(committed_engine):
+            contacts = win_deals(h, 60)
+            await h.settle(timeout=180)
+        await assert_each_earned_100(h, contacts)
+        assert portal.stats.rejected_503 == 0
+        assert portal.stats.max_bucket_level <= limit.burst
+        async with committed_engine.connect() as conn:
+            runs = (
+                await conn.execute(
+                    select(
+                        b24_sync_runs.c.worker,
+                        b24_sync_runs.c.started_at,
+                        b24_sync_runs.c.finished_at,
+                    ).order_by(b24_sync_runs.c.started_at)
+                )
+            ).all()
+        assert all(r.finished_at is not None for r in runs)
+        for before, after in zip(runs, runs[1:], strict=False):
+            assert before.finished_at <= after.started_at, (before, after)  # never at once
+        assert len({r.worker for r in runs}) >= 1
