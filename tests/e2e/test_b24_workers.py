@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import func, select
@@ -124,6 +125,6 @@ async def test_two_workers_share_the_portal_politely(committed_engine: AsyncEngi
                 )
             ).all()
         assert all(r.finished_at is not None for r in runs)
-        for before, after in zip(runs, runs[1:], strict=False):
+        for before, after in pairwise(runs):
             assert before.finished_at <= after.started_at, (before, after)  # never at once
         assert len({r.worker for r in runs}) >= 1
