@@ -1,0 +1,10 @@
+"""Importing this module registers every emulated REST method in ``registry.REGISTRY``."""
+
+from b24emu import (  # noqa: F401
+    batch,
+    crm_contacts,
+    crm_deals,
+    crm_items,
+    productrows,
+    userfields,
+)
