@@ -351,7 +351,8 @@ class Bitrix24Client:
             if isinstance(error, B24TokenExpired | B24InvalidCredentials) and not auth_retried:
                 auth_retried = True
                 if isinstance(error, B24TokenExpired):
-                    self.refreshes += await self.auth.refresh(version, self.http)
+                    refreshed = await self.auth.refresh(version, self.http)
+                    self.refreshes += refreshed  # not `+= await`: it would lose counts
                     self.log.info("%s: access token expired, refreshed", self.auth.domain)
                     continue
                 if await self.auth.reload(version):  # another process rotated the tokens
@@ -386,7 +387,8 @@ class Bitrix24Client:
                 error.reset_at = None
                 return None
             error.reset_at = reset_at
-            wait = max(0.0, reset_at - (time.time() + self._skew)) + 0.05
+            # + 1 s: the portal reports whole seconds, truncated
+            wait = max(0.0, reset_at - (time.time() + self._skew)) + 1.0
             if wait > self.max_operation_wait:
                 return None
             self._blocked[method] = time.monotonic() + wait
