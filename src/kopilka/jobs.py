@@ -24,8 +24,9 @@ from kopilka.services import Services
 
 log = logging.getLogger("kopilka.jobs")
 
-app = procrastinate.App(connector=procrastinate.PsycopgConnector())
+tasks = procrastinate.Blueprint()
 
+SYNC_TASK = "kopilka:bitrix24.portal.sync"
 SYNC_RETRY = procrastinate.RetryStrategy(max_attempts=20, exponential_wait=2)
 
 
@@ -44,7 +45,7 @@ def _services(context: procrastinate.JobContext) -> Services:
     return services
 
 
-@app.task(name="bitrix24.portal.sync", pass_context=True, retry=SYNC_RETRY)
+@tasks.task(name="bitrix24.portal.sync", pass_context=True, retry=SYNC_RETRY)
 async def sync_portal_job(
     context: procrastinate.JobContext, portal_id: int, sweep: bool = False
 ) -> dict[str, Any]:
@@ -63,16 +64,16 @@ async def sync_portal_job(
     return {"deals": report.deals, "posted": report.posted, "failed": report.failed}
 
 
-@app.periodic(cron="* * * * *", periodic_id="bitrix24.sweep")
-@app.task(name="bitrix24.sweep", queueing_lock="bitrix24.sweep", pass_context=True)
+@tasks.periodic(cron="* * * * *", periodic_id="bitrix24.sweep")
+@tasks.task(name="bitrix24.sweep", queueing_lock="bitrix24.sweep", pass_context=True)
 async def sweep_job(context: procrastinate.JobContext, timestamp: int) -> None:
     from kopilka.bitrix24.service import defer_sweeps
 
     await defer_sweeps(_services(context))
 
 
-@app.periodic(cron="* * * * *", periodic_id="jobs.retry_stalled")
-@app.task(name="jobs.retry_stalled", queueing_lock="jobs.retry_stalled", pass_context=True)
+@tasks.periodic(cron="* * * * *", periodic_id="jobs.retry_stalled")
+@tasks.task(name="jobs.retry_stalled", queueing_lock="jobs.retry_stalled", pass_context=True)
 async def retry_stalled_job(context: procrastinate.JobContext, timestamp: int) -> None:
     await retry_stalled(context.app)
 
@@ -92,7 +93,8 @@ async def defer_sync(conn: AsyncConnection, portal_id: int, *, sweep: bool = Fal
     raw = await conn.get_raw_connection()
     try:
         async with conn.begin_nested():  # a refused duplicate must not abort the caller
-            await sync_portal_job.configure(
+            await defer_app.configure_task(
+                SYNC_TASK,
                 queueing_lock=sync_lock(portal_id),
                 lock=sync_lock(portal_id),
                 connection=raw.driver_connection,
@@ -102,8 +104,18 @@ async def defer_sync(conn: AsyncConnection, portal_id: int, *, sweep: bool = Fal
     return True
 
 
+def make_app(connector: procrastinate.PsycopgConnector) -> procrastinate.App:
+    job_app = procrastinate.App(connector=connector)
+    job_app.add_tasks_from(tasks, namespace="kopilka")
+    return job_app
+
+
+#: Defers only, always on the caller's connection: it never opens a pool of its own.
+defer_app = make_app(procrastinate.PsycopgConnector())
+
+
 def worker_app(url: str, *, pool_size: int = 4) -> procrastinate.App:
-    return app.with_connector(
+    return make_app(
         procrastinate.PsycopgConnector(conninfo=conninfo(url), min_size=1, max_size=pool_size)
     )
 

@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from b24emu import Faults, Portal, RateLimit
+from b24emu import Faults, RateLimit
 from kopilka.bitrix24.connections import get_connection
 from kopilka.bitrix24.service import run_sync
 from kopilka.config import Settings
 from kopilka.db.tables import b24_outbox
+from kopilka.devstack import emulated_portal
 from tests.b24harness import Harness, kopilka_on_emulator
 
 pytestmark = pytest.mark.timeout(240)
@@ -93,7 +94,7 @@ async def assert_books(h: Harness, book: Book) -> None:
 
 
 async def test_every_event_duplicated(committed_engine: AsyncEngine) -> None:
-    portal = Portal.seeded("demo")
+    portal = emulated_portal()
     portal.faults = Faults(duplicate_events=1.0, seed=3)
     async with kopilka_on_emulator(committed_engine, portal=portal) as h:
         book = await a_day_at_the_shop(h)
@@ -103,7 +104,7 @@ async def test_every_event_duplicated(committed_engine: AsyncEngine) -> None:
 
 
 async def test_events_reordered_and_delayed(committed_engine: AsyncEngine) -> None:
-    portal = Portal.seeded("demo")
+    portal = emulated_portal()
     portal.faults = Faults(reorder_events=True, delay_events=0.3, seed=5)
     async with kopilka_on_emulator(committed_engine, portal=portal) as h:
         book = await a_day_at_the_shop(h, settle_between=False)
@@ -112,7 +113,7 @@ async def test_events_reordered_and_delayed(committed_engine: AsyncEngine) -> No
 
 
 async def test_dropped_events_are_repaired_by_the_sweep(committed_engine: AsyncEngine) -> None:
-    portal = Portal.seeded("demo")
+    portal = emulated_portal()
     portal.faults = Faults(drop_events=0.1, seed=11)
     async with kopilka_on_emulator(committed_engine, portal=portal, worker=False) as h:
         book = await a_day_at_the_shop(h, settle_between=False)
@@ -126,7 +127,7 @@ async def test_dropped_events_are_repaired_by_the_sweep(committed_engine: AsyncE
 
 async def test_503_storms(committed_engine: AsyncEngine) -> None:
     # The portal's bucket is tiny, and Kopilka is told to pace far faster than it allows.
-    portal = Portal.seeded("demo", rate_limit=RateLimit(burst=3, per_second=10.0, enabled=True))
+    portal = emulated_portal(rate_limit=RateLimit(burst=3, per_second=10.0, enabled=True))
     greedy = Settings(b24_interval=0.001, b24_burst=100)
     async with kopilka_on_emulator(committed_engine, portal=portal, settings=greedy) as h:
         portal.stats.reset()
@@ -137,7 +138,7 @@ async def test_503_storms(committed_engine: AsyncEngine) -> None:
 
 
 async def test_500s(committed_engine: AsyncEngine) -> None:
-    portal = Portal.seeded("demo")
+    portal = emulated_portal()
     async with kopilka_on_emulator(committed_engine, portal=portal) as h:
         portal.faults = Faults(error_500_rate=0.25, seed=7)
         book = await a_day_at_the_shop(h)
@@ -166,7 +167,7 @@ async def test_500s(committed_engine: AsyncEngine) -> None:
 
 
 async def test_access_token_expiring_mid_run(committed_engine: AsyncEngine) -> None:
-    portal = Portal.seeded("demo")
+    portal = emulated_portal()
     async with kopilka_on_emulator(committed_engine, portal=portal, app=True) as h:
         portal.access_token_ttl = 3600.0
         book_part = await a_day_at_the_shop(h)

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from b24emu import Faults, Portal, RateLimit
+from b24emu import Faults, RateLimit
 from kopilka.db.tables import b24_deals, b24_sync_runs
-from kopilka.devstack import Stack
+from kopilka.devstack import Stack, emulated_portal
 from tests.b24harness import kopilka_on_emulator
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
@@ -78,7 +78,7 @@ async def assert_each_earned_100(h: Stack, contacts: list[int]) -> None:
 
 
 async def test_worker_killed_mid_job_is_replaced(committed_engine: AsyncEngine) -> None:
-    portal = Portal.seeded("demo")
+    portal = emulated_portal()
     async with kopilka_on_emulator(committed_engine, portal=portal, worker=False) as h:
         portal.faults = Faults(slow_seconds=0.3)  # every answer takes a while: the job is long
         contacts = win_deals(h, 40)
@@ -104,7 +104,7 @@ async def test_worker_killed_mid_job_is_replaced(committed_engine: AsyncEngine) 
 
 async def test_two_workers_share_the_portal_politely(committed_engine: AsyncEngine) -> None:
     limit = RateLimit(burst=10, per_second=20.0, enabled=True)
-    portal = Portal.seeded("demo", rate_limit=limit)
+    portal = emulated_portal(rate_limit=limit)
     async with kopilka_on_emulator(committed_engine, portal=portal, worker=False) as h:
         portal.faults = Faults(slow_seconds=0.02)
         portal.stats.reset()

@@ -1,31 +1,20 @@
-"""Kopilka's thin async Bitrix24 REST client (DESIGN D3).
+"""Kopilka's thin async Bitrix24 REST client (DESIGN D3); the guide is docs/bitrix24-client.md.
 
-Every call is a ``POST`` with a JSON body to ``{base}{method}.json``: JSON keeps nested params,
-numbers and empty strings exactly as given (form encoding would need PHP brackets and loses the
-difference between ``""`` and "absent"), and the portal accepts it for every method (reference
-§2.1). Inside ``batch`` the sub-commands are query strings (:func:`php_query`).
-
-Before each request the portal's shared :mod:`rate limiter <kopilka.bitrix24.limiter>` grants a
-permit. What is retried, and what is not:
-
-* 503 ``QUERY_LIMIT_EXCEEDED`` — the request did not run: pause the limiter for everybody
-  (exponential backoff with jitter) and retry, writes too.
-* 429 ``OPERATION_TIME_LIMIT`` — the method did not run: wait until ``operating_reset_at`` (from
-  the refusal or the method's last success) and retry, unless that is beyond
-  ``max_operation_wait``.
-* Connection errors before sending (``ConnectError``, ``ConnectTimeout``, ``PoolTimeout``) — retry.
-* 500/502/504 and errors after sending (read timeouts, dropped connections) — the call may have
-  run: reads are retried, writes raise :class:`B24ServerError` or
-  :class:`B24TransportError` with ``may_have_run=True``.
-* 401 ``expired_token`` — refresh the tokens once (shared by all callers) and retry.
-
-Secrets (webhook code, tokens, client secret) never reach messages or logs: errors are redacted
-at construction and a filter redacts the ``httpx`` logger's request lines.
+Every call is a ``POST`` with a JSON body to ``{base}{method}.json`` (JSON keeps nested params,
+numbers and empty strings as given; the portal accepts it for every method, reference §2.1);
+``batch`` sub-commands are query strings (:func:`php_query`). Each request first takes a permit
+from the portal's shared rate limiter. Retried: 503 ``QUERY_LIMIT_EXCEEDED`` (after pausing the
+limiter for everybody) and 429 ``OPERATION_TIME_LIMIT`` (after ``operating_reset_at``), because
+the request did not run; connection errors before sending; 401 ``expired_token`` once, after a
+shared refresh. 500/502/504 and errors after sending are retried for reads only: a write may
+have run, so it raises :class:`B24ServerError` / :class:`B24TransportError` (``may_have_run``).
+Secrets never reach messages or logs (:func:`~kopilka.bitrix24.errors.redact`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import re
@@ -59,7 +48,13 @@ PAGE_SIZE = 50  # fixed by the portal (reference §4.1)
 MAX_BATCH = 50  # commands per batch (reference §5)
 _METHOD = re.compile(r"^[A-Za-z0-9_.]+$")
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_HEADERS = {"Accept": "application/json", "User-Agent": "kopilka"}
+#: ``batch`` commands by the caller's key: ``{"d": ("crm.deal.get", {"id": 1})}``
+Commands = Mapping[str, tuple[str, Mapping[str, Any]]]
+_HEADERS = {
+    "Accept": "application/json",
+    "Content-Type": "application/json; charset=utf-8",
+    "User-Agent": "kopilka",
+}
 
 
 @dataclass(frozen=True)
@@ -106,6 +101,13 @@ def _scalar(value: Any) -> str:
     if isinstance(value, str | int | float | Decimal):
         return str(value)
     raise TypeError(f"cannot encode {type(value).__name__} in a Bitrix24 query")
+
+
+def _json_default(value: Any) -> str:
+    """JSON bodies encode what :func:`php_query` encodes: decimals and dates as strings."""
+    if isinstance(value, Decimal | date | datetime):
+        return _scalar(value)
+    raise TypeError(f"cannot encode {type(value).__name__} in a Bitrix24 call")
 
 
 def _keyed(value: Any) -> dict[str, Any]:
@@ -184,21 +186,13 @@ class Bitrix24Client:
         self, method: str, params: Mapping[str, Any] | None = None, *, write: bool = False
     ) -> Envelope:
         data = await self._send(method, dict(params or {}), write=write, commands=1)
-        return Envelope(
-            data.get("result"),
-            _int(data.get("total")),
-            _int(data.get("next")),
-            data.get("time") or {},
-        )
+        total, next_ = _int(data.get("total")), _int(data.get("next"))
+        return Envelope(data.get("result"), total, next_, data.get("time") or {})
 
     # --- batch ----------------------------------------------------------------------------
 
     async def batch(
-        self,
-        commands: Mapping[str, tuple[str, Mapping[str, Any]]],
-        *,
-        halt: bool = False,
-        write: bool = False,
+        self, commands: Commands, *, halt: bool = False, write: bool = False
     ) -> dict[str, Any]:
         """Run up to 50 commands in one request; results by key. Any failed command raises
         :class:`B24BatchError`, which carries the results of the others."""
@@ -210,11 +204,7 @@ class Bitrix24Client:
         return {key: env.result for key, env in envelopes.items()}
 
     async def batch_envelopes(
-        self,
-        commands: Mapping[str, tuple[str, Mapping[str, Any]]],
-        *,
-        halt: bool = False,
-        write: bool = False,
+        self, commands: Commands, *, halt: bool = False, write: bool = False
     ) -> dict[str, Envelope]:
         """Like :meth:`batch`, with each command's ``total``/``next``/``time``."""
         if len(commands) > MAX_BATCH:
@@ -253,9 +243,7 @@ class Bitrix24Client:
             raise B24BatchError(errors, envelopes, not_run=not_run)
         return envelopes
 
-    async def batch_many(
-        self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], *, write: bool = False
-    ) -> dict[str, Any]:
+    async def batch_many(self, commands: Commands, *, write: bool = False) -> dict[str, Any]:
         """Any number of commands, sent sequentially in full batches of 50.
 
         Failed commands are collected and raised together as :class:`B24BatchError` (with every
@@ -363,14 +351,11 @@ class Bitrix24Client:
             if delay is None:
                 raise error
             attempt += 1
-            self.log.warning(
-                "%s: %s refused (%s), retry %d in %.2fs",
-                self.auth.domain,
-                method,
-                error.b24_error or error.code,
-                attempt,
-                delay,
-            )
+            level = logging.INFO if isinstance(error, B24RateLimited) else logging.WARNING
+            self.log.log(
+                level, "%s: %s refused (%s), retry %d in %.2fs",
+                self.auth.domain, method, error.b24_error or error.code, attempt, delay,
+            )  # fmt: skip
             await asyncio.sleep(delay)
 
     async def _retry_delay(
@@ -384,7 +369,6 @@ class Bitrix24Client:
         if isinstance(error, B24OperationLimit):
             reset_at = error.reset_at or self._reset_at.get(method)
             if reset_at is None:
-                error.reset_at = None
                 return None
             error.reset_at = reset_at
             # + 1 s: the portal reports whole seconds, truncated
@@ -410,7 +394,10 @@ class Bitrix24Client:
         self.commands += commands
         started = time.monotonic()
         try:
-            response = await self.http.post(url, json=body, headers=_HEADERS, timeout=self.timeout)
+            content = json.dumps(body, ensure_ascii=False, default=_json_default).encode()
+            response = await self.http.post(
+                url, content=content, headers=_HEADERS, timeout=self.timeout
+            )
         except httpx.HTTPError as exc:
             not_sent = isinstance(exc, _NOT_SENT)
             detail = redact(str(exc), self.auth.secrets())
@@ -427,11 +414,8 @@ class Bitrix24Client:
             data = None
         self.log.debug(
             "%s: %s -> %d in %.0f ms",
-            self.auth.domain,
-            method,
-            response.status_code,
-            (time.monotonic() - started) * 1000,
-        )
+            self.auth.domain, method, response.status_code, (time.monotonic() - started) * 1000,
+        )  # fmt: skip
         if response.status_code == 200 and isinstance(data, dict) and "error" not in data:
             timing = data.get("time")
             if isinstance(timing, Mapping):
@@ -443,4 +427,4 @@ class Bitrix24Client:
         raise from_envelope(response.status_code, data, method, secrets=self.auth.secrets())
 
 
-__all__ = ["MAX_BATCH", "PAGE_SIZE", "Bitrix24Client", "Envelope", "php_query"]
+__all__ = ["MAX_BATCH", "PAGE_SIZE", "Bitrix24Client", "Commands", "Envelope", "php_query"]

@@ -174,8 +174,13 @@ def build_deal(
     applied: Mapping[str, int],
     *,
     pay_field: str | None,
+    now: datetime | None = None,
 ) -> Deal:
-    """The engine's view of a deal: product rows at their prices before points."""
+    """The engine's view of a deal: product rows at their prices before points.
+
+    ``CLOSEDATE`` is a *date* field: the portal writes it as that day at the offset's hour, which
+    can be hours ahead of now on the day itself; a close date is never taken to be in the future.
+    """
     deal_id = int(deal["ID"])
     primary = to_int(deal.get("CONTACT_ID"))
     ids = list(contact_ids) or ([primary] if primary else [])
@@ -202,9 +207,15 @@ def build_deal(
         company_id=to_int(deal.get("COMPANY_ID")) or None,
         rows=product_rows,
         points_to_pay=to_kopecks(deal.get(pay_field)) if pay_field else 0,
-        closed_at=parse_datetime(deal.get("CLOSEDATE")),
+        closed_at=_not_after(parse_datetime(deal.get("CLOSEDATE")), now),
         fields={k: v for k, v in deal.items() if k.startswith("UF_")},
     )
+
+
+def _not_after(moment: datetime | None, now: datetime | None) -> datetime | None:
+    if moment is None or now is None:
+        return moment
+    return min(moment, now)
 
 
 def contact_of(contact_id: int, record: Mapping[str, Any], *, is_primary: bool) -> Contact:

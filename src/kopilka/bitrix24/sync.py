@@ -301,6 +301,7 @@ async def _apply(
             rows,
             applied,
             pay_field=program.fields.deal.pay_with_points,
+            now=now,
         )
         for contact in deal.contacts:
             info = snap.contacts.get(contact.id, {})
