@@ -121,6 +121,23 @@ class EventBus:
         else:
             self._enqueue([item for _, item in out])
 
+    def send_now(self, binding: Binding, data: dict[str, Any]) -> None:
+        """Queue an app-lifecycle event (``ONAPPUNINSTALL``): auth without tokens (§1.2.6)."""
+        portal = self.portal
+        payload = {
+            "event": binding.event,
+            "event_handler_id": str(binding.id),
+            "data": data,
+            "auth": {
+                "domain": portal.domain,
+                "server_endpoint": portal.server_endpoint,
+                "client_endpoint": portal.client_endpoint,
+                "member_id": portal.member_id,
+                "application_token": binding.app.application_token,
+            },
+        }
+        self._enqueue([Outbound(binding.handler, payload, 0.0)])
+
     def _app_auth(self, app: App, user_id: int | None) -> dict[str, Any]:
         portal = self.portal
         auth: dict[str, Any] = {}

@@ -1,10 +1,12 @@
 """Importing this module registers every emulated REST method in ``registry.REGISTRY``."""
 
 from b24emu import (  # noqa: F401
+    apps,
     batch,
     crm_contacts,
     crm_deals,
     crm_items,
+    notify,
     productrows,
     userfields,
 )

@@ -184,8 +184,12 @@ class Portal(Store):
 
     def install_app(
         self, client_id: str, install_url: str | None = None, user_id: int = 1
-    ) -> dict[str, Any]:
-        """Mark the app installed and POST ``ONAPPINSTALL`` (§1.2.5) to ``install_url``."""
+    ) -> dict[str, str]:
+        """Mark the app installed and POST ``ONAPPINSTALL`` (§1.2.5) to ``install_url``.
+
+        Returns the form fields as posted: flat PHP-bracket keys such as ``auth[access_token]``.
+        A failed POST is logged and lost (the app stays installed), as on the real portal.
+        """
         app = self.auth.apps[client_id]
         with self.lock:
             app.installed = True
@@ -214,13 +218,33 @@ class Portal(Store):
                 "application_token": app.application_token,
             },
         }
+        form = dict(flatten_form(payload))
         if install_url:
             try:
                 with httpx.Client(timeout=10.0, trust_env=False) as client:
-                    client.post(install_url, data=dict(flatten_form(payload)))
+                    client.post(install_url, data=form)
             except httpx.HTTPError as exc:
                 log.warning("ONAPPINSTALL to %s failed: %s", install_url, exc)
-        return payload
+        return form
+
+    def uninstall_app(self, client_id: str, clean: bool = False) -> None:
+        """Remove the app: ``ONAPPUNINSTALL`` (no tokens) to its handlers, bindings dropped."""
+        app = self.auth.apps[client_id]
+        with self.lock:
+            for binding in list(self.events.bindings.values()):
+                if binding.app is app and binding.event == "ONAPPUNINSTALL":
+                    self.events.send_now(
+                        binding, {"LANGUAGE_ID": self.lang, "CLEAN": 1 if clean else 0}
+                    )
+            self.events.bindings = {
+                k: b for k, b in self.events.bindings.items() if b.app is not app
+            }
+            app.installed = False
+            for token in [t for t, a in self.auth.access.items() if a.app is app]:
+                del self.auth.access[token]
+            for refresh in self.auth.refresh.values():
+                if refresh.app is app:
+                    refresh.valid = False
 
     def expire_access_tokens(self) -> None:
         self.auth.expire_all()
