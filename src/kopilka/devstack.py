@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -158,7 +159,7 @@ async def kopilka_on_emulator(
             update={
                 "public_url": web_url,
                 "b24_client_id": APP_ID,
-                "b24_client_secret": APP_SECRET,
+                "b24_client_secret": SecretStr(APP_SECRET),
                 "b24_token_url": f"{server.url}/oauth/token/",
             }
         )
