@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     b24_interval: float = 0.5
     b24_burst: int = 10
     b24_timeout: float = 30.0
+    #: Explain every ledger change on the deal's timeline (one write per change).
+    b24_timeline_comments: bool = True
     #: Workers beat every `worker_heartbeat` s; a worker silent for `worker_stalled_after` s is
     #: taken for dead and its running job is re-queued (it is idempotent).
     worker_heartbeat: float = 5.0

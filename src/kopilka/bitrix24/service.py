@@ -35,7 +35,13 @@ async def run_sync(services: Services, portal_id: int, *, sweep: bool = False) -
     client = services.client_for(connection)
     if sweep:
         await sweep_portal(services, connection)
-    return await sync_portal(services.engine, client, connection, now=services.now)
+    return await sync_portal(
+        services.engine,
+        client,
+        connection,
+        now=services.now,
+        comments=services.settings.b24_timeline_comments,
+    )
 
 
 async def sweep_portal(services: Services, connection: Connection) -> int:
@@ -128,7 +134,14 @@ async def backfill(
             await mark_dirty(conn, connection.portal_id, part, "backfill")
 
         await run_in_transaction(services.engine, hint)
-        step = await sync_portal(services.engine, client, connection, now=services.now, chunk=chunk)
+        step = await sync_portal(
+            services.engine,
+            client,
+            connection,
+            now=services.now,
+            chunk=chunk,
+            comments=services.settings.b24_timeline_comments,
+        )
         report.deals += step.deals
         report.posted += step.posted
         report.writes += step.writes

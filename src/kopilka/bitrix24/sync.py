@@ -114,8 +114,10 @@ async def sync_portal(
     *,
     now: Callable[[], datetime],
     chunk: int = CHUNK,
+    comments: bool = True,
 ) -> SyncReport:
-    """Drain the portal's dirty deals. Safe to call from any number of processes at once."""
+    """Drain the portal's dirty deals. Safe to call from any number of processes at once.
+    ``comments=False`` leaves the deal timelines alone (one write per deal saved)."""
     report = SyncReport()
     async with engine.connect() as lock_conn:
         await lock_conn.execute(
@@ -128,7 +130,7 @@ async def sync_portal(
         )
         try:
             with bound(portal_id=connection.portal_id):
-                await _drain(engine, client, connection, now, chunk, report)
+                await _drain(engine, client, connection, now, chunk, report, comments)
         finally:
             await run_in_transaction(engine, lambda conn: _finish_run(conn, run_id, report))
             await lock_conn.execute(
@@ -146,6 +148,7 @@ async def _drain(
     now: Callable[[], datetime],
     chunk: int,
     report: SyncReport,
+    comments: bool,
 ) -> None:
     portal_id = connection.portal_id
     async with engine.connect() as conn:
@@ -178,7 +181,7 @@ async def _drain(
                 async def settle(
                     conn: AsyncConnection, d: int = deal_id, v: int = version, s: Snapshot = snap
                 ) -> int:
-                    return await _apply(conn, book, program, portal_id, s, d, v, now())
+                    return await _apply(conn, book, program, portal_id, s, d, v, now(), comments)
 
                 try:
                     with bound(deal_id=deal_id):
@@ -259,6 +262,7 @@ async def _apply(
     deal_id: int,
     version: int,
     now: datetime,
+    comments: bool = True,
 ) -> int:
     """One deal in one transaction: settle the ledger, record the snapshot, queue the writes."""
     previous = (
@@ -313,7 +317,7 @@ async def _apply(
             conn, book, program, deal, customers=customers, now=now, source=f"deal {deal_id}"
         )
         posted = result.posted
-        if result.hold is not None:
+        if result.hold is not None and comments:
             await hold_comment(conn, portal_id, deal_id, result.hold)
         applied = await _discount(conn, portal_id, deal_id, record, rows, applied, effects)
         await _snapshot(
@@ -326,7 +330,7 @@ async def _apply(
             applied,
             previous,
         )
-    for tx in posted:
+    for tx in posted if comments else ():
         await timeline_comment(conn, portal_id, deal_id, tx)
     await contact_fields_write(conn, book, program, portal_id, customers, effects, now)
     await conn.execute(

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import any_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24 import outbox
@@ -62,7 +62,7 @@ async def won_deals(conn: AsyncConnection, portal_id: int, contact_id: int) -> i
             .where(
                 b24_deals.c.portal_id == portal_id,
                 b24_deals.c.semantic == "S",
-                contact_id == any_(b24_deals.c.contact_ids),
+                b24_deals.c.contact_ids.contains([contact_id]),
             )
         )
         or 0

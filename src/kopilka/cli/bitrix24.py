@@ -136,7 +136,11 @@ def register(app: typer.Typer) -> None:
                 else:
                     client = services.client_for(connection)
                     report = await sync_portal(
-                        services.engine, client, connection, now=services.now
+                        services.engine,
+                        client,
+                        connection,
+                        now=services.now,
+                        comments=services.settings.b24_timeline_comments,
                     )
                 out.print(
                     f"{report.deals} deals checked, {report.posted} postings, "

@@ -45,7 +45,9 @@ class Manager:
         self.names[cid] = name
         return cid
 
-    def deal(self, contact: int, amount: str, *, category: int = 0, **fields: Any) -> int:
+    def deal(
+        self, contact: int, amount: str, *, category: int = 0, fields: dict[str, Any] | None = None
+    ) -> int:
         stage = "NEW" if category == 0 else f"C{category}:NEW"
         deal = int(
             self.stack.call(
@@ -56,7 +58,7 @@ class Manager:
                         "CATEGORY_ID": category,
                         "STAGE_ID": stage,
                         "CONTACT_ID": contact,
-                        **fields,
+                        **(fields or {}),
                     }
                 },
             )
@@ -90,13 +92,13 @@ async def portal_story(engine: AsyncEngine) -> list[Step]:
         d1 = m.deal(anna, "10000")
         m.move(d1, "WON")
         await m.note(f"deal #{d1} 10 000 ₽ won", anna, d1)
-        d2 = m.deal(oleg, "100000", category=1, COMPANY_ID=company)
+        d2 = m.deal(oleg, "100000", category=1, fields={"COMPANY_ID": company})
         m.move(d2, "C1:WON")
         await m.note(f"deal #{d2} 100 000 ₽ won in «Опт»", oleg, d2)
         d3 = m.deal(anna, "90000")
         m.move(d3, "WON")
         await m.note(f"deal #{d3} 90 000 ₽ won", anna, d3)
-        d4 = m.deal(anna, "10000", **{PAY: "5000"})
+        d4 = m.deal(anna, "10000", fields={PAY: "5000"})
         await m.note(f"deal #{d4} 10 000 ₽: pay 5 000 with points", anna, d4)
         rows = stack.call("crm.deal.productrows.get", {"id": d4})
         m.steps[-1].action += f" → row price {rows[0]['PRICE']}, discount {rows[0]['DISCOUNT_SUM']}"
@@ -106,7 +108,7 @@ async def portal_story(engine: AsyncEngine) -> list[Step]:
         await m.note(f"deal #{d4} back to work", anna, d4)
         m.move(d4, "WON")
         await m.note(f"deal #{d4} won again", anna, d4)
-        d5 = m.deal(anna, "1000", **{PAY: "400"})
+        d5 = m.deal(anna, "1000", fields={PAY: "400"})
         m.move(d5, "LOSE")
         await m.note(f"deal #{d5} with 400 points to pay, lost", anna, d5)
         return m.steps
