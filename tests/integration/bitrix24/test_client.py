@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from b24emu import EmuServer, Portal, RateLimit
-from b24emu.registry import REGISTRY
 from kopilka.bitrix24 import errors as e
 from kopilka.bitrix24.auth import WebhookAuth
 from kopilka.bitrix24.client import Bitrix24Client
@@ -66,6 +67,16 @@ async def test_call_returns_result_and_envelope(b24: Bitrix24Client, portal: Por
     assert env.time["finish"] >= env.time["start"]
     assert b24.requests == 3
     assert b24.commands == 3
+
+
+async def test_decimals_and_dates_travel_as_strings(b24: Bitrix24Client) -> None:
+    fields = {"TITLE": "x", "OPPORTUNITY": Decimal("1500.50"), "BEGINDATE": date(2024, 1, 31)}
+    deal_id = await b24.call("crm.deal.add", {"fields": fields}, write=True)
+    deal = await b24.call("crm.deal.get", {"id": deal_id})
+    assert deal["OPPORTUNITY"] == "1500.50"
+    assert deal["BEGINDATE"].startswith("2024-01-31")
+    with pytest.raises(TypeError, match="object"):
+        await b24.call("crm.deal.list", {"filter": {"ID": object()}})
 
 
 async def test_errors_over_the_wire(b24: Bitrix24Client, portal: Portal, server: EmuServer) -> None:

@@ -77,27 +77,27 @@ async def test_memory_limiter_bursts_then_paces() -> None:
 
 async def test_memory_limiter_pause_holds_everybody_and_resumes_without_burst() -> None:
     limiter = MemoryRateLimiter(interval=0.02, burst=10)
-    await limiter.pause(0.1)
     start = time.monotonic()
+    await limiter.pause(0.1)
     times = await _grant_times(limiter, 4)
-    assert times[0] - start >= 0.09
-    assert times[-1] - times[0] >= 3 * 0.02 * 0.9  # no burst right after a pause
+    assert times[0] - start >= 0.095
+    assert times[-1] - times[0] >= 0.05  # no burst right after a pause (3 intervals)
     assert (await limiter.stats()).rejected == 1
 
 
 async def test_pg_limiter_creates_its_row_and_counts(
     committed_engine: AsyncEngine, portal_id: int
 ) -> None:
-    limiter = PgRateLimiter(committed_engine, portal_id, interval=0.02, burst=5)
+    limiter = PgRateLimiter(committed_engine, portal_id, interval=0.05, burst=5)
     assert (await limiter.stats()).granted == 0  # no row yet
     start = time.monotonic()
     times = await _grant_times(limiter, 12)
     assert times[4] - start < 0.2
-    assert times[-1] - start >= 7 * 0.02 * 0.9
+    assert times[-1] - start >= 7 * 0.05 * 0.95
     stats = await limiter.stats()
     assert stats.granted == 12
-    assert stats.waited >= 6
-    assert stats.wait_seconds > 0.05
+    assert stats.waited >= 4  # a slow round trip may land a grant without a wait
+    assert stats.wait_seconds > 0.1
     assert stats.rejected == 0
     assert "PgRateLimiter(portal_id=" in repr(limiter)
 
@@ -131,11 +131,11 @@ async def test_pg_pause_reaches_other_processes(
     one = PgRateLimiter(committed_engine, portal_id, interval=0.02, burst=10)
     other = PgRateLimiter(second_engine, portal_id, interval=0.02, burst=10)
     await one.acquire()
-    await one.pause(0.3)  # a 503 seen by the first process
     start = time.monotonic()
+    await one.pause(0.3)  # a 503 seen by the first process
     times = await _grant_times(other, 4)
-    assert times[0] - start >= 0.25  # the second process waits the pause out
-    assert times[-1] - times[0] >= 3 * 0.02 * 0.9  # and resumes without a burst
+    assert times[0] - start >= 0.28  # the second process waits the pause out
+    assert times[-1] - times[0] >= 0.04  # and resumes at the pace (3 intervals), not a burst
     stats = await other.stats()
     assert stats.rejected == 1
     assert stats.granted == 5
