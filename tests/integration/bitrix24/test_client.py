@@ -101,7 +101,6 @@ async def test_errors_over_the_wire(b24: Bitrix24Client, portal: Portal, server:
         assert b24.retries_other == 0
 
 
-@pytest.mark.skipif("event.bind" not in REGISTRY, reason="b24emu does not emulate event.bind yet")
 async def test_webhooks_are_refused_app_only_methods(b24: Bitrix24Client) -> None:
     with pytest.raises(e.B24WrongAuthType) as refused:
         await b24.call("event.bind", {"event": "ONCRMDEALUPDATE", "handler": "http://x/"})
