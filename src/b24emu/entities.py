@@ -220,10 +220,11 @@ def legacy_list(
 
     def resolve(record: dict[str, Any], field: str) -> tuple[Any, str] | None:
         if extra_resolve is not None:
-            found = extra_resolve(record, field)
+            found: tuple[Any, str] | None = extra_resolve(record, field)
             if found is not None:
                 return found
-        return base(record, field)  # type: ignore[no-any-return]
+        found_base: tuple[Any, str] | None = base(record, field)
+        return found_base
 
     rows = [r for _, r in sorted(kind.records(portal).items())]
     rows = [r for r in rows if matches(r, group, resolve, portal.tz)]

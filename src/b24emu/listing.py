@@ -93,7 +93,7 @@ def _one(op: str, actual: Any, expected: Any, kind: str, tz: tzinfo) -> bool:
     left = _norm(actual, kind, tz)
     right = _norm(expected, kind, tz)
     if base in ("", "="):
-        return left == right
+        return bool(left == right)
     if left is None or right is None:
         return False
     compare: dict[str, Callable[[Any, Any], bool]] = {
@@ -103,7 +103,7 @@ def _one(op: str, actual: Any, expected: Any, kind: str, tz: tzinfo) -> bool:
         "<=": lambda a, b: a <= b,
     }
     try:
-        return compare[base](left, right)
+        return bool(compare[base](left, right))
     except TypeError:
         return False
 

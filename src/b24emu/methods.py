@@ -3,9 +3,11 @@
 from b24emu import (  # noqa: F401
     apps,
     batch,
+    catalog,
     crm_contacts,
     crm_deals,
     crm_items,
+    lists_api,
     notify,
     productrows,
     userfields,

@@ -86,7 +86,8 @@ def _multipart(body: bytes, content_type: str) -> dict[str, Any]:
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
             continue
-        payload = part.get_payload(decode=True) or b""
+        raw = part.get_payload(decode=True)
+        payload = raw if isinstance(raw, bytes) else b""
         filename = part.get_filename()
         if filename:
             pairs.append((name, {"name": filename, "size": len(payload)}))

@@ -92,6 +92,7 @@ STANDARD_STAGES: list[tuple[str, str, str | None, str]] = [
 
 def seed_base(portal: Portal) -> None:
     """What an empty portal already has: users, dictionaries, the general pipeline."""
+    portal.seq["userfield"] = 101
     portal.users[1] = {
         "ID": "1",
         "ACTIVE": True,
@@ -164,4 +165,121 @@ def seed_empty(portal: Portal) -> None:
     """Nothing beyond :func:`seed_base`."""
 
 
-SEEDS: dict[str, Callable[[Portal], None]] = {"empty": seed_empty}
+WHOLESALE_STAGES: list[tuple[str, str, str | None, str]] = [
+    ("NEW", "Новая", None, "#39A8EF"),
+    ("PREPARATION", "Подготовка", None, "#2FC6F6"),
+    ("EXECUTING", "В работе", None, "#47E4C2"),
+    ("WON", "Сделка успешна", "S", "#7BD500"),
+    ("LOSE", "Сделка провалена", "F", "#FF5752"),
+]
+
+CATALOG: list[tuple[str, list[tuple[str, int]]]] = [
+    (
+        "Ремонт",
+        [("Замена масла", 2500), ("Диагностика ходовой", 1500), ("Замена тормозных колодок", 3000)],
+    ),
+    ("Тюнинг", [("Чип-тюнинг Stage 1", 25000), ("Спойлер", 12000)]),
+    (
+        "Расходники",
+        [("Масло моторное 5W-30, 4 л", 3200), ("Фильтр масляный", 650), ("Антифриз, 5 л", 1400)],
+    ),
+    ("Товары", [("Видеорегистратор", 7990), ("Коврики в салон", 2490)]),
+]
+
+
+def seed_demo(portal: Portal) -> None:
+    """Retail and wholesale: two pipelines, contact classes, a small catalog (see docs)."""
+    from b24emu.catalog import add_product, add_section
+    from b24emu.userfields import create
+
+    portal.deal_categories[0]["name"] = "Розница"
+    add_category(portal, 1, "Опт", 200, WHOLESALE_STAGES)
+    for row in portal.statuses:
+        if row["ENTITY_ID"] == "CONTACT_TYPE" and row["STATUS_ID"] == "CLIENT":
+            row["NAME"] = "Розница"
+    add_status(portal, "CONTACT_TYPE", "1", "Оптовики", 15, system=False)
+    portal.seq["uf_enum"] = 44
+    create(
+        portal,
+        "CRM_CONTACT",
+        {
+            "FIELD_NAME": "CONTACT_CLASS",
+            "USER_TYPE_ID": "enumeration",
+            "XML_ID": "CONTACT_CLASS",
+            "EDIT_FORM_LABEL": {"ru": "Класс клиента", "en": "Customer class"},
+            "LIST_COLUMN_LABEL": {"ru": "Класс клиента", "en": "Customer class"},
+            "LIST_FILTER_LABEL": {"ru": "Класс клиента", "en": "Customer class"},
+            "LIST": [
+                {"VALUE": "Розница", "XML_ID": "RETAIL", "SORT": 10, "DEF": "Y"},
+                {"VALUE": "Опт", "XML_ID": "WHOLESALE", "SORT": 20},
+            ],
+        },
+    )
+    calls: list[tuple[str, dict[str, Any]]] = [
+        (
+            "crm.company.add",
+            {
+                "TITLE": "ООО Ромашка",
+                "COMPANY_TYPE": "CUSTOMER",
+                "PHONE": [{"VALUE": "+74951234567", "VALUE_TYPE": "WORK"}],
+                "EMAIL": [{"VALUE": "zakaz@romashka.example", "VALUE_TYPE": "WORK"}],
+            },
+        ),
+        ("crm.company.add", {"TITLE": "ИП Лютиков", "COMPANY_TYPE": "CUSTOMER"}),
+        (
+            "crm.contact.add",
+            {
+                "NAME": "Анна",
+                "LAST_NAME": "Смирнова",
+                "TYPE_ID": "CLIENT",
+                "BIRTHDATE": "1990-05-17",
+                "UF_CRM_CONTACT_CLASS": 44,
+                "PHONE": [{"VALUE": "+79161234567", "VALUE_TYPE": "MOBILE"}],
+                "EMAIL": [{"VALUE": "anna.smirnova@example.ru", "VALUE_TYPE": "HOME"}],
+            },
+        ),
+        (
+            "crm.contact.add",
+            {
+                "NAME": "Олег",
+                "LAST_NAME": "Кузнецов",
+                "TYPE_ID": "1",
+                "COMPANY_ID": 1,
+                "POST": "Закупщик",
+                "UF_CRM_CONTACT_CLASS": 45,
+                "PHONE": [{"VALUE": "+79035550101", "VALUE_TYPE": "WORK"}],
+                "EMAIL": [{"VALUE": "oleg@romashka.example", "VALUE_TYPE": "WORK"}],
+            },
+        ),
+        (
+            "crm.contact.add",
+            {
+                "NAME": "Пётр",
+                "LAST_NAME": "Иванов",
+                "TYPE_ID": "CLIENT",
+                "UF_CRM_CONTACT_CLASS": 44,
+                "PHONE": [{"VALUE": "+79267654321", "VALUE_TYPE": "MOBILE"}],
+            },
+        ),
+        (
+            "crm.contact.add",
+            {
+                "NAME": "Елена",
+                "LAST_NAME": "Васильева",
+                "TYPE_ID": "CLIENT",
+                "COMPANY_ID": 2,
+                "EMAIL": [{"VALUE": "elena@example.ru", "VALUE_TYPE": "WORK"}],
+            },
+        ),
+    ]
+    for method_name, fields in calls:
+        answer = portal.call(method_name, {"fields": fields})
+        if "error" in answer:
+            raise RuntimeError(f"demo seed: {method_name}: {answer}")
+    for section_name, products in CATALOG:
+        section_id = add_section(portal, section_name)
+        for name, price in products:
+            add_product(portal, {"NAME": name, "PRICE": price, "SECTION_ID": section_id})
+
+
+SEEDS: dict[str, Callable[[Portal], None]] = {"empty": seed_empty, "demo": seed_demo}

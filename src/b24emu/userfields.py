@@ -195,7 +195,8 @@ def create(portal: Portal, entity_id: str, fields: dict[str, Any]) -> int:
         )
     label = str(fields.get("LABEL") or "").strip() or name
     multiple = "N" if type_id == "boolean" else yn(fields.get("MULTIPLE"))
-    settings = fields.get("SETTINGS") if isinstance(fields.get("SETTINGS"), dict) else {}
+    raw_settings = fields.get("SETTINGS")
+    settings: dict[str, Any] = raw_settings if isinstance(raw_settings, dict) else {}
     if type_id == "enumeration":
         settings = {
             "DISPLAY": str(settings.get("DISPLAY") or "LIST").upper(),
@@ -321,11 +322,11 @@ def _register(entity: str, entity_id: str) -> None:
         order = get_ci(call.params, "order")
         if isinstance(order, dict):
             for key, direction in reversed(list(order.items())):
-                numeric = key in ("ID", "SORT")
-                rows.sort(
-                    key=lambda r, k=key, n=numeric: to_int(r.get(k)) if n else str(r.get(k)),
-                    reverse=str(direction).upper() == "DESC",
-                )
+
+                def sort_key(row: dict[str, Any], key: str = key) -> Any:
+                    return to_int(row.get(key)) if key in ("ID", "SORT") else str(row.get(key))
+
+                rows.sort(key=sort_key, reverse=str(direction).upper() == "DESC")
         return Page(rows, total=len(rows))
 
     @method(f"{prefix}.get", "crm")
