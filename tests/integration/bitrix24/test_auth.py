@@ -4,6 +4,7 @@ callers, in one process and across processes sharing PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -77,8 +78,9 @@ def test_webhook_url_is_parsed_and_its_code_kept_secret() -> None:
 
 
 async def test_ten_concurrent_calls_refresh_once_after_expiry(
-    portal: Portal, server: EmuServer
+    portal: Portal, server: EmuServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # httpx logs the token endpoint's URL, secrets in its query
     tokens = portal.issue_tokens(CLIENT_ID)
     store = MemoryTokenStore(tokens["access_token"], tokens["refresh_token"], 3600)
     auth = oauth(portal, store)
@@ -95,6 +97,9 @@ async def test_ten_concurrent_calls_refresh_once_after_expiry(
     assert current.version == 2
     assert current.access_token != tokens["access_token"]
     assert current.refresh_token != tokens["refresh_token"]
+    assert "/oauth/token/" in caplog.text
+    for secret in (SECRET, tokens["refresh_token"], current.access_token, current.refresh_token):
+        assert secret not in caplog.text
 
 
 async def test_tokens_close_to_expiry_are_refreshed_before_the_call(
