@@ -179,6 +179,7 @@ class Auth(Protocol):
     """What the client needs from an authentication mode."""
 
     domain: str
+    refreshes: int  # token-endpoint calls made
 
     def secrets(self) -> tuple[str, ...]: ...
 
@@ -207,6 +208,7 @@ class WebhookAuth:
         self._code = match[3]
         self.user_id = int(match[2])
         self.domain = urlsplit(url).netloc
+        self.refreshes = 0  # a webhook never refreshes
 
     def __repr__(self) -> str:
         return f"WebhookAuth(domain={self.domain!r}, user_id={self.user_id})"

@@ -154,7 +154,7 @@ class Bitrix24Client:
         self.max_operation_wait = max_operation_wait
         # counters, for benchmarks and metrics
         self.requests = self.commands = 0
-        self.retries_503 = self.retries_other = self.refreshes = 0
+        self.retries_503 = self.retries_other = 0
         self._reset_at: dict[str, float] = {}  # method -> operating_reset_at, portal clock
         self._blocked: dict[str, float] = {}  # method -> monotonic time it may run again
         self._skew = 0.0  # portal clock minus local clock, from the last success
@@ -162,6 +162,11 @@ class Bitrix24Client:
 
     def __repr__(self) -> str:
         return f"Bitrix24Client({self.auth!r})"
+
+    @property
+    def refreshes(self) -> int:
+        """Token-endpoint calls made for this client (proactive and after ``expired_token``)."""
+        return self.auth.refreshes
 
     async def __aenter__(self) -> Bitrix24Client:
         return self
@@ -339,8 +344,7 @@ class Bitrix24Client:
             if isinstance(error, B24TokenExpired | B24InvalidCredentials) and not auth_retried:
                 auth_retried = True
                 if isinstance(error, B24TokenExpired):
-                    refreshed = await self.auth.refresh(version, self.http)
-                    self.refreshes += refreshed  # not `+= await`: it would lose counts
+                    await self.auth.refresh(version, self.http)
                     self.log.info("%s: access token expired, refreshed", self.auth.domain)
                     continue
                 if await self.auth.reload(version):  # another process rotated the tokens

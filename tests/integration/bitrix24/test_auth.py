@@ -111,6 +111,7 @@ async def test_tokens_close_to_expiry_are_refreshed_before_the_call(
     async with b24(auth) as client:
         await asyncio.gather(*(client.call("crm.contact.list") for _ in range(5)))
     assert rotations(portal) == 1
+    assert client.refreshes == 1
     assert client.requests == 5  # no call was refused
     assert (await store.load()).remaining() > 3000
 
