@@ -129,3 +129,39 @@ def test_install_callback_and_app_context(
         refused = http.post(hook + method, json={"event": "ONCRMDEALADD"})
         assert refused.status_code == 403, method
         assert refused.json()["error"] == "WRONG_AUTH_TYPE"
+
+
+def test_uninstall_sends_event_without_tokens_and_revokes(
+    portal: Portal, server: EmuServer, http: httpx.Client, receiver: Receiver
+) -> None:
+    app = portal.register_app(CLIENT, SECRET, scopes=("crm",))
+    tokens = portal.issue_tokens(CLIENT)
+    bound = http.post(
+        server.url + "/rest/event.bind",
+        json={"auth": tokens["access_token"], "event": "ONAPPUNINSTALL", "handler": receiver.url},
+    )
+    assert bound.json()["result"] is True
+    portal.install_app(CLIENT)
+    portal.uninstall_app(CLIENT, clean=True)
+    assert portal.wait_events_idle(5)
+    form = receiver.posts[0]
+    assert (form["event"], form["data"]) == ("ONAPPUNINSTALL", {"LANGUAGE_ID": "ru", "CLEAN": "1"})
+    assert form["auth"] == {
+        "domain": "emu.bitrix24.test",
+        "server_endpoint": portal.server_endpoint,
+        "client_endpoint": portal.client_endpoint,
+        "member_id": "emu-member-1",
+        "application_token": app.application_token,
+    }
+    gone = http.post(server.url + "/rest/crm.deal.list", json={"auth": tokens["access_token"]})
+    assert gone.json()["error"] == "invalid_token"
+    refresh = http.post(
+        portal.oauth_token_url,
+        data={
+            "grant_type": "refresh_token",
+            "client_id": CLIENT,
+            "client_secret": SECRET,
+            "refresh_token": tokens["refresh_token"],
+        },
+    )
+    assert refresh.json()["error"] == "invalid_grant"
