@@ -55,7 +55,7 @@ APP_ID, APP_SECRET = "local.kopilka.demo", "demo-app-secret"
 TEST_RATE = RateLimit(burst=50, per_second=20.0, enabled=True)
 
 
-def emulated_portal(seed: str = "empty", *, rate_limit: RateLimit | None = None) -> Portal:
+def emulated_portal(seed: str = "demo", *, rate_limit: RateLimit | None = None) -> Portal:
     return Portal.seeded(seed, rate_limit=rate_limit or TEST_RATE)
 
 

@@ -24,10 +24,10 @@ from kopilka.services import Services
 
 log = logging.getLogger("kopilka.jobs")
 
-tasks = procrastinate.Blueprint()
-
-SYNC_TASK = "kopilka:bitrix24.portal.sync"
-SYNC_RETRY = procrastinate.RetryStrategy(max_attempts=20, exponential_wait=2)
+SYNC_TASK = "bitrix24.portal.sync"
+#: A failed sync is not retried by procrastinate (a retried job would collide with the next one
+#: queued under the portal's queueing lock): it defers its successor, later and later.
+SYNC_BACKOFF = (2, 5, 15, 60, 300)
 
 
 def conninfo(url: str) -> str:
@@ -45,14 +45,27 @@ def _services(context: procrastinate.JobContext) -> Services:
     return services
 
 
-@tasks.task(name="bitrix24.portal.sync", pass_context=True, retry=SYNC_RETRY)
 async def sync_portal_job(
-    context: procrastinate.JobContext, portal_id: int, sweep: bool = False
+    context: procrastinate.JobContext, portal_id: int, sweep: bool = False, attempt: int = 0
 ) -> dict[str, Any]:
     from kopilka.bitrix24.service import run_sync
 
     with bound(portal_id=portal_id, job_id=context.job.id if context.job else None):
-        report = await run_sync(_services(context), portal_id, sweep=sweep)
+        try:
+            report = await run_sync(_services(context), portal_id, sweep=sweep)
+        except Exception:
+            delay = SYNC_BACKOFF[min(attempt, len(SYNC_BACKOFF) - 1)]
+            log.exception("sync of portal %s failed; trying again in %d s", portal_id, delay)
+            try:
+                await context.app.configure_task(
+                    SYNC_TASK,
+                    queueing_lock=sync_lock(portal_id),
+                    lock=sync_lock(portal_id),
+                    schedule_in={"seconds": delay},
+                ).defer_async(portal_id=portal_id, sweep=sweep, attempt=attempt + 1)
+            except AlreadyEnqueued:
+                pass  # a newer hint already queued a sync
+            return {"failed": True}
         log.info(
             "synced portal %s: %d deals, %d postings, %d writes, %d failed",
             portal_id,
@@ -64,16 +77,12 @@ async def sync_portal_job(
     return {"deals": report.deals, "posted": report.posted, "failed": report.failed}
 
 
-@tasks.periodic(cron="* * * * *", periodic_id="bitrix24.sweep")
-@tasks.task(name="bitrix24.sweep", queueing_lock="bitrix24.sweep", pass_context=True)
 async def sweep_job(context: procrastinate.JobContext, timestamp: int) -> None:
     from kopilka.bitrix24.service import defer_sweeps
 
     await defer_sweeps(_services(context))
 
 
-@tasks.periodic(cron="* * * * *", periodic_id="jobs.retry_stalled")
-@tasks.task(name="jobs.retry_stalled", queueing_lock="jobs.retry_stalled", pass_context=True)
 async def retry_stalled_job(context: procrastinate.JobContext, timestamp: int) -> None:
     await retry_stalled(context.app)
 
@@ -105,8 +114,12 @@ async def defer_sync(conn: AsyncConnection, portal_id: int, *, sweep: bool = Fal
 
 
 def make_app(connector: procrastinate.PsycopgConnector) -> procrastinate.App:
+    """An app with Kopilka's tasks (each app wraps the plain functions in its own tasks)."""
     job_app = procrastinate.App(connector=connector)
-    job_app.add_tasks_from(tasks, namespace="kopilka")
+    job_app.task(name=SYNC_TASK, pass_context=True)(sync_portal_job)
+    for name, fn in (("bitrix24.sweep", sweep_job), ("jobs.retry_stalled", retry_stalled_job)):
+        task = job_app.task(name=name, queueing_lock=name, pass_context=True)(fn)
+        job_app.periodic(cron="* * * * *", periodic_id=name)(task)
     return job_app
 
 
