@@ -134,7 +134,8 @@ class Stack:
     def comments(self, deal_id: int) -> list[str]:
         """The deal's timeline comments, oldest first (no-break spaces as plain ones)."""
         items = self.call(
-            "crm.timeline.comment.list", {"filter": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal"}}
+            "crm.timeline.comment.list",
+            {"filter": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal"}, "order": {"ID": "ASC"}},
         )
         return [str(c["COMMENT"]).replace("\u00a0", " ") for c in items]
 

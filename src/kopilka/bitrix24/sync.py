@@ -317,8 +317,6 @@ async def _apply(
             conn, book, program, deal, customers=customers, now=now, source=f"deal {deal_id}"
         )
         posted = result.posted
-        if result.hold is not None and comments:
-            await hold_comment(conn, portal_id, deal_id, result.hold)
         applied = await _discount(conn, portal_id, deal_id, record, rows, applied, effects)
         await _snapshot(
             conn,
@@ -332,6 +330,8 @@ async def _apply(
         )
     for tx in posted if comments else ():
         await timeline_comment(conn, portal_id, deal_id, tx)
+    if record is not None and result.hold is not None and comments:
+        await hold_comment(conn, portal_id, deal_id, result.hold)
     await contact_fields_write(conn, book, program, portal_id, customers, effects, now)
     await conn.execute(
         delete(b24_dirty_deals).where(

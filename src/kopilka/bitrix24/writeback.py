@@ -106,7 +106,7 @@ def comment_text(tx: Posted) -> str:
     """«Копилка: +992 бонуса: 8 % (опт) от 12 400 ₽» — the posting's own explanation."""
     if tx.kind == "accrual":
         return f"Копилка: {tx.reason}"
-    amount = max((abs(leg.amount) for leg in tx.legs), default=0)
+    amount = sum(leg.amount for leg in tx.legs if leg.amount > 0)  # legs split by lot
     title = KIND_TITLES.get(tx.kind, tx.kind)
     return f"Копилка: {title} {points_ru(amount)}" + (f" — {tx.reason}" if tx.reason else "")
 

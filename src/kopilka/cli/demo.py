@@ -219,7 +219,7 @@ async def run_demo() -> None:
             )
         )
         out.print("Starting an emulated Bitrix24 portal (b24emu) and connecting Kopilka to it…")
-        out.print(steps_table(await portal_story(engine)))
+        out.print(steps_table(await portal_story(engine, f"emu-{portal}")))
         club = await travel_club(engine, portal)
         out.print(
             _table(

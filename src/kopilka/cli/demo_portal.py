@@ -14,6 +14,8 @@ from typing import Any
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from b24emu import Portal
+from kopilka.config import Settings
 from kopilka.devstack import Stack, example, kopilka_on_emulator
 from kopilka.program.loader import load_program
 
@@ -81,9 +83,14 @@ class Manager:
         self.steps.append(Step(action, self.names[contact], str(shown), "\n".join(new) or "—"))
 
 
-async def portal_story(engine: AsyncEngine) -> list[Step]:
+async def portal_story(engine: AsyncEngine, member_id: str) -> list[Step]:
+    """A fresh emulated portal (a new ``member_id`` per run: Kopilka's database outlives it),
+    with Bitrix24's real rate limit (2/s, burst 50) and Kopilka's default pacing."""
     path, source = example("retail-wholesale.yaml")
-    async with kopilka_on_emulator(engine, load_program(path), source) as stack:
+    portal = Portal.seeded("demo", member_id=member_id)
+    async with kopilka_on_emulator(
+        engine, load_program(path), source, portal=portal, settings=Settings()
+    ) as stack:
         m = Manager(stack)
         anna = m.contact("Анна (розница)", "CLIENT")
         oleg = m.contact("Олег (опт)", "1")
@@ -109,8 +116,9 @@ async def portal_story(engine: AsyncEngine) -> list[Step]:
         m.move(d4, "WON")
         await m.note(f"deal #{d4} won again", anna, d4)
         d5 = m.deal(anna, "1000", fields={PAY: "400"})
+        await m.note(f"deal #{d5} 1 000 ₽: pay 400 with points", anna, d5)
         m.move(d5, "LOSE")
-        await m.note(f"deal #{d5} with 400 points to pay, lost", anna, d5)
+        await m.note(f"deal #{d5} lost", anna, d5)
         return m.steps
 
 
