@@ -87,37 +87,37 @@ class Stack:
         return answer["result"]
 
     async def settle(self, timeout: float = 60.0) -> None:
-        """Wait until the portal's events are delivered and Kopilka has synced and written."""
+        """Wait until the portal's events are delivered and Kopilka has synced and written.
+
+        Quiet means quiet twice: a write that just finished may have queued an event in the
+        portal, so the state is checked again after the portal's queue is flushed once more.
+        """
         deadline = time.monotonic() + timeout
         state: tuple[int, int, int] = (0, 0, 0)
+        quiet = 0
         while time.monotonic() < deadline:
             await self.portal.flush_events()
-            async with self.engine.connect() as conn:
-                state = (
-                    await dirty_count(conn, self.connection.portal_id),
-                    int(
-                        await conn.scalar(
-                            text(
-                                "SELECT count(*) FROM procrastinate_jobs WHERE status IN "
-                                "('todo', 'doing') AND task_name = :task"
-                            ),
-                            {"task": SYNC_TASK},
-                        )
-                        or 0
-                    ),
-                    int(
-                        await conn.scalar(
-                            select(func.count())
-                            .select_from(b24_outbox)
-                            .where(b24_outbox.c.status == "pending")
-                        )
-                        or 0
-                    ),
-                )
-            if state == (0, 0, 0):
+            state = await self._backlog()
+            quiet = quiet + 1 if state == (0, 0, 0) else 0
+            if quiet >= 2:
                 return
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05 if quiet else 0.1)
         raise TimeoutError(f"not settled in {timeout}s: dirty, jobs, writes = {state}")
+
+    async def _backlog(self) -> tuple[int, int, int]:
+        async with self.engine.connect() as conn:
+            dirty = await dirty_count(conn, self.connection.portal_id)
+            jobs = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM procrastinate_jobs "
+                    "WHERE status IN ('todo', 'doing') AND task_name = :task"
+                ),
+                {"task": SYNC_TASK},
+            )
+            writes = await conn.scalar(
+                select(func.count()).select_from(b24_outbox).where(b24_outbox.c.status == "pending")
+            )
+        return dirty, int(jobs or 0), int(writes or 0)
 
     async def balance(self, contact_id: int) -> Balance:
         async with self.engine.connect() as conn:

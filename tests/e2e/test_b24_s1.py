@@ -4,6 +4,7 @@ deal's timeline."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -127,3 +128,14 @@ async def test_s1_paying_with_points_capped_reversed_and_released(
         state = await h.balance(buyer)
         assert (state.available, state.held) == (1_300_00, 0)
         assert points(h, buyer) == "1300"
+
+        # Kopilka's own writes (product rows, contact fields) fire events too: they end quietly.
+        writes = ("batch", "crm.deal.productrows.set", "crm.contact.update")
+
+        def counts() -> list[int]:
+            return [h.portal.stats.requests_by_method.get(m, 0) for m in writes]
+
+        before = counts()
+        await asyncio.sleep(1.5)
+        await h.settle()
+        assert counts() == before

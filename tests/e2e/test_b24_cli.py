@@ -1,0 +1,97 @@
+"""The self-hosted path on the command line, against an emulated portal over HTTP:
+`kopilka connect`, `kopilka provision` (twice: idempotent), then `kopilka sync --all` backfills
+deals that were won before Kopilka was connected."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from b24emu import EmuServer
+from kopilka.cli import app
+from kopilka.config import get_settings
+from kopilka.devstack import emulated_portal
+from tests.conftest import create_database, drop_database
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "retail-wholesale.yaml"
+
+
+@pytest.fixture
+def database(pg_server: str, template_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    name = f"kopilka_cli_{uuid.uuid4().hex[:8]}"
+    url = create_database(pg_server, name, "kopilka_test_template")
+    monkeypatch.setenv("KOPILKA_DATABASE_URL", url)
+    monkeypatch.setenv("KOPILKA_B24_INTERVAL", "0.05")
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+    drop_database(pg_server, name)
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return re.sub(r"\s+", " ", result.output)
+
+
+def test_connect_provision_and_backfill(database: str) -> None:
+    portal = emulated_portal()
+    with EmuServer(portal):
+        # History made before Kopilka existed: two won deals and a lost one.
+        contact = int(
+            portal.call("crm.contact.add", {"fields": {"NAME": "Анна", "TYPE_ID": "CLIENT"}})[
+                "result"
+            ]
+        )
+        for amount, stage in (("10000", "WON"), ("30000", "WON"), ("5000", "LOSE")):
+            deal = portal.call(
+                "crm.deal.add",
+                {"fields": {"STAGE_ID": "NEW", "CONTACT_ID": contact, "OPPORTUNITY": amount}},
+            )["result"]
+            portal.call("crm.deal.update", {"id": deal, "fields": {"STAGE_ID": stage}})
+        webhook = portal.add_webhook(user_id=1, scopes=("crm", "user"))
+        token = portal.add_outgoing_webhook("http://127.0.0.1:9/b24/events", ("ONCRMDEALUPDATE",))
+
+        out = invoke(
+            "connect",
+            "--webhook",
+            webhook,
+            "--event-token",
+            token,
+            "--program",
+            str(EXAMPLE),
+            "--member-id",
+            portal.member_id,
+        )
+        assert "connected portal" in out
+        assert token not in out
+        first = invoke("provision")
+        again = invoke("provision")
+        assert re.search(r"created [1-9]\d* fields, 0 already there", first), first
+        assert re.search(r"created 0 fields, [1-9]\d* already there", again), again
+        names = {f["FIELD_NAME"] for f in portal.call("crm.contact.userfield.list", {})["result"]}
+        assert {"UF_CRM_KOP_BALANCE", "UF_CRM_KOP_WON_DEALS"} <= names
+
+        out = invoke("sync", "--all")
+        assert "3 deals checked" in out
+        card = portal.call("crm.contact.get", {"id": contact})["result"]
+        assert card["UF_CRM_KOP_BALANCE"] == "2000"  # 5 % of 10 000 + 30 000
+        assert card["UF_CRM_KOP_WON_DEALS"] == "2"
+
+        # Nothing changed since: a second backfill posts nothing.
+        out = invoke("sync", "--all")
+        assert "0 postings" in out
+
+
+def test_connect_refuses_a_bad_webhook_url(database: str) -> None:
+    result = CliRunner().invoke(
+        app, ["connect", "--webhook", "not a url", "--event-token", "x", "--program", str(EXAMPLE)]
+    )
+    assert result.exit_code == 2
+    assert "webhook URL must look like" in result.output
