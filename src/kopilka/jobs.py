@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -93,7 +93,15 @@ async def retry_stalled(job_app: procrastinate.App, seconds_since_heartbeat: flo
     )
     for job in stalled:
         log.warning("re-queueing job %s (%s): its worker stopped", job.id, job.task_name)
-        await job_app.job_manager.retry_job(job)
+        try:
+            await job_app.job_manager.retry_job(job)
+        except UniqueViolation:
+            # A newer job of the same queueing lock is waiting, and it cannot start while this
+            # one holds the lock: close this one; the waiting one does the same, idempotent work.
+            assert job.id is not None
+            await job_app.job_manager.finish_job_by_id_async(
+                job.id, status=procrastinate.jobs.Status.FAILED, delete_job=False
+            )
     return len(stalled)
 
 

@@ -96,6 +96,9 @@ async def test_worker_killed_mid_job_is_replaced(committed_engine: AsyncEngine) 
             runs = (await conn.execute(select(b24_sync_runs))).all()
         assert any(r.finished_at is None for r in runs)  # it really died mid-drain
         portal.faults = Faults()
+        # A deal won meanwhile queues a new sync behind the dead one's lock.
+        contacts += win_deals(h, 1)
+        await portal.flush_events()
         await asyncio.sleep(2.5)  # the dead worker's heartbeat goes stale
         with worker(committed_engine):
             await h.settle(timeout=120)
