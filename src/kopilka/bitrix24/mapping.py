@@ -6,7 +6,9 @@ Pure functions: no I/O, so every quirk of the portal's formats is unit-tested he
 Product rows come from ``crm.item.productrow.list`` (camelCase, real JSON numbers); the discount is
 written back with ``crm.deal.productrows.set`` (UPPERCASE). The portal keeps no memory of *why* a
 row is discounted, so Kopilka records its own per-unit discount per row signature in
-``b24_deals.applied_discount``; the price before points is the row's price plus that.
+``b24_deals.applied_discount``: per row signature, the per-unit discount and the final price it
+wrote. The record counts only while the row still shows that price: a write that never landed (or
+a row the manager re-priced) leaves the row's price as the price before points.
 """
 
 from __future__ import annotations
@@ -90,18 +92,41 @@ def signatures(rows: Sequence[Row]) -> list[str]:
     return out
 
 
-def base_prices(rows: Sequence[Row], applied: Mapping[str, int]) -> list[int]:
+Applied = Mapping[str, Sequence[int]]  # signature -> [per-unit discount, final price written]
+
+
+def present(rows: Sequence[Row], applied: Applied) -> dict[str, int]:
+    """Kopilka's per-unit discount that the rows really carry now."""
+    out: dict[str, int] = {}
+    for row, sig in zip(rows, signatures(rows), strict=True):
+        record = applied.get(sig)
+        if record and len(record) == 2 and row.price == int(record[1]):
+            out[sig] = int(record[0])
+    return out
+
+
+def record(
+    rows: Sequence[Row], prices: Sequence[int], discount: Mapping[str, int]
+) -> dict[str, list[int]]:
+    """What to remember of a discount written with :func:`rows_for_write`."""
+    return {
+        sig: [int(discount[sig]), base - int(discount[sig])]
+        for sig, base in zip(signatures(rows), prices, strict=True)
+        if discount.get(sig)
+    }
+
+
+def base_prices(rows: Sequence[Row], applied: Applied) -> list[int]:
     """Per-unit prices before Kopilka's points discount."""
-    return [
-        row.price + int(applied.get(sig, 0))
-        for row, sig in zip(rows, signatures(rows), strict=True)
-    ]
+    ours = present(rows, applied)
+    return [row.price + ours.get(sig, 0) for row, sig in zip(rows, signatures(rows), strict=True)]
 
 
-def applied_total(rows: Sequence[Row], applied: Mapping[str, int]) -> int:
+def applied_total(rows: Sequence[Row], applied: Applied) -> int:
+    ours = present(rows, applied)
     total = Decimal(0)
     for row, sig in zip(rows, signatures(rows), strict=True):
-        total += Decimal(int(applied.get(sig, 0))) * row.quantity
+        total += Decimal(ours.get(sig, 0)) * row.quantity
     return int(total)
 
 
@@ -171,7 +196,7 @@ def build_deal(
     contact_ids: Sequence[int],
     contacts: Mapping[int, Mapping[str, Any]],
     rows: Sequence[Row],
-    applied: Mapping[str, int],
+    applied: Applied,
     *,
     pay_field: str | None,
     now: datetime | None = None,

@@ -56,7 +56,8 @@ async def queue_write(
                 "last_error": None,
                 "created_at": func.now(),
             },
-            where=b24_outbox.c.params != stmt.excluded.params,
+            # a changed value, or the same value again after the portal gave up on it
+            where=(b24_outbox.c.params != stmt.excluded.params) | (b24_outbox.c.status == "failed"),
         )
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=["portal_id", "key"])

@@ -42,6 +42,7 @@ from kopilka.bitrix24.mapping import (
     spread_discount,
     to_int,
 )
+from kopilka.bitrix24.mapping import record as remember_discount
 from kopilka.bitrix24.reader import Snapshot, read_deals
 from kopilka.bitrix24.writeback import contact_fields_write, hold_comment, timeline_comment
 from kopilka.db.engine import run_in_transaction
@@ -272,7 +273,7 @@ async def _apply(
             )
         )
     ).first()
-    applied: dict[str, int] = dict(previous.applied_discount) if previous else {}
+    applied: dict[str, list[int]] = dict(previous.applied_discount) if previous else {}
     record = snap.deals.get(deal_id)
     customers: dict[int, int] = {}
     if record is None:  # deleted in the portal: nothing of it stands any more
@@ -353,9 +354,9 @@ async def _discount(
     deal_id: int,
     record: dict[str, Any],
     rows: list[Row],
-    applied: dict[str, int],
+    applied: dict[str, list[int]],
     effects: DealEffects,
-) -> dict[str, int]:
+) -> dict[str, list[int]]:
     """Put the points payment on the product rows as a discount, when it differs from what is
     there. A lost deal keeps its rows as they are."""
     if not rows or str(record.get("STAGE_SEMANTIC_ID")) == "F":
@@ -374,7 +375,7 @@ async def _discount(
         params={"id": deal_id, "rows": rows_for_write(rows, prices, discount)},
         idempotent=True,
     )
-    return discount
+    return remember_discount(rows, prices, discount)
 
 
 async def _snapshot(
@@ -384,7 +385,7 @@ async def _snapshot(
     record: dict[str, Any] | None,
     contact_ids: list[int],
     amount: int,
-    applied: dict[str, int],
+    applied: dict[str, list[int]],
     previous: Any,
 ) -> None:
     if record is None:

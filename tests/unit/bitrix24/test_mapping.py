@@ -14,6 +14,7 @@ from kopilka.bitrix24.mapping import (
     base_prices,
     build_deal,
     from_kopecks,
+    record,
     rows_for_write,
     signatures,
     spread_discount,
@@ -65,7 +66,7 @@ def test_s1_discount_on_one_row() -> None:
     rows = [row(1, "10000.00")]
     prices = base_prices(rows, {})
     discount = spread_discount(rows, prices, 400_000)
-    assert applied_total(rows, discount) == 400_000
+    assert spread_total(rows, discount) == 400_000
     written = rows_for_write(rows, prices, discount)
     assert written[0]["PRICE"] == "6000.00"
     assert written[0]["DISCOUNT_SUM"] == "4000.00"
@@ -76,7 +77,10 @@ def test_prices_before_points_are_recovered_after_the_discount() -> None:
     # the portal now shows the discounted row; Kopilka's record restores the price before points
     discounted = [row(9, "6000.00", discount="4000.00")]
     sig = signatures(discounted)[0]
-    assert base_prices(discounted, {sig: 400_000}) == [1_000_000]
+    applied = record(discounted, [1_000_000], {sig: 400_000})
+    assert applied == {sig: [400_000, 600_000]}
+    assert base_prices(discounted, applied) == [1_000_000]
+    assert applied_total(discounted, applied) == 400_000
     # lifting the discount writes the row's own discount back (none here)
     written = rows_for_write(discounted, [1_000_000], {})
     assert written[0]["PRICE"] == "10000.00"
@@ -105,7 +109,7 @@ def test_discount_never_exceeds_the_order_nor_a_row(
     total = sum(p * r.quantity for p, r in zip(prices, rows, strict=True))
     amount = int(total) * share // 100
     discount = spread_discount(rows, prices, amount)
-    given_total = applied_total(rows, discount)
+    given_total = spread_total(rows, discount)
     assert given_total <= amount
     # what is not spread is less than one kopeck per unit of the rows with quantity > 1
     assert amount - given_total <= sum(int(r.quantity) for r in rows if r.quantity != 1)
@@ -117,6 +121,23 @@ def test_discount_never_exceeds_the_order_nor_a_row(
             for r, s, p in zip(rows, signatures(rows), prices, strict=True)
             if r.quantity == 1
         )
+
+
+def spread_total(rows: list[Row], discount: dict[str, int]) -> int:
+    return sum(
+        int(discount.get(s, 0) * r.quantity) for r, s in zip(rows, signatures(rows), strict=True)
+    )
+
+
+def test_a_discount_that_never_landed_is_not_taken_for_one() -> None:
+    # Kopilka queued 4 000 off, but the write failed: the row still shows 10 000.
+    rows = [row(1, "10000.00")]
+    applied = {signatures(rows)[0]: [400_000, 600_000]}
+    assert base_prices(rows, applied) == [1_000_000]
+    assert applied_total(rows, applied) == 0
+    # and a manager who re-priced the discounted row to 7 000 gets 7 000 as the new base
+    repriced = [row(1, "7000.00", discount="4000.00")]
+    assert base_prices(repriced, applied) == [700_000]
 
 
 def test_build_deal_reads_the_portal_strings() -> None:
@@ -131,7 +152,7 @@ def test_build_deal_reads_the_portal_strings() -> None:
         "CLOSEDATE": "2026-11-23T03:00:00+03:00",
     }
     rows = [row(1, "6000.00")]
-    applied = {signatures(rows)[0]: 400_000}
+    applied = {signatures(rows)[0]: [400_000, 600_000]}
     built = build_deal(
         deal, [3, 4], {3: {"TYPE_ID": "CLIENT"}}, rows, applied, pay_field="UF_CRM_KOP_PAY_POINTS"
     )
