@@ -537,9 +537,7 @@ def print_report(report: dict[str, Any]) -> None:
     print(
         f"  portal rate limit: burst {RATE.burst}, {RATE.per_second:g} requests/s per portal; "
         "Kopilka's own pacing: interval 0.5 s, burst 10"
-        + ("; DIAGNOSTIC: Kopilka's events socket with TCP_NODELAY" if report["events_nodelay"]
-           else "")
-    )  # fmt: skip
+    )
     print()
     header = _row([title for title, _, _ in COLUMNS])
     print(header)
@@ -602,33 +600,6 @@ def verdict(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-@contextlib.contextmanager
-def events_nodelay(enabled: bool) -> Iterator[None]:
-    """Diagnostic (``--events-nodelay``): the devstack binds Kopilka's web socket without
-    ``IPPROTO_TCP``, so asyncio leaves Nagle on for its connections, and each answer to an event
-    POST waits for the emulator's delayed ACK (~40 ms; cf. ``b24emu.server``). A server started
-    by uvicorn itself gets TCP_NODELAY. This gives the devstack such a socket."""
-    if not enabled:
-        yield
-        return
-    import socket
-
-    import kopilka.devstack as devstack
-
-    def free_socket() -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        return sock
-
-    original = devstack.free_socket
-    devstack.free_socket = free_socket
-    try:
-        yield
-    finally:
-        devstack.free_socket = original
-
-
 async def run_all(args: argparse.Namespace, server_url: str) -> list[Result]:
     results = []
     if args.naive_deals:
@@ -642,8 +613,7 @@ async def run_all(args: argparse.Namespace, server_url: str) -> list[Result]:
             f"Kopilka, timeline comments {'on' if comments else 'off'}, {args.deals} deals …",
             file=sys.stderr,
         )
-        with events_nodelay(args.events_nodelay):
-            results.append(await run_kopilka(server_url, args.deals, comments=comments))
+        results.append(await run_kopilka(server_url, args.deals, comments=comments))
     return results
 
 
@@ -658,11 +628,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fast-deals", type=int, default=1000, help="deals for fast-bitrix24 (1000; 0: skip)"
     )
-    parser.add_argument(
-        "--events-nodelay",
-        action="store_true",
-        help="diagnostic: Kopilka's events endpoint on a TCP_NODELAY socket (see events_nodelay)",
-    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -675,7 +640,6 @@ def main(argv: list[str] | None = None) -> int:
         "machine": facts,
         "rate_limit": {"burst": RATE.burst, "per_second": RATE.per_second},
         "kopilka_pacing": {"interval": 0.5, "burst": 10},
-        "events_nodelay": args.events_nodelay,
         "results": summaries,
         "ratios": ratios(summaries),
         "verdict": verdict(summaries),

@@ -128,7 +128,7 @@ async def test_dropped_events_are_repaired_by_the_sweep(committed_engine: AsyncE
 
 async def test_503_storms(committed_engine: AsyncEngine) -> None:
     # The portal's bucket is tiny, and Kopilka is told to pace far faster than it allows.
-    portal = emulated_portal(rate_limit=RateLimit(burst=3, per_second=10.0, enabled=True))
+    portal = emulated_portal(rate_limit=RateLimit(burst=1, per_second=2.0, enabled=True))
     greedy = Settings(b24_interval=0.001, b24_burst=100)
     async with kopilka_on_emulator(committed_engine, portal=portal, settings=greedy) as h:
         portal.stats.reset()

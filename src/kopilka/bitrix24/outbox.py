@@ -75,8 +75,11 @@ async def pending_count(conn: AsyncConnection, portal_id: int) -> int:
     )
 
 
-async def flush(engine: AsyncEngine, client: Bitrix24Client, portal_id: int) -> int:
-    """Send every pending write of the portal, 50 to a request. Returns the writes sent."""
+async def flush(
+    engine: AsyncEngine, client: Bitrix24Client, portal_id: int, *, full_only: bool = False
+) -> int:
+    """Send the portal's pending writes, 50 to a request (``full_only``: only full requests,
+    leaving a remainder for later). Returns the writes sent."""
     sent = 0
     last_id = 0
     while True:
@@ -93,7 +96,7 @@ async def flush(engine: AsyncEngine, client: Bitrix24Client, portal_id: int) -> 
                     .limit(BATCH)
                 )
             ).all()
-        if not rows:
+        if not rows or (full_only and len(rows) < BATCH):
             return sent
         last_id = rows[-1].id
         commands = {f"w{r.id}": (r.method, r.params) for r in rows}

@@ -6,11 +6,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.bitrix24.client import PAGE_SIZE as PAGE
+from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection, active_connections, get_connection
 from kopilka.bitrix24.mapping import parse_datetime
 from kopilka.bitrix24.sync import SyncReport, dirty_count, mark_dirty, sync_portal
@@ -55,15 +58,7 @@ async def sweep_portal(services: Services, connection: Connection) -> int:
             )
         )
     since = (since or started - FIRST_SWEEP) - SWEEP_OVERLAP
-    changed: dict[int, str] = {}
-    async for deal in client.list_all(
-        "crm.deal.list",
-        {
-            "filter": {">=DATE_MODIFY": since.isoformat(timespec="seconds")},
-            "select": ["ID", "DATE_MODIFY"],
-        },
-    ):
-        changed[int(deal["ID"])] = str(deal.get("DATE_MODIFY") or "")
+    changed = await modified_since(client, since.isoformat(timespec="seconds"))
 
     async def record(conn: AsyncConnection) -> int:
         known = {
@@ -92,6 +87,26 @@ async def sweep_portal(services: Services, connection: Connection) -> int:
     if stale:
         log.info("sweep of portal %s found %d changed deals", connection.portal_id, stale)
     return stale
+
+
+async def modified_since(client: Bitrix24Client, since: str) -> dict[int, str]:
+    """Deals modified since ``since``: the first page tells the total, the other pages are read
+    50 to a ``batch`` (a sweep after a burst of 1 000 deals costs 2 requests, not 21)."""
+    params: dict[str, Any] = {
+        "filter": {">=DATE_MODIFY": since},
+        "select": ["ID", "DATE_MODIFY"],
+        "order": {"ID": "ASC"},
+    }
+    first = await client.call_envelope("crm.deal.list", {**params, "start": 0})
+    pages: list[list[dict[str, Any]]] = [list(first.result or [])]
+    total = first.total or 0
+    rest = {
+        f"p{start}": ("crm.deal.list", {**params, "start": start})
+        for start in range(PAGE, total, PAGE)
+    }
+    if rest:
+        pages += [list(page or []) for page in (await client.batch_many(rest)).values()]
+    return {int(d["ID"]): str(d.get("DATE_MODIFY") or "") for page in pages for d in page}
 
 
 async def defer_sweeps(services: Services) -> None:

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -59,6 +60,8 @@ log = logging.getLogger("kopilka.bitrix24.sync")
 
 CHUNK = 500  # deals read per round: 10 list commands + 50 row commands, one or two requests
 RETRY_WRITES = (0.5, 2.0, 5.0)  # seconds before re-sending writes left pending; then the sweep
+GATHER_QUIET = 0.5  # seconds without a new hint: the burst is over
+GATHER_MAX = 3.0  # seconds a round waits for a burst at most
 SYNC_LOCK = 0x6B6F70  # advisory lock namespace: one sync per portal
 
 
@@ -156,6 +159,7 @@ async def _drain(
         book, program = await portal_program(conn, connection)
     skip: set[int] = set()
     while True:
+        await _gather(engine, portal_id, chunk)
         async with engine.connect() as conn:
             claimed = {
                 int(r.deal_id): int(r.version)
@@ -201,7 +205,8 @@ async def _drain(
                     continue
                 report.deals += 1
                 report.posted += posted
-        report.writes += await outbox.flush(engine, client, portal_id)
+        # full batches now; the remainder goes with the next round's, or at the end
+        report.writes += await outbox.flush(engine, client, portal_id, full_only=bool(claimed))
         if not claimed:
             break
     for pause in RETRY_WRITES:  # writes refused or unanswered this round get a few more tries
@@ -211,6 +216,25 @@ async def _drain(
         await asyncio.sleep(pause)
         report.writes += await outbox.flush(engine, client, portal_id)
     await run_in_transaction(engine, lambda conn: _touch(conn, portal_id))
+
+
+async def _gather(engine: AsyncEngine, portal_id: int, chunk: int) -> None:
+    """Let a burst of hints gather before reading (bigger rounds, fewer requests): wait while
+    hints are still arriving, up to GATHER_MAX seconds, unless a full chunk is already there."""
+    deadline = time.monotonic() + GATHER_MAX
+    while time.monotonic() < deadline:
+        async with engine.connect() as conn:
+            waiting, quiet = (
+                await conn.execute(
+                    select(
+                        func.count(),
+                        func.extract("epoch", func.now() - func.max(b24_dirty_deals.c.hinted_at)),
+                    ).where(b24_dirty_deals.c.portal_id == portal_id)
+                )
+            ).one()
+        if not waiting or waiting >= chunk or float(quiet or 0) >= GATHER_QUIET:
+            return
+        await asyncio.sleep(0.1)
 
 
 async def _start_run(conn: AsyncConnection, portal_id: int) -> int:
