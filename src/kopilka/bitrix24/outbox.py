@@ -112,34 +112,64 @@ async def flush(
             unknown = True
         except B24ServerError:  # a 5xx after the client's retries: it may have run
             unknown = True
+        landed = await _landed(client, rows) if unknown else None
 
         async def record(
             conn: AsyncConnection,
             rows: Sequence[Any] = rows,
             errors: dict[str, B24Error] = errors,
             unknown: bool = unknown,
+            landed: set[int] | None = landed,
         ) -> int:
-            return await _record(conn, rows, errors, unknown=unknown)
+            return await _record(conn, rows, errors, unknown=unknown, landed=landed)
 
         outcome = await run_in_transaction(engine, record)
         sent += outcome
 
 
+async def _landed(client: Bitrix24Client, rows: Sequence[Any]) -> set[int] | None:
+    """After a batch with no clear answer: which of its timeline comments are on the portal?
+    Each comment carries its own number (see ``writeback``), so the text is unique. None when
+    the portal cannot be read either."""
+    comments = [r for r in rows if r.method == "crm.timeline.comment.add"]
+    deals = sorted({int(r.params["fields"]["ENTITY_ID"]) for r in comments})
+    if not deals:
+        return set()
+    commands: dict[str, tuple[str, Mapping[str, Any]]] = {
+        f"d{d}": (
+            "crm.timeline.comment.list",
+            {"filter": {"ENTITY_ID": d, "ENTITY_TYPE": "deal"}, "select": ["ID", "COMMENT"]},
+        )
+        for d in deals
+    }
+    try:
+        found = await client.batch_many(commands)
+    except B24Error:
+        return None
+    texts = {str(c.get("COMMENT")) for page in found.values() for c in page or []}
+    return {r.id for r in comments if r.params["fields"]["COMMENT"] in texts}
+
+
 async def _record(
-    conn: AsyncConnection, rows: Sequence[Any], errors: dict[str, B24Error], *, unknown: bool
+    conn: AsyncConnection,
+    rows: Sequence[Any],
+    errors: dict[str, B24Error],
+    *,
+    unknown: bool,
+    landed: set[int] | None = None,
 ) -> int:
     sent = 0
     for r in rows:
         # a newer value queued meanwhile (created_at moved) stays pending
         where = (b24_outbox.c.id == r.id) & (b24_outbox.c.created_at == r.created_at)
         error = errors.get(f"w{r.id}")
-        if unknown:
-            if r.idempotent:
-                continue  # sent again on the next flush
-            values: dict[str, Any] = {
-                "status": "unknown",
-                "last_error": "no answer from the portal",
-            }
+        if unknown and landed is not None and r.id in landed:
+            values: dict[str, Any] = {"status": "sent", "sent_at": func.now()}
+            sent += 1
+        elif unknown:
+            if r.idempotent or landed is not None:
+                continue  # idempotent, or read back and not there: sent again on the next flush
+            values = {"status": "unknown", "last_error": "no answer from the portal"}
         elif error is None:
             values = {"status": "sent", "sent_at": func.now(), "attempts": r.attempts + 1}
             sent += 1

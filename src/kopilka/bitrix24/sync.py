@@ -353,10 +353,11 @@ async def _apply(
             applied,
             previous,
         )
-    for tx in posted if comments else ():
-        await timeline_comment(conn, portal_id, deal_id, tx)
-    if record is not None and result.hold is not None and comments:
-        await hold_comment(conn, portal_id, deal_id, result.hold)
+    if comments and record is not None:  # a deleted deal has no timeline to write on
+        for tx in posted:
+            await timeline_comment(conn, portal_id, deal_id, tx)
+        if result.hold is not None:
+            await hold_comment(conn, portal_id, deal_id, result.hold)
     await contact_fields_write(conn, book, program, portal_id, customers, effects, now)
     await conn.execute(
         delete(b24_dirty_deals).where(

@@ -104,11 +104,12 @@ async def contact_fields_write(
 
 def comment_text(tx: Posted) -> str:
     """«Копилка: +992 бонуса: 8 % (опт) от 12 400 ₽» — the posting's own explanation."""
+    mark = f" · запись №{tx.id}"  # unique: lets an unanswered write be checked on the portal
     if tx.kind == "accrual":
-        return f"Копилка: {tx.reason}"
+        return f"Копилка: {tx.reason}{mark}"
     amount = sum(leg.amount for leg in tx.legs if leg.amount > 0)  # legs split by lot
     title = KIND_TITLES.get(tx.kind, tx.kind)
-    return f"Копилка: {title} {points_ru(amount)}" + (f" — {tx.reason}" if tx.reason else "")
+    return f"Копилка: {title} {points_ru(amount)}" + (f" — {tx.reason}" if tx.reason else "") + mark
 
 
 async def timeline_comment(conn: AsyncConnection, portal_id: int, deal_id: int, tx: Posted) -> None:
@@ -130,6 +131,7 @@ async def hold_comment(conn: AsyncConnection, portal_id: int, deal_id: int, hold
     if hold.replayed:
         return
     text = f"Копилка: {KIND_TITLES['hold']} {points_ru(hold.amount)}"
+    mark = f" · резерв №{hold.id}"
     await outbox.queue_write(
         conn,
         portal_id,
@@ -139,7 +141,7 @@ async def hold_comment(conn: AsyncConnection, portal_id: int, deal_id: int, hold
             "fields": {
                 "ENTITY_ID": deal_id,
                 "ENTITY_TYPE": "deal",
-                "COMMENT": f"{text} — {hold.reason}" if hold.reason else text,
+                "COMMENT": (f"{text} — {hold.reason}" if hold.reason else text) + mark,
             }
         },
         idempotent=False,
