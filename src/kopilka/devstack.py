@@ -108,7 +108,7 @@ class Stack:
 
     async def _backlog(self) -> tuple[int, int, int]:
         async with self.engine.connect() as conn:
-            dirty = await dirty_count(conn, self.connection.portal_id)
+            dirty = await dirty_count(conn, self.connection.portal_id, parked=False)
             jobs = await conn.scalar(
                 text(
                     "SELECT count(*) FROM procrastinate_jobs "

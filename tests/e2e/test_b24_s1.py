@@ -8,8 +8,10 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kopilka.db.tables import b24_dirty_deals
 from tests.b24harness import Harness, kopilka_on_emulator
 
 pytestmark = pytest.mark.timeout(180)
@@ -139,3 +141,36 @@ async def test_s1_paying_with_points_capped_reversed_and_released(
         await asyncio.sleep(1.5)
         await h.settle()
         assert counts() == before
+
+
+async def test_unwinning_a_deal_whose_points_were_spent_is_refused_alone(
+    committed_engine: AsyncEngine,
+) -> None:
+    async with kopilka_on_emulator(committed_engine) as h:
+        anna = add_contact(h, "Анна", "CLIENT")
+        boris = add_contact(h, "Борис", "CLIENT")
+        earned = add_deal(h, anna, "10000")  # +500
+        move(h, earned, "WON")
+        await h.settle()
+        spent = add_deal(h, anna, "2000", pay="500")  # 40 % of 2 000 = 800 ≥ 500: all spent
+        move(h, spent, "WON")
+        await h.settle()
+        assert (await h.balance(anna)).available == 75_00  # 5 % of the 1 500 paid
+        # The first deal leaves "won", and in the same round Борис wins one.
+        move(h, earned, "PREPARATION")
+        other = add_deal(h, boris, "10000")
+        move(h, other, "WON")
+        await h.settle()
+        # Борис is settled; Анна's reversal (500 of her 75) is refused and nothing of it written.
+        assert (await h.balance(boris)).available == 500_00
+        assert (await h.balance(anna)).available == 75_00
+        async with h.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(b24_dirty_deals.c.attempts, b24_dirty_deals.c.last_error).where(
+                        b24_dirty_deals.c.deal_id == earned
+                    )
+                )
+            ).one()
+        assert row.attempts >= 1
+        assert "already spent" in (row.last_error or "")
