@@ -60,7 +60,6 @@ log = logging.getLogger("kopilka.bitrix24.sync")
 
 CHUNK = 500  # deals read per round: 10 list commands + 50 row commands, one or two requests
 RETRY_WRITES = (0.5, 2.0, 5.0)  # seconds before re-sending writes left pending; then the sweep
-SETTLE_GROUP = 50  # deals per transaction (each in its own savepoint): one commit, not 50
 GATHER_QUIET = 0.5  # seconds without a new hint: the burst is over
 GATHER_MAX = 3.0  # seconds a round waits for a burst at most
 SYNC_LOCK = 0x6B6F70  # advisory lock namespace: one sync per portal
@@ -185,53 +184,30 @@ async def _drain(
                 deal_fields=[pay_field] if pay_field else [],
                 contact_fields=_contact_selects(program),
             )
-            items = list(claimed.items())
-            for start in range(0, len(items), SETTLE_GROUP):
-                group = items[start : start + SETTLE_GROUP]
+            for deal_id, version in claimed.items():
 
                 async def settle(
-                    conn: AsyncConnection,
-                    group: list[tuple[int, int]] = group,
-                    s: Snapshot = snap,
-                ) -> list[tuple[int, int | KopilkaError]]:
-                    """A group of deals in one transaction (one commit), each deal in a
-                    savepoint: a deal the ledger refuses is rolled back alone and noted."""
-                    out: list[tuple[int, int | KopilkaError]] = []
-                    for deal_id, version in group:
-                        try:
-                            with bound(deal_id=deal_id):
-                                async with conn.begin_nested():
-                                    out.append(
-                                        (
-                                            deal_id,
-                                            await _apply(
-                                                conn,
-                                                book,
-                                                program,
-                                                portal_id,
-                                                s,
-                                                deal_id,
-                                                version,
-                                                now(),
-                                                comments,
-                                            ),
-                                        )
-                                    )
-                        except KopilkaError as exc:
-                            out.append((deal_id, exc))
-                            await _note_failure(conn, portal_id, deal_id, exc)
-                    return out
+                    conn: AsyncConnection, d: int = deal_id, v: int = version, s: Snapshot = snap
+                ) -> int:
+                    return await _apply(conn, book, program, portal_id, s, d, v, now(), comments)
 
-                for deal_id, result in await run_in_transaction(engine, settle):
-                    if isinstance(result, KopilkaError):
-                        skip.add(deal_id)
-                        report.failed.append(deal_id)
-                        log.warning(
-                            "deal %s of portal %s not settled: %s", deal_id, portal_id, result
-                        )
-                    else:
-                        report.deals += 1
-                        report.posted += result
+                try:
+                    with bound(deal_id=deal_id):
+                        posted = await run_in_transaction(engine, settle)
+                except KopilkaError as exc:
+                    skip.add(deal_id)
+                    report.failed.append(deal_id)
+                    log.warning("deal %s of portal %s not settled: %s", deal_id, portal_id, exc)
+
+                    async def note(
+                        conn: AsyncConnection, d: int = deal_id, e: Exception = exc
+                    ) -> None:
+                        await _note_failure(conn, portal_id, d, e)
+
+                    await run_in_transaction(engine, note)
+                    continue
+                report.deals += 1
+                report.posted += posted
         # full batches now; the remainder goes with the next round's, or at the end
         report.writes += await outbox.flush(engine, client, portal_id, full_only=bool(claimed))
         if not claimed:
