@@ -88,6 +88,42 @@ class Stack:
             raise RuntimeError(f"{method}: {answer['error']} {answer.get('error_description')}")
         return answer["result"]
 
+    def add_contact(self, name: str, type_id: str = "CLIENT") -> int:
+        return int(self.call("crm.contact.add", {"fields": {"NAME": name, "TYPE_ID": type_id}}))
+
+    def add_deal(
+        self,
+        contact: int,
+        amount: str,
+        *,
+        category: int = 0,
+        fields: dict[str, Any] | None = None,
+    ) -> int:
+        """A deal at its pipeline's first stage with one product row of ``amount`` roubles."""
+        stage = "NEW" if category == 0 else f"C{category}:NEW"
+        deal = int(
+            self.call(
+                "crm.deal.add",
+                {
+                    "fields": {
+                        "TITLE": f"Заказ на {amount} ₽",
+                        "CATEGORY_ID": category,
+                        "STAGE_ID": stage,
+                        "CONTACT_ID": contact,
+                        **(fields or {}),
+                    }
+                },
+            )
+        )
+        self.call(
+            "crm.deal.productrows.set",
+            {"id": deal, "rows": [{"PRODUCT_NAME": "Товар", "PRICE": amount, "QUANTITY": 1}]},
+        )
+        return deal
+
+    def move(self, deal: int, stage: str) -> None:
+        self.call("crm.deal.update", {"id": deal, "fields": {"STAGE_ID": stage}})
+
     async def settle(self, timeout: float = 60.0) -> None:
         """Wait until the portal's events are delivered and Kopilka has synced and written.
 

@@ -5,7 +5,6 @@ expires mid-run, a forged application token."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
@@ -35,45 +34,30 @@ class Book:
     expected: dict[str, tuple[int, int]]  # name -> (available, held) in kopecks
 
 
-def _deal(h: Harness, contact: int, amount: str, pay: str | None = None, **extra: Any) -> int:
-    fields: dict[str, Any] = {"TITLE": "Заказ", "STAGE_ID": "NEW", "CONTACT_ID": contact, **extra}
-    if pay:
-        fields[PAY] = pay
-    deal = int(h.call("crm.deal.add", {"fields": fields}))
-    h.call(
-        "crm.deal.productrows.set",
-        {"id": deal, "rows": [{"PRODUCT_NAME": "Товар", "PRICE": amount, "QUANTITY": 1}]},
-    )
-    return deal
-
-
-def _move(h: Harness, deal: int, stage: str) -> None:
-    h.call("crm.deal.update", {"id": deal, "fields": {"STAGE_ID": stage}})
+def _deal(h: Harness, contact: int, amount: str, pay: str | None = None) -> int:
+    return h.add_deal(contact, amount, fields={PAY: pay} if pay else None)
 
 
 async def a_day_at_the_shop(h: Harness, *, settle_between: bool = True) -> Book:
     """Several contacts, wins, a payment with points, a reopened deal, a lost one, a deletion."""
-    c = {
-        name: int(h.call("crm.contact.add", {"fields": {"NAME": name, "TYPE_ID": "CLIENT"}}))
-        for name in ("Анна", "Борис", "Вера", "Глеб")
-    }
+    c = {name: h.add_contact(name) for name in ("Анна", "Борис", "Вера", "Глеб")}
     big = _deal(h, c["Анна"], "100000")  # +5 000
-    _move(h, big, "WON")
+    h.move(big, "WON")
     for name in ("Борис", "Вера", "Глеб"):
         d = _deal(h, c[name], "20000")  # +1 000 each
-        _move(h, d, "WON")
+        h.move(d, "WON")
     gone = _deal(h, c["Глеб"], "40000")  # won, then deleted: +2 000 then reversed
-    _move(h, gone, "WON")
+    h.move(gone, "WON")
     if settle_between:
         await h.settle()
     pay = _deal(h, c["Анна"], "10000", pay="5000")  # 4 000 held, captured, +300
-    _move(h, pay, "WON")
+    h.move(pay, "WON")
     reopened = _deal(h, c["Борис"], "10000")  # won, back to work, won again: +500 once
-    _move(h, reopened, "WON")
-    _move(h, reopened, "PREPARATION")
-    _move(h, reopened, "WON")
+    h.move(reopened, "WON")
+    h.move(reopened, "PREPARATION")
+    h.move(reopened, "WON")
     lost = _deal(h, c["Вера"], "2000", pay="800")  # 800 held then released
-    _move(h, lost, "LOSE")
+    h.move(lost, "LOSE")
     h.call("crm.deal.delete", {"id": gone})
     return Book(
         contacts=c,
@@ -185,10 +169,10 @@ async def test_access_token_expiring_mid_run(committed_engine: AsyncEngine) -> N
 async def test_forged_application_token_changes_nothing(committed_engine: AsyncEngine) -> None:
     # No worker (its periodic sweep would rightly find the deal): only the door is under test.
     async with kopilka_on_emulator(committed_engine, worker=False) as h:
-        contact = int(h.call("crm.contact.add", {"fields": {"NAME": "Анна", "TYPE_ID": "CLIENT"}}))
+        contact = h.add_contact("Анна")
         h.portal.faults = Faults(drop_events=1.0)  # the real events are lost ...
         deal = _deal(h, contact, "10000")
-        _move(h, deal, "WON")
+        h.move(deal, "WON")
         await h.portal.flush_events()
         forged = {  # ... and a forger posts one for the deal with a made-up token
             "event": "ONCRMDEALUPDATE",

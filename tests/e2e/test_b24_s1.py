@@ -20,10 +20,6 @@ BALANCE = "UF_CRM_KOP_BALANCE"
 PAY = "UF_CRM_KOP_PAY_POINTS"
 
 
-def add_contact(h: Harness, name: str, type_id: str, **fields: Any) -> int:
-    return int(h.call("crm.contact.add", {"fields": {"NAME": name, "TYPE_ID": type_id, **fields}}))
-
-
 def add_deal(
     h: Harness,
     contact: int,
@@ -33,26 +29,10 @@ def add_deal(
     company: int | None = None,
     pay: str | None = None,
 ) -> int:
-    fields: dict[str, Any] = {
-        "TITLE": f"Заказ на {amount}",
-        "CATEGORY_ID": category,
-        "STAGE_ID": "NEW" if category == 0 else f"C{category}:NEW",
-        "CONTACT_ID": contact,
-    }
-    if company:
-        fields["COMPANY_ID"] = company
+    fields: dict[str, Any] = {"COMPANY_ID": company} if company else {}
     if pay:
         fields[PAY] = pay
-    deal = int(h.call("crm.deal.add", {"fields": fields}))
-    h.call(
-        "crm.deal.productrows.set",
-        {"id": deal, "rows": [{"PRODUCT_NAME": "Товар", "PRICE": amount, "QUANTITY": 1}]},
-    )
-    return deal
-
-
-def move(h: Harness, deal: int, stage: str) -> None:
-    h.call("crm.deal.update", {"id": deal, "fields": {"STAGE_ID": stage}})
+    return h.add_deal(contact, amount, category=category, fields=fields)
 
 
 def points(h: Harness, contact: int) -> str:
@@ -61,13 +41,13 @@ def points(h: Harness, contact: int) -> str:
 
 async def test_s1_retail_and_wholesale_through_the_portal(committed_engine: AsyncEngine) -> None:
     async with kopilka_on_emulator(committed_engine) as h:
-        retail = add_contact(h, "Анна", "CLIENT")
-        wholesale = add_contact(h, "Олег", "1")
+        retail = h.add_contact("Анна", "CLIENT")
+        wholesale = h.add_contact("Олег", "1")
         company = int(h.call("crm.company.add", {"fields": {"TITLE": "ООО Ромашка"}}))
 
         # A retail contact wins a 10 000 ₽ deal → +500.
         d1 = add_deal(h, retail, "10000")
-        move(h, d1, "WON")
+        h.move(d1, "WON")
         await h.settle()
         assert (await h.balance(retail)).available == 500_00
         assert points(h, retail) == "500"
@@ -75,7 +55,7 @@ async def test_s1_retail_and_wholesale_through_the_portal(committed_engine: Asyn
 
         # A wholesale contact with a company wins 100 000 ₽ in «Опт» → +8 000.
         d2 = add_deal(h, wholesale, "100000", category=1, company=company)
-        move(h, d2, "C1:WON")
+        h.move(d2, "C1:WON")
         await h.settle()
         assert (await h.balance(wholesale)).available == 8_000_00
         assert points(h, wholesale) == "8000"
@@ -86,9 +66,9 @@ async def test_s1_paying_with_points_capped_reversed_and_released(
     committed_engine: AsyncEngine,
 ) -> None:
     async with kopilka_on_emulator(committed_engine) as h:
-        buyer = add_contact(h, "Мария", "CLIENT")
+        buyer = h.add_contact("Мария", "CLIENT")
         first = add_deal(h, buyer, "100000")
-        move(h, first, "WON")
+        h.move(first, "WON")
         await h.settle()
         assert (await h.balance(buyer)).available == 5_000_00  # 5 % of 100 000
 
@@ -103,20 +83,20 @@ async def test_s1_paying_with_points_capped_reversed_and_released(
         assert float(h.call("crm.deal.get", {"id": deal})["OPPORTUNITY"]) == 6000.0
 
         # Won: the hold is captured (1 000 left) and 5 % of the 6 000 paid is earned (+300).
-        move(h, deal, "WON")
+        h.move(deal, "WON")
         await h.settle()
         state = await h.balance(buyer)
         assert (state.available, state.held) == (1_300_00, 0)
         assert points(h, buyer) == "1300"
 
         # Back to in progress: the accrual is reversed and the payment held again.
-        move(h, deal, "PREPARATION")
+        h.move(deal, "PREPARATION")
         await h.settle()
         state = await h.balance(buyer)
         assert (state.available, state.held) == (1_000_00, 4_000_00)
 
         # Won again: earned once, not twice.
-        move(h, deal, "WON")
+        h.move(deal, "WON")
         await h.settle()
         assert (await h.balance(buyer)).available == 1_300_00
         assert points(h, buyer) == "1300"
@@ -125,7 +105,7 @@ async def test_s1_paying_with_points_capped_reversed_and_released(
         lost = add_deal(h, buyer, "1000", pay="400")
         await h.settle()
         assert (await h.balance(buyer)).held == 400_00
-        move(h, lost, "LOSE")
+        h.move(lost, "LOSE")
         await h.settle()
         state = await h.balance(buyer)
         assert (state.available, state.held) == (1_300_00, 0)
@@ -147,19 +127,19 @@ async def test_unwinning_a_deal_whose_points_were_spent_is_refused_alone(
     committed_engine: AsyncEngine,
 ) -> None:
     async with kopilka_on_emulator(committed_engine) as h:
-        anna = add_contact(h, "Анна", "CLIENT")
-        boris = add_contact(h, "Борис", "CLIENT")
+        anna = h.add_contact("Анна", "CLIENT")
+        boris = h.add_contact("Борис", "CLIENT")
         earned = add_deal(h, anna, "10000")  # +500
-        move(h, earned, "WON")
+        h.move(earned, "WON")
         await h.settle()
         spent = add_deal(h, anna, "2000", pay="500")  # 40 % of 2 000 = 800 ≥ 500: all spent
-        move(h, spent, "WON")
+        h.move(spent, "WON")
         await h.settle()
         assert (await h.balance(anna)).available == 75_00  # 5 % of the 1 500 paid
         # The first deal leaves "won", and in the same round Борис wins one.
-        move(h, earned, "PREPARATION")
+        h.move(earned, "PREPARATION")
         other = add_deal(h, boris, "10000")
-        move(h, other, "WON")
+        h.move(other, "WON")
         await h.settle()
         # Борис is settled; Анна's reversal (500 of her 75) is refused and nothing of it written.
         assert (await h.balance(boris)).available == 500_00

@@ -57,17 +57,9 @@ def worker(engine: AsyncEngine, **env: str) -> Iterator[subprocess.Popen[bytes]]
 
 
 def win_deals(h: Stack, n: int) -> list[int]:
-    contacts = [
-        int(h.call("crm.contact.add", {"fields": {"NAME": f"Покупатель {i}", "TYPE_ID": "CLIENT"}}))
-        for i in range(n)
-    ]
+    contacts = [h.add_contact(f"Покупатель {i}") for i in range(n)]
     for contact in contacts:
-        deal = int(h.call("crm.deal.add", {"fields": {"STAGE_ID": "NEW", "CONTACT_ID": contact}}))
-        h.call(
-            "crm.deal.productrows.set",
-            {"id": deal, "rows": [{"PRODUCT_NAME": "Товар", "PRICE": "2000", "QUANTITY": 1}]},
-        )
-        h.call("crm.deal.update", {"id": deal, "fields": {"STAGE_ID": "WON"}})
+        h.move(h.add_deal(contact, "2000"), "WON")
     return contacts
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.db.tables import b24_connections, portals, program_versions, programs
 from kopilka.domain.errors import InvalidCommand, NotFound
-from kopilka.ledger.book import ensure_book, ensure_portal
+from kopilka.ledger.book import ensure_book, ensure_portal, program_book
 from kopilka.ledger.types import Book
 from kopilka.program.loader import parse_program
 from kopilka.program.model import Program
@@ -195,16 +195,7 @@ async def find_by_reference(conn: AsyncConnection, ref: str) -> Connection:
 async def attach_program(
     conn: AsyncConnection, portal_id: int, program: Program, source: str
 ) -> Book:
-    book = await ensure_book(
-        conn,
-        portal_id,
-        code=program.program,
-        title=program.title,
-        timezone=program.timezone,
-        program_hash=program.hash,
-        source_name=program.source_name,
-        source=source,
-    )
+    book = await program_book(conn, portal_id, program, source)
     await conn.execute(
         update(b24_connections)
         .where(b24_connections.c.portal_id == portal_id)

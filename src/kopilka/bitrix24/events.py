@@ -66,13 +66,20 @@ async def _reject(services: Services, form: dict[str, str], reason: str, remote:
     )
 
 
+async def _incoming(request: Request) -> tuple[str, dict[str, str] | None]:
+    """Who posted, and the posted form (None if the body is not one)."""
+    remote = request.client.host if request.client else ""
+    try:
+        return remote, parse_form(await request.body())
+    except ValueError:
+        return remote, None
+
+
 @router.post("/events")
 async def receive_event(request: Request) -> JSONResponse:
     services: Services = request.app.state.services
-    remote = request.client.host if request.client else ""
-    try:
-        form = parse_form(await request.body())
-    except ValueError:
+    remote, form = await _incoming(request)
+    if form is None:
         return _error(400, "bad_request", "the body is not a form")
     event = form.get("event", "").upper()
     auth = nested(form, "auth")
@@ -116,10 +123,8 @@ async def _verify_install(http: httpx.AsyncClient, auth: dict[str, str]) -> bool
 @router.post("/install")
 async def install(request: Request) -> JSONResponse:
     services: Services = request.app.state.services
-    remote = request.client.host if request.client else ""
-    try:
-        form = parse_form(await request.body())
-    except ValueError:
+    remote, form = await _incoming(request)
+    if form is None:
         return _error(400, "bad_request", "the body is not a form")
     auth = nested(form, "auth")
     if form.get("event", "").upper() not in ("ONAPPINSTALL", ""):

@@ -13,7 +13,7 @@ a row the manager re-priced) leaves the row's price as the price before points.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -250,7 +250,3 @@ def contact_of(contact_id: int, record: Mapping[str, Any], *, is_primary: bool) 
         fields={k: v for k, v in record.items() if k.startswith("UF_")},
         is_primary=is_primary,
     )
-
-
-def unique(values: Iterable[int]) -> list[int]:
-    return sorted(set(values))

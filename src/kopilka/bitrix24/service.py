@@ -16,7 +16,7 @@ from kopilka.bitrix24.client import PAGE_SIZE as PAGE
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection, active_connections, get_connection
 from kopilka.bitrix24.mapping import parse_datetime
-from kopilka.bitrix24.sync import SyncReport, dirty_count, mark_dirty, sync_portal
+from kopilka.bitrix24.sync import SyncReport, mark_dirty, sync_portal
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_deals, b24_sync_state
 from kopilka.services import Services
@@ -165,6 +165,3 @@ async def backfill(
         if progress:
             progress(done, total)
     return report
-
-
-__all__ = ["backfill", "defer_sweeps", "dirty_count", "run_sync", "sweep_portal"]

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import KopilkaError
-from kopilka.ledger.book import ensure_book, ensure_portal
+from kopilka.ledger.book import ensure_portal, program_book
 from kopilka.ledger.types import Book
 from kopilka.program.errors import ProgramFileError
 from kopilka.program.loader import load_program
@@ -91,16 +91,7 @@ def load(program_path: Path) -> tuple[Program, str]:
 
 async def bind(conn: AsyncConnection, program: Program, source: str, portal: str | None) -> Book:
     portal_id = await ensure_portal(conn, portal or get_settings().default_portal)
-    return await ensure_book(
-        conn,
-        portal_id,
-        code=program.program,
-        title=program.title,
-        timezone=program.timezone,
-        program_hash=program.hash,
-        source_name=program.source_name,
-        source=source,
-    )
+    return await program_book(conn, portal_id, program, source)
 
 
 async def with_book(

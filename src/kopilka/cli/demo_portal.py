@@ -9,7 +9,6 @@ what the portal then displays: the contact's balance field and the deal's timeli
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,38 +40,9 @@ class Manager:
         self.seen: dict[int, int] = {}
 
     def contact(self, name: str, type_id: str) -> int:
-        cid = int(
-            self.stack.call("crm.contact.add", {"fields": {"NAME": name, "TYPE_ID": type_id}})
-        )
+        cid = self.stack.add_contact(name, type_id)
         self.names[cid] = name
         return cid
-
-    def deal(
-        self, contact: int, amount: str, *, category: int = 0, fields: dict[str, Any] | None = None
-    ) -> int:
-        stage = "NEW" if category == 0 else f"C{category}:NEW"
-        deal = int(
-            self.stack.call(
-                "crm.deal.add",
-                {
-                    "fields": {
-                        "TITLE": f"Заказ на {amount} ₽",
-                        "CATEGORY_ID": category,
-                        "STAGE_ID": stage,
-                        "CONTACT_ID": contact,
-                        **(fields or {}),
-                    }
-                },
-            )
-        )
-        self.stack.call(
-            "crm.deal.productrows.set",
-            {"id": deal, "rows": [{"PRODUCT_NAME": "Товар", "PRICE": amount, "QUANTITY": 1}]},
-        )
-        return deal
-
-    def move(self, deal: int, stage: str) -> None:
-        self.stack.call("crm.deal.update", {"id": deal, "fields": {"STAGE_ID": stage}})
 
     async def note(self, action: str, contact: int, deal: int) -> None:
         await self.stack.settle()
@@ -96,28 +66,28 @@ async def portal_story(engine: AsyncEngine, member_id: str) -> list[Step]:
         oleg = m.contact("Олег (опт)", "1")
         company = int(stack.call("crm.company.add", {"fields": {"TITLE": "ООО Ромашка"}}))
 
-        d1 = m.deal(anna, "10000")
-        m.move(d1, "WON")
+        d1 = stack.add_deal(anna, "10000")
+        stack.move(d1, "WON")
         await m.note(f"deal #{d1} 10 000 ₽ won", anna, d1)
-        d2 = m.deal(oleg, "100000", category=1, fields={"COMPANY_ID": company})
-        m.move(d2, "C1:WON")
+        d2 = stack.add_deal(oleg, "100000", category=1, fields={"COMPANY_ID": company})
+        stack.move(d2, "C1:WON")
         await m.note(f"deal #{d2} 100 000 ₽ won in «Опт»", oleg, d2)
-        d3 = m.deal(anna, "90000")
-        m.move(d3, "WON")
+        d3 = stack.add_deal(anna, "90000")
+        stack.move(d3, "WON")
         await m.note(f"deal #{d3} 90 000 ₽ won", anna, d3)
-        d4 = m.deal(anna, "10000", fields={PAY: "5000"})
+        d4 = stack.add_deal(anna, "10000", fields={PAY: "5000"})
         await m.note(f"deal #{d4} 10 000 ₽: pay 5 000 with points", anna, d4)
         rows = stack.call("crm.deal.productrows.get", {"id": d4})
         m.steps[-1].action += f" → row price {rows[0]['PRICE']}, discount {rows[0]['DISCOUNT_SUM']}"
-        m.move(d4, "WON")
+        stack.move(d4, "WON")
         await m.note(f"deal #{d4} won", anna, d4)
-        m.move(d4, "PREPARATION")
+        stack.move(d4, "PREPARATION")
         await m.note(f"deal #{d4} back to work", anna, d4)
-        m.move(d4, "WON")
+        stack.move(d4, "WON")
         await m.note(f"deal #{d4} won again", anna, d4)
-        d5 = m.deal(anna, "1000", fields={PAY: "400"})
+        d5 = stack.add_deal(anna, "1000", fields={PAY: "400"})
         await m.note(f"deal #{d5} 1 000 ₽: pay 400 with points", anna, d5)
-        m.move(d5, "LOSE")
+        stack.move(d5, "LOSE")
         await m.note(f"deal #{d5} lost", anna, d5)
         return m.steps
 

@@ -14,6 +14,7 @@ from kopilka.db.tables import accounts as accounts_t
 from kopilka.db.tables import customers, portals, program_versions, programs
 from kopilka.domain.errors import UnknownCustomer
 from kopilka.ledger.types import Account, Book
+from kopilka.program.model import Program
 
 
 async def ensure_portal(conn: AsyncConnection, member_id: str, title: str = "") -> int:
@@ -60,6 +61,22 @@ async def ensure_book(
         program_code=code,
         program_hash=program_hash,
         timezone=ZoneInfo(timezone),
+    )
+
+
+async def program_book(
+    conn: AsyncConnection, portal_id: int, program: Program, source: str
+) -> Book:
+    """The book of a loaded program file, its version recorded (see :func:`ensure_book`)."""
+    return await ensure_book(
+        conn,
+        portal_id,
+        code=program.program,
+        title=program.title,
+        timezone=program.timezone,
+        program_hash=program.hash,
+        source_name=program.source_name,
+        source=source,
     )
 
 
