@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from b24emu import EmuServer, Portal, RateLimit
+from b24emu import EmuServer, Portal
 from kopilka.bitrix24 import errors as e
 from kopilka.bitrix24.auth import (
     Grant,
@@ -33,17 +33,10 @@ CLIENT_ID, SECRET = "local.kopilka.test", "the-client-secret-value"
 
 
 @pytest.fixture
-def portal() -> Iterator[Portal]:
-    p = Portal(rate_limit=RateLimit(enabled=False))
-    p.register_app(CLIENT_ID, SECRET, scopes=("crm",))
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def server(portal: Portal) -> Iterator[EmuServer]:
-    with EmuServer(portal) as s:
-        yield s
+def portal(portal: Portal) -> Portal:
+    """The shared portal, with Kopilka registered as an app."""
+    portal.register_app(CLIENT_ID, SECRET, scopes=("crm",))
+    return portal
 
 
 def rotations(portal: Portal) -> int:

@@ -4,40 +4,21 @@ secrets, batch and keyset lists."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from b24emu import EmuServer, Portal, RateLimit
+from b24emu import EmuServer, Portal
 from kopilka.bitrix24 import errors as e
 from kopilka.bitrix24.auth import WebhookAuth
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.limiter import MemoryRateLimiter
 
 
-@pytest.fixture
-def portal() -> Iterator[Portal]:
-    p = Portal(rate_limit=RateLimit(enabled=False))
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def server(portal: Portal) -> Iterator[EmuServer]:
-    with EmuServer(portal) as s:
-        yield s
-
-
 def fast_limiter() -> MemoryRateLimiter:
     return MemoryRateLimiter(interval=0.001, burst=1000)
-
-
-@pytest.fixture
-def hook(portal: Portal, server: EmuServer) -> str:
-    return portal.add_webhook(user_id=1, scopes=("crm", "user"))
 
 
 @pytest.fixture

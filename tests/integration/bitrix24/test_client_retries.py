@@ -5,39 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import b24emu.limits
-from b24emu import EmuServer, Faults, Portal, RateLimit
+from b24emu import Faults, Portal, RateLimit
 from kopilka.bitrix24 import errors as e
 from kopilka.bitrix24.auth import WebhookAuth
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.limiter import MemoryRateLimiter, PgRateLimiter, RateLimiter
-from kopilka.db.engine import create_engine, run_in_transaction
-from kopilka.ledger.book import ensure_portal
-from tests.factories import ref
-
-
-@pytest.fixture
-def portal() -> Iterator[Portal]:
-    p = Portal(rate_limit=RateLimit(enabled=False))
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def server(portal: Portal) -> Iterator[EmuServer]:
-    with EmuServer(portal) as s:
-        yield s
-
-
-@pytest.fixture
-def hook(portal: Portal, server: EmuServer) -> str:
-    return portal.add_webhook(user_id=1, scopes=("crm",))
 
 
 def client(hook: str, limiter: RateLimiter | None = None, **kw: Any) -> Bitrix24Client:
@@ -92,18 +70,6 @@ async def test_our_pace_never_trips_the_portal_bucket(portal: Portal, hook: str)
     assert portal.stats.rejected_503 == 0
     assert portal.stats.max_bucket_level <= 15
     assert b24.retries_503 == 0
-
-
-@pytest.fixture
-async def portal_id(committed_engine: AsyncEngine) -> int:
-    return await run_in_transaction(committed_engine, lambda c: ensure_portal(c, ref("portal")))
-
-
-@pytest.fixture
-async def second_engine(committed_engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
-    eng = create_engine(committed_engine.url.render_as_string(hide_password=False))
-    yield eng
-    await eng.dispose()
 
 
 async def test_two_processes_share_the_pace_through_postgres(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
@@ -17,23 +16,10 @@ from kopilka.bitrix24.limiter import (
     PgRateLimiter,
     RateLimiter,
 )
-from kopilka.db.engine import create_engine, run_in_transaction
+from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_rate_limits
 from kopilka.ledger.book import ensure_portal
 from tests.factories import ref
-
-
-@pytest.fixture
-async def portal_id(committed_engine: AsyncEngine) -> int:
-    return await run_in_transaction(committed_engine, lambda c: ensure_portal(c, ref("portal")))
-
-
-@pytest.fixture
-async def second_engine(committed_engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
-    """Another pool on the same database: what a second process or machine would have."""
-    eng = create_engine(committed_engine.url.render_as_string(hide_password=False))
-    yield eng
-    await eng.dispose()
 
 
 async def _grant_times(limiter: RateLimiter, n: int) -> list[float]:
