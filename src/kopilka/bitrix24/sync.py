@@ -315,7 +315,7 @@ async def _apply(
             effects=DealEffects(deal_id=deal_id, program_hash=program.hash),
             customers=customers,
             now=now,
-            hold_ttl=program_hold_ttl(program),
+            hold_ttl=timedelta(hours=program.redemption.hold_ttl_hours),
             source=f"deal {deal_id} deleted",
         )
         posted = result.posted
@@ -323,12 +323,9 @@ async def _apply(
         await _snapshot(conn, portal_id, deal_id, None, contact_ids, 0, applied, previous)
     else:
         rows = snap.rows.get(deal_id, [])
-        ids = snap.contact_ids.get(deal_id) or (
-            [c] if (c := to_int(record.get("CONTACT_ID"))) else []
-        )
-        deal = build_deal(
+        deal = build_deal(  # no contact list read: the deal's primary contact alone
             record,
-            ids,
+            snap.contact_ids.get(deal_id, []),
             snap.contacts,
             rows,
             applied,
@@ -370,10 +367,6 @@ async def _apply(
         )
     )
     return len(posted)
-
-
-def program_hold_ttl(program: Program) -> timedelta:
-    return timedelta(hours=program.redemption.hold_ttl_hours)
 
 
 async def _discount(
