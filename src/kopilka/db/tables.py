@@ -246,3 +246,16 @@ b24_sync_runs = Table(
     Column("postings", Integer, nullable=False),
     Column("failed", Integer, nullable=False),
 )
+
+
+cards = Table(
+    "cards",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("number", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("issued_at", TZ),
+    Column("issued_by", Text, nullable=False),
+)

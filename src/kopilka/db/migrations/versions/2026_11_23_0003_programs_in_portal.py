@@ -1,4 +1,5 @@
-"""Issue 4 — levels, sections, pipelines, totals, birthday window, manual bonuses, multi-contact deals.
+"""Issue 4: levels, sections, pipelines, totals, birthday window, manual bonuses, multi-contact
+deals.
 
 Revision ID: 0003
 Revises: 0002
