@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from kopilka.api.errors import install_error_handlers
 from kopilka.bitrix24.events import router as b24_router
 from kopilka.services import Services
 from kopilka.web.metrics import render
@@ -23,6 +24,7 @@ def create_app(services: Services) -> FastAPI:
 
     app = FastAPI(title="Kopilka", version="0.1.0", lifespan=lifespan)
     app.state.services = services
+    install_error_handlers(app)
     app.include_router(b24_router)
 
     @app.get("/healthz", include_in_schema=False)

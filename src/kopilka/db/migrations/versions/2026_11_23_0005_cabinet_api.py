@@ -13,11 +13,21 @@ branch_labels = None
 depends_on = None
 
 SCHEMA = r"""
-SELECT 1;
+-- Public API keys (kopilka.api.keys): a portal each, scopes, only the SHA-256 of the key kept.
+CREATE TABLE api_keys (
+    id          BIGSERIAL PRIMARY KEY,
+    portal_id   BIGINT NOT NULL REFERENCES portals ON DELETE RESTRICT,
+    name        TEXT NOT NULL CHECK (name <> ''),
+    prefix      TEXT NOT NULL UNIQUE CHECK (prefix ~ '^[0-9a-f]{8}$'),
+    key_hash    TEXT NOT NULL CHECK (key_hash ~ '^[0-9a-f]{64}$'),
+    scopes      TEXT[] NOT NULL CHECK (cardinality(scopes) > 0),
+    created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    revoked_at  TIMESTAMPTZ
+);
 """
 
 DROP = r"""
-SELECT 1;
+DROP TABLE api_keys;
 """
 
 
