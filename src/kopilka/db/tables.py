@@ -259,3 +259,37 @@ cards = Table(
     Column("issued_at", TZ),
     Column("issued_by", Text, nullable=False),
 )
+
+
+b24_deal_shares = Table(
+    "b24_deal_shares",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("deal_id", BigInteger, primary_key=True),
+    Column("contact_id", BigInteger, primary_key=True),
+    Column("category_id", BigInteger, nullable=False),
+    Column("closed_at", TZ, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+)
+
+b24_products = Table(
+    "b24_products",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("product_id", BigInteger, primary_key=True),
+    Column("section_id", BigInteger),
+    Column("name", Text, nullable=False),
+    Column("code", Text),
+    Column("properties", JSONB, nullable=False),
+    Column("fetched_at", TZ),
+    Column("stale", Boolean, nullable=False),
+)
+
+b24_contact_state = Table(
+    "b24_contact_state",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("contact_id", BigInteger, primary_key=True),
+    Column("level_id", Text),
+    Column("updated_at", TZ),
+)
