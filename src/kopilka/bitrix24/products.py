@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -24,6 +25,7 @@ from kopilka.db.tables import b24_products
 from kopilka.program.model import Program
 
 PAGE = 50
+MAX_AGE = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,7 @@ async def cached(
             b24_products.c.portal_id == portal_id,
             b24_products.c.product_id.in_(list(product_ids)),
             b24_products.c.stale.is_(False),
+            b24_products.c.fetched_at > func.now() - MAX_AGE,  # a missed product event heals
         )
     )
     return {
