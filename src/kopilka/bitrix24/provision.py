@@ -14,6 +14,7 @@ from typing import Any
 
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection
+from kopilka.bitrix24.offers import provision_list
 from kopilka.program.model import Program
 
 #: user field type and labels (ru, en) per mapped role
@@ -123,6 +124,9 @@ async def provision(
         done.created.append(name)
     if adds:
         await client.batch(adds, write=True)
+    layout = await provision_list(client, program)
+    if layout is not None:
+        done.field_map["offers_list"] = layout.as_json()
     if connection.mode == "app":
         bound = await client.call("event.get")
         have = {(str(b.get("event", "")).upper(), str(b.get("handler", ""))) for b in bound or []}
