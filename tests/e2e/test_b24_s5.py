@@ -119,7 +119,9 @@ async def test_s5_per_contact_discounts_and_cashback(committed_engine: AsyncEngi
         h.move(event, won(EVENTS))
         await h.settle()
         assert (await h.balance(anna)).available == 1_000_00
-        assert h.contact(anna)["UF_CRM_KOP_TRIPS"] == "3"  # won deals
+        assert h.contact(anna)["UF_CRM_KOP_WON_DEALS"] == "3"  # two trips and an event
+        assert h.contact(anna)["UF_CRM_KOP_TRIP_DISCOUNT"] == "5"  # 2 trips: 5 %
+        assert h.contact(boris)["UF_CRM_KOP_TRIP_DISCOUNT"] in (None, "", "0")
 
         # a trip for two: each traveller's offers are listed in the universal list
         deal = new_deal(h, [anna, boris], TRIPS, products["iceland"], 300000)

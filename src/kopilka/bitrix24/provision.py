@@ -63,6 +63,12 @@ def wanted_fields(
         if copy.to.startswith("UF_CRM_"):
             title = copy.to.removeprefix("UF_CRM_").replace("_", " ").capitalize()
             out.append(("deal", f"transfer_{copy.to}", copy.to, ("string", title, title)))
+    for discount in program.discounts:
+        if discount.field:
+            title = f"Скидка: {discount.title}, %"
+            out.append(
+                ("contact", f"discount_{discount.id}", discount.field, ("double", title, title))
+            )
     year = (now or datetime.now(UTC)).astimezone(program.tz).year
     for rule in program.transfer.totals:
         for y in range(year - rule.years_back, year + 2):
