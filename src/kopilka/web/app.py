@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from kopilka.api.errors import install_error_handlers
+from kopilka.api.routes import router as api_router
 from kopilka.bitrix24.events import router as b24_router
 from kopilka.services import Services
 from kopilka.web.metrics import render
@@ -26,6 +27,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.include_router(b24_router)
+    app.include_router(api_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
