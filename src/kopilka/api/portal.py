@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, Subquery, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -88,7 +89,7 @@ def _customer_query(portal_id: int) -> tuple[Select[Any], Subquery]:
     card = (
         select(cards.c.customer_id, cards.c.number, cards.c.status)
         .where(cards.c.portal_id == portal_id)
-        .distinct(cards.c.customer_id)
+        .ext(distinct_on(cards.c.customer_id))
         .order_by(cards.c.customer_id, (cards.c.status == "active").desc(), cards.c.id.desc())
         .subquery()
     )
