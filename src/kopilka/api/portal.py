@@ -212,7 +212,7 @@ async def customer_history(
             .where(
                 b24_deals.c.portal_id == book.portal_id,
                 b24_deals.c.semantic == "S",
-                b24_deals.c.contact_ids.any(literal(contact)),
+                literal(contact) == b24_deals.c.contact_ids.any_(),
             )
             .group_by(b24_deals.c.category_id)
         )

@@ -13,6 +13,8 @@ from sqlalchemy import text
 from kopilka.api.errors import install_error_handlers
 from kopilka.api.routes import router as api_router
 from kopilka.bitrix24.events import router as b24_router
+from kopilka.cabinet.pages import router as cabinet_router
+from kopilka.cabinet.pages import static as cabinet_static
 from kopilka.services import Services
 from kopilka.web.metrics import render
 
@@ -28,6 +30,8 @@ def create_app(services: Services) -> FastAPI:
     install_error_handlers(app)
     app.include_router(b24_router)
     app.include_router(api_router)
+    app.include_router(cabinet_router)
+    app.mount("/cabinet/static", cabinet_static, name="cabinet-static")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
