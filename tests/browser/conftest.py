@@ -176,4 +176,4 @@ async def browser() -> AsyncIterator[Any]:
 @pytest.fixture(scope="session")
 def shots() -> Iterator[Path]:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    yield SHOTS
+    return SHOTS

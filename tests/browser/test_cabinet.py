@@ -45,14 +45,17 @@ async def test_log_in_see_balance_history_orders_and_the_card(
     assert (await page.inner_text("#available")).replace("\u00a0", " ") == "624"
     assert "100" in await page.inner_text("#pending")
     expiring = await page.locator(".expiring").all_inner_texts()
-    assert len(expiring) == 1 and "249" in expiring[0] and "Сгорают" in expiring[0]
+    assert len(expiring) == 1
+    assert "249" in expiring[0]
+    assert "Сгорают" in expiring[0]
     history = await page.locator(".history-line").all_inner_texts()
     assert any("+375" in line and "сделка №7001" in line for line in history)
     orders = await page.locator(".order").all_inner_texts()
     assert [o.split("\n")[0] for o in orders] == ["Сделка №7002", "Сделка №7001"]
     assert "12\u00a0500" in orders[1]
     level = await page.inner_text("#level")
-    assert "Серебряный" in level and "ещё 1" in level  # 2 won deals; Gold from 3
+    assert "Серебряный" in level
+    assert "ещё 1" in level
     assert (await page.inner_text("#card-number")) == "+7 916 123-45-67"
     await page.screenshot(path=str(shots / f"cabinet-home-{size}.png"), full_page=True)
 
