@@ -242,8 +242,8 @@ async def get_card(request: Request, number: str, who: Reader) -> CustomerView:
 async def find_customer(
     request: Request,
     who: Reader,
-    phone: Annotated[str | None, Query(max_length=40)] = None,
-    card: Annotated[str | None, Query(max_length=40)] = None,
+    phone: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
+    card: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
 ) -> CustomerView:
     if (phone is None) == (card is None):
         raise ApiError(
