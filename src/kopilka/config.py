@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,64 @@ class Settings(BaseSettings):
     worker_stalled_after: float = 30.0
     #: The public URL of this Kopilka (for event handlers bound in app mode).
     public_url: str = "http://127.0.0.1:8000"
+
+    # --- Cards, registration and notifications (issue 5; docs/notifications.md) ---
+    #: SMS: "auto" takes SMS.ru when its api_id is set, else UniSender when its key and SMS
+    #: sender are set; "none" turns SMS off.
+    sms_provider: Literal["auto", "smsru", "unisender", "none"] = "auto"
+    smsru_api_id: SecretStr | None = None
+    smsru_url: str = "https://sms.ru"
+    #: An approved sender name (SMS.ru ``from``); unset: the account's default.
+    smsru_sender: str | None = None
+    unisender_api_key: SecretStr | None = None
+    unisender_url: str = "https://api.unisender.com"
+    unisender_lang: Literal["ru", "en", "ua"] = "ru"
+    #: UniSender's registered SMS sender (3–11 Latin letters or digits).
+    unisender_sms_sender: str | None = None
+    #: UniSender e-mail: a verified sender address and the list whose unsubscribe link is added.
+    unisender_sender_email: str | None = None
+    unisender_sender_name: str = "Kopilka"
+    unisender_list_id: int | None = None
+    #: E-mail: "auto" takes SMTP when a host is set, else UniSender when its e-mail settings are.
+    email_provider: Literal["auto", "smtp", "unisender", "none"] = "auto"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "Kopilka <noreply@localhost>"
+    #: "starttls" (587), "tls" (implicit, 465) or "none" (a local relay).
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
+    #: Bitrix24 chat notices to the responsible manager and timeline notes.
+    notify_b24_chat: bool = True
+    notify_b24_timeline: bool = True
+    #: SMS are not sent inside these hours of the program's time zone ("" = any time).
+    quiet_hours: str = "21:00-09:00"
+    #: Seconds one provider call may take; attempts before a message is "failed"; first backoff.
+    notify_timeout: float = 10.0
+    notify_max_attempts: int = 5
+    notify_backoff: float = 30.0
+
+    # --- Cabinet, public API and admin (issue 6) ---
+    #: The portal (member_id) whose customers log in to the cabinet; unset: `default_portal`.
+    cabinet_portal: str | None = None
+    #: Login codes: digits, lifetime, and the lockout after wrong guesses within a window.
+    login_code_ttl: int = 300
+    login_max_failures_per_phone: int = 5
+    login_max_failures_per_addr: int = 20
+    login_lockout_window: int = 900
+    #: How many codes one phone may request within the lockout window.
+    login_max_codes_per_phone: int = 5
+    #: Development only: print login codes to the log when no SMS channel is configured.
+    login_codes_to_log: bool = False
+    #: Sessions: idle-independent lifetime in seconds (customers; administrators).
+    cabinet_session_ttl: int = 3600
+    admin_session_ttl: int = 3600
+    #: Who may frame the cabinet (CSP frame-ancestors), e.g. "'self' https://shop.example".
+    cabinet_frame_ancestors: str = "'self'"
+    #: Cookies for https deployments framed by another site: Secure + SameSite=None. Off: Lax.
+    cabinet_cross_site_cookies: bool = False
+    #: The administrator's password as `kopilka admin hash-password` prints it (pbkdf2_sha256).
+    admin_password_hash: SecretStr | None = None
 
 
 @lru_cache(maxsize=1)

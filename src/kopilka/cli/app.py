@@ -12,6 +12,7 @@ import typer
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.cli.api import register as register_api
 from kopilka.cli.bitrix24 import register as register_bitrix24
 from kopilka.cli.common import (
     JsonOpt,
@@ -329,3 +330,4 @@ def demo() -> None:
 
 
 register_bitrix24(app)
+register_api(app)

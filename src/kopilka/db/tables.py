@@ -294,3 +294,83 @@ b24_contact_state = Table(
     Column("level_id", Text),
     Column("updated_at", TZ),
 )
+
+# --- The public API, the cabinet and the admin (migration 0005) ---
+
+api_idempotency = Table(
+    "api_idempotency",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("endpoint", Text, nullable=False),
+    Column("request_hash", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", JSONB, nullable=False),
+    Column("created_at", TZ),
+)
+
+pos_orders = Table(
+    "pos_orders",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("program_id", BigInteger, nullable=False),
+    Column("order_id", Text, nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("pipeline_id", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("points_paid", BigInteger, nullable=False),
+    Column("hold_id", BigInteger),
+    Column("created_at", TZ),
+    Column("committed_at", TZ),
+    Column("closed_at", TZ),
+)
+
+pos_order_lines = Table(
+    "pos_order_lines",
+    metadata,
+    Column("order_pk", BigInteger, primary_key=True),
+    Column("line_id", Text, primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("section_id", BigInteger),
+    Column("refunded_at", TZ),
+)
+
+login_codes = Table(
+    "login_codes",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("phone", Text, nullable=False),
+    Column("code_hash", Text, nullable=False),
+    Column("salt", Text, nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("expires_at", TZ, nullable=False),
+    Column("used_at", TZ),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("at", TZ, nullable=False),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("token_hash", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("customer_id", BigInteger),
+    Column("created_at", TZ, nullable=False),
+    Column("expires_at", TZ, nullable=False),
+    Column("ended_at", TZ),
+)
