@@ -138,6 +138,22 @@ async def dirty_count(conn: AsyncConnection, portal_id: int, *, parked: bool = T
     return int(await conn.scalar(query) or 0)
 
 
+_USES_HISTORY: dict[str, bool] = {}
+
+
+def uses_history(program: Program) -> bool:
+    """Whether the program looks at customers' past deals at all (levels, accumulative
+    discounts, a condition naming ``history``); if not, no history is read per deal."""
+    key = program.hash or program.program
+    if key not in _USES_HISTORY:
+        _USES_HISTORY[key] = (
+            program.levels is not None
+            or bool(program.discounts)
+            or "history" in program.model_dump_json()
+        )
+    return _USES_HISTORY[key]
+
+
 def _deal_selects(program: Program) -> list[str]:
     """Deal fields read besides the standard ones: the points-to-pay field and the fields the
     data transfer writes (to compare before writing)."""
@@ -402,8 +418,18 @@ async def _apply(
                 conn, portal_id, f"contact:{contact.id}", name=name
             )
         as_of = AsOf(deal.closed_at, deal.id) if deal.stage == "won" and deal.closed_at else None
-        known = await histories(
-            conn, portal_id, program, list(customers), now=now, exclude_deal=deal_id, as_of=as_of
+        known = (
+            await histories(
+                conn,
+                portal_id,
+                program,
+                list(customers),
+                now=now,
+                exclude_deal=deal_id,
+                as_of=as_of,
+            )
+            if uses_history(program)
+            else {}
         )
         effects, result = await settle_deal(
             conn,

@@ -107,7 +107,11 @@ async def refresh_contacts(
     if not ids:
         return
     mapped = program.fields.contact
-    lifetime = await _lifetime(conn, portal_id, ids)
+    lifetime = (
+        await _lifetime(conn, portal_id, ids)
+        if mapped.won_deals or mapped.purchases_total
+        else dict.fromkeys(ids, (0, 0))
+    )
     levels = program.levels
     shown = [d for d in program.discounts if d.field]
     history = await histories(conn, portal_id, program, ids, now=now) if levels or shown else {}
