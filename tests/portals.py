@@ -6,7 +6,7 @@ from __future__ import annotations
 from b24emu import Portal
 from b24emu.catalog import add_product, add_product_property, add_section
 from b24emu.seed import WHOLESALE_STAGES, add_category
-from kopilka.devstack import emulated_portal
+from kopilka.devstack import Stack, emulated_portal
 
 #: examples/travel-club.yaml: pipelines 0 «Путешествия», 2 «Мероприятия», 3 «Кино и спектакли»
 TRIPS, EVENTS, SHOWS = 0, 2, 3
@@ -55,3 +55,40 @@ def travel_portal() -> tuple[Portal, dict[str, int]]:
     )
     concert = add_product(portal, {"NAME": "Концерт", "PRICE": 5000, "SECTION_ID": section})
     return portal, {"iceland": iceland, "concert": concert}
+
+
+def new_deal(
+    h: Stack,
+    contacts: list[int],
+    *,
+    category: int = 0,
+    rows: tuple[tuple[int, int], ...] = (),
+) -> int:
+    """A deal at its pipeline's first stage, its contacts (the first one primary) and product
+    rows (product id, price in roubles), as a manager would make it."""
+    stage = "NEW" if category == 0 else f"C{category}:NEW"
+    deal = int(
+        h.call(
+            "crm.deal.add",
+            {"fields": {"TITLE": "Заявка", "CATEGORY_ID": category, "STAGE_ID": stage}},
+        )
+    )
+    h.call(
+        "crm.deal.contact.items.set",
+        {
+            "id": deal,
+            "items": [
+                {"CONTACT_ID": c, "IS_PRIMARY": "Y" if i == 0 else "N"}
+                for i, c in enumerate(contacts)
+            ],
+        },
+    )
+    if rows:
+        h.call(
+            "crm.deal.productrows.set",
+            {
+                "id": deal,
+                "rows": [{"PRODUCT_ID": p, "PRICE": price, "QUANTITY": 1} for p, price in rows],
+            },
+        )
+    return deal

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.b24harness import Harness, kopilka_on_emulator
-from tests.portals import car_service_portal
+from tests.portals import car_service_portal, new_deal
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -23,24 +23,6 @@ BALANCE, PERCENT, WON, LEVEL = (
     "UF_CRM_KOP_WON_DEALS",
     "UF_CRM_KOP_LEVEL",
 )
-
-
-def deal(h: Harness, contact: int, rows: list[tuple[int, int]]) -> int:
-    """A deal with product rows (product id, price in roubles)."""
-    deal_id = int(
-        h.call(
-            "crm.deal.add",
-            {"fields": {"TITLE": "Заказ-наряд", "STAGE_ID": "NEW", "CONTACT_ID": contact}},
-        )
-    )
-    h.call(
-        "crm.deal.productrows.set",
-        {
-            "id": deal_id,
-            "rows": [{"PRODUCT_ID": p, "PRICE": price, "QUANTITY": 1} for p, price in rows],
-        },
-    )
-    return deal_id
 
 
 def shown(h: Harness, contact: int) -> dict[str, Any]:
@@ -71,7 +53,14 @@ async def test_s2_levels_by_won_deals_and_eligible_sections(
         )
 
         # 1st won deal: repair 10 000 earns, oil 2 000 does not; level Silver, 3 % → +300
-        d1 = deal(h, ivan, [(p["brakes"], 10000), (p["oil"], 2000)])
+        d1 = new_deal(
+            h,
+            [ivan],
+            rows=(
+                (p["brakes"], 10000),
+                (p["oil"], 2000),
+            ),
+        )
         h.move(d1, "WON")
         await h.settle()
         assert (await h.balance(ivan)).available == 300_00
@@ -86,13 +75,13 @@ async def test_s2_levels_by_won_deals_and_eligible_sections(
         assert any("повышен до «Серебряный»" in c for c in contact_comments(h, ivan))
 
         # 2nd at Silver: tuning 20 000 → +600
-        d2 = deal(h, ivan, [(p["chip"], 20000)])
+        d2 = new_deal(h, [ivan], rows=((p["chip"], 20000),))
         h.move(d2, "WON")
         await h.settle()
         assert (await h.balance(ivan)).available == 900_00
 
         # 3rd crosses into Gold (from 3 deals, 5 %, the current deal counts): 10 000 → +500
-        d3 = deal(h, ivan, [(p["brakes"], 10000)])
+        d3 = new_deal(h, [ivan], rows=((p["brakes"], 10000),))
         h.move(d3, "WON")
         await h.settle()
         assert (await h.balance(ivan)).available == 1_400_00
@@ -125,14 +114,14 @@ async def test_s2_a_product_moved_out_of_the_eligible_sections(
         committed_engine, program="car-service.yaml", portal=portal
     ) as h:
         olga = h.add_contact("Ольга")
-        d1 = deal(h, olga, [(p["spoiler"], 5000)])
+        d1 = new_deal(h, [olga], rows=((p["spoiler"], 5000),))
         h.move(d1, "WON")
         await h.settle()
         assert (await h.balance(olga)).available == 150_00  # 3 % of 5 000 (tuning)
 
         # the spoiler becomes a consumable: later deals with it earn nothing ...
         h.call("crm.product.update", {"id": p["spoiler"], "fields": {"SECTION_ID": 14}})
-        d2 = deal(h, olga, [(p["spoiler"], 5000)])
+        d2 = new_deal(h, [olga], rows=((p["spoiler"], 5000),))
         h.move(d2, "WON")
         await h.settle()
         assert (await h.balance(olga)).available == 150_00

@@ -4,14 +4,12 @@ between the deal's contacts; past years are backfilled; edits and deletions keep
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kopilka.bitrix24.service import backfill
 from tests.b24harness import Harness, kopilka_on_emulator
-from tests.portals import EVENTS, TRIPS, travel_portal
+from tests.portals import EVENTS, new_deal, travel_portal
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -19,27 +17,6 @@ pytestmark = pytest.mark.timeout(240)
 def total(h: Harness, contact: int, code: str) -> float:
     value = h.contact(contact).get(code)
     return float(value or 0)
-
-
-def trip(h: Harness, contacts: list[int], *, category: int = TRIPS, **fields: Any) -> int:
-    stage = "NEW" if category == 0 else f"C{category}:NEW"
-    deal = int(
-        h.call(
-            "crm.deal.add",
-            {"fields": {"TITLE": "Заявка", "CATEGORY_ID": category, "STAGE_ID": stage, **fields}},
-        )
-    )
-    h.call(
-        "crm.deal.contact.items.set",
-        {
-            "id": deal,
-            "items": [
-                {"CONTACT_ID": c, "IS_PRIMARY": "Y" if i == 0 else "N"}
-                for i, c in enumerate(contacts)
-            ],
-        },
-    )
-    return deal
 
 
 async def test_s3_product_to_deal_and_yearly_totals(committed_engine: AsyncEngine) -> None:
@@ -65,7 +42,7 @@ async def test_s3_product_to_deal_and_yearly_totals(committed_engine: AsyncEngin
     ) as h:
         anna = h.add_contact("Анна")
         boris = h.add_contact("Борис")
-        deal = trip(h, [anna, boris])
+        deal = new_deal(h, [anna, boris])
 
         # attaching the product fills the deal
         h.call(
@@ -89,7 +66,7 @@ async def test_s3_product_to_deal_and_yearly_totals(committed_engine: AsyncEngin
         assert total(h, anna, "UF_CRM_TRAVEL_2025") == 0
 
         # an event the same year goes to the other total, and earns the fixed cashback
-        event = trip(h, [anna], category=EVENTS)
+        event = new_deal(h, [anna], category=EVENTS)
         h.call(
             "crm.deal.productrows.set",
             {"id": event, "rows": [{"PRODUCT_ID": products["concert"], "PRICE": 5000}]},

@@ -15,34 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kopilka.bitrix24.offers import IBLOCK_TYPE, LIST_CODE, Layout, element_code
 from kopilka.bitrix24.service import run_sync
 from tests.b24harness import Harness, kopilka_on_emulator
-from tests.portals import EVENTS, TRIPS, travel_portal
+from tests.portals import EVENTS, TRIPS, new_deal, travel_portal
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def new_deal(h: Harness, contacts: list[int], category: int, product: int, price: int) -> int:
-    stage = "NEW" if category == 0 else f"C{category}:NEW"
-    deal = int(
-        h.call(
-            "crm.deal.add",
-            {"fields": {"TITLE": "Заявка", "CATEGORY_ID": category, "STAGE_ID": stage}},
-        )
-    )
-    h.call(
-        "crm.deal.contact.items.set",
-        {
-            "id": deal,
-            "items": [
-                {"CONTACT_ID": c, "IS_PRIMARY": "Y" if i == 0 else "N"}
-                for i, c in enumerate(contacts)
-            ],
-        },
-    )
-    h.call(
-        "crm.deal.productrows.set",
-        {"id": deal, "rows": [{"PRODUCT_ID": product, "PRICE": price, "QUANTITY": 1}]},
-    )
-    return deal
 
 
 def won(category: int) -> str:
@@ -113,9 +88,9 @@ async def test_s5_per_contact_discounts_and_cashback(committed_engine: AsyncEngi
         anna, boris = h.add_contact("Анна"), h.add_contact("Борис")
         # Anna's history: two trips, and an event (1 000 ₽ cashback)
         for _ in range(2):
-            trip = new_deal(h, [anna], TRIPS, products["iceland"], 100000)
+            trip = new_deal(h, [anna], category=TRIPS, rows=((products["iceland"], 100000),))
             h.move(trip, won(TRIPS))
-        event = new_deal(h, [anna], EVENTS, products["concert"], 5000)
+        event = new_deal(h, [anna], category=EVENTS, rows=((products["concert"], 5000),))
         h.move(event, won(EVENTS))
         await h.settle()
         assert (await h.balance(anna)).available == 1_000_00
@@ -124,7 +99,7 @@ async def test_s5_per_contact_discounts_and_cashback(committed_engine: AsyncEngi
         assert h.contact(boris)["UF_CRM_KOP_TRIP_DISCOUNT"] in (None, "", "0")
 
         # a trip for two: each traveller's offers are listed in the universal list
-        deal = new_deal(h, [anna, boris], TRIPS, products["iceland"], 300000)
+        deal = new_deal(h, [anna, boris], category=TRIPS, rows=((products["iceland"], 300000),))
         await h.settle()
         offers_anna = text_of(h, deal, anna, "offers")
         assert "Накопительная скидка за путешествия: 5 % — 7 500 ₽" in offers_anna
@@ -146,7 +121,7 @@ async def test_s5_per_contact_discounts_and_cashback(committed_engine: AsyncEngi
         assert opportunity(h, deal) == 292500
 
         # an event for both: Anna pays 500 of her cashback there, it is held, then taken
-        show = new_deal(h, [anna, boris], EVENTS, products["concert"], 6000)
+        show = new_deal(h, [anna, boris], category=EVENTS, rows=((products["concert"], 6000),))
         await h.settle()
         assert "Бонусный счёт: доступно 1 000 бонусов" in text_of(h, show, anna, "offers")
         apply_in_list(h, show, anna, discounts={}, points=500)
