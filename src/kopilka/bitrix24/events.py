@@ -25,6 +25,7 @@ from kopilka.bitrix24.connections import (
     install_app,
     mark_uninstalled,
 )
+from kopilka.bitrix24.products import mark_stale
 from kopilka.bitrix24.sync import mark_dirty
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_rejected_events
@@ -37,6 +38,7 @@ log = logging.getLogger("kopilka.bitrix24.events")
 router = APIRouter(prefix="/b24", tags=["bitrix24"])
 
 DEAL_EVENTS = {"ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE"}
+PRODUCT_EVENTS = {"ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE"}  # the catalog cache is stale
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -96,6 +98,10 @@ async def receive_event(request: Request) -> JSONResponse:
             if raw_id.isdigit():
                 await mark_dirty(conn, connection.portal_id, [int(raw_id)], event.lower())
                 await defer_sync(conn, connection.portal_id)
+        elif event in PRODUCT_EVENTS:
+            raw_id = form.get("data[FIELDS][ID]", "")
+            if raw_id.isdigit():
+                await mark_stale(conn, connection.portal_id, [int(raw_id)])
         elif event == "ONAPPUNINSTALL":
             await mark_uninstalled(conn, connection.portal_id)
         return connection

@@ -21,8 +21,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,12 +44,24 @@ from kopilka.bitrix24.mapping import (
     to_int,
 )
 from kopilka.bitrix24.mapping import record as remember_discount
+from kopilka.bitrix24.products import Product, needs_catalog, products_for
 from kopilka.bitrix24.reader import Snapshot, read_deals
+from kopilka.bitrix24.standing import AsOf, histories
 from kopilka.bitrix24.writeback import contact_fields_write, hold_comment, timeline_comment
 from kopilka.db.engine import run_in_transaction
-from kopilka.db.tables import b24_deals, b24_dirty_deals, b24_sync_runs, b24_sync_state
+from kopilka.db.tables import (
+    b24_deal_shares,
+    b24_deals,
+    b24_dirty_deals,
+    b24_sync_runs,
+    b24_sync_state,
+)
+from kopilka.domain.deal import Deal
 from kopilka.domain.effects import DealEffects
+from kopilka.domain.eligibility import basket
 from kopilka.domain.errors import KopilkaError
+from kopilka.domain.split import split_total
+from kopilka.domain.transfer import product_to_deal
 from kopilka.ledger.book import ensure_customer
 from kopilka.ledger.deals import deal_reference, reconcile_deal, settle_deal
 from kopilka.ledger.types import Book
@@ -107,6 +119,14 @@ async def dirty_count(conn: AsyncConnection, portal_id: int, *, parked: bool = T
     if not parked:
         query = query.where(b24_dirty_deals.c.last_error.is_(None))
     return int(await conn.scalar(query) or 0)
+
+
+def _deal_selects(program: Program) -> list[str]:
+    """Deal fields read besides the standard ones: the points-to-pay field and the fields the
+    data transfer writes (to compare before writing)."""
+    wanted = {program.fields.deal.pay_with_points}
+    wanted |= {c.to for c in program.transfer.product_to_deal if c.to.startswith("UF_")}
+    return sorted(w for w in wanted if w)
 
 
 def _contact_selects(program: Program) -> list[str]:
@@ -177,19 +197,27 @@ async def _drain(
                 )
             }
         if claimed:
-            pay_field = program.fields.deal.pay_with_points
             snap = await read_deals(
                 client,
                 list(claimed),
-                deal_fields=[pay_field] if pay_field else [],
+                deal_fields=_deal_selects(program),
                 contact_fields=_contact_selects(program),
             )
+            products: dict[int, Product] = {}
+            sections, properties = needs_catalog(program)
+            if sections:
+                ids = [to_int(r.raw.get("productId")) or 0 for rs in snap.rows.values() for r in rs]
+                products = await products_for(engine, client, portal_id, ids, properties=properties)
             for deal_id, version in claimed.items():
 
                 async def settle(
-                    conn: AsyncConnection, d: int = deal_id, v: int = version, s: Snapshot = snap
+                    conn: AsyncConnection,
+                    d: int = deal_id,
+                    v: int = version,
+                    s: Snapshot = snap,
+                    p: Mapping[int, Product] = products,
                 ) -> int:
-                    return await _apply(conn, book, program, portal_id, s, d, v, now(), comments)
+                    return await _apply(conn, book, program, portal_id, s, p, d, v, now(), comments)
 
                 try:
                     with bound(deal_id=deal_id):
@@ -287,12 +315,14 @@ async def _apply(
     program: Program,
     portal_id: int,
     snap: Snapshot,
+    products: Mapping[int, Product],
     deal_id: int,
     version: int,
     now: datetime,
     comments: bool = True,
 ) -> int:
-    """One deal in one transaction: settle the ledger, record the snapshot, queue the writes."""
+    """One deal in one transaction: settle the ledger, record the snapshot and the contacts'
+    shares, queue the writes."""
     previous = (
         await conn.execute(
             select(b24_deals).where(
@@ -321,6 +351,7 @@ async def _apply(
         posted = result.posted
         effects: DealEffects | None = None
         await _snapshot(conn, portal_id, deal_id, None, contact_ids, 0, applied, previous)
+        await _shares(conn, portal_id, program, deal_id, None)
     else:
         rows = snap.rows.get(deal_id, [])
         deal = build_deal(  # no contact list read: the deal's primary contact alone
@@ -332,14 +363,26 @@ async def _apply(
             pay_field=program.fields.deal.pay_with_points,
             now=now,
         )
+        deal, won_sections = _with_catalog(deal, products, previous)
         for contact in deal.contacts:
             info = snap.contacts.get(contact.id, {})
             name = " ".join(str(info.get(k) or "") for k in ("NAME", "LAST_NAME")).strip()
             customers[contact.id] = await ensure_customer(
                 conn, portal_id, f"contact:{contact.id}", name=name
             )
+        as_of = AsOf(deal.closed_at, deal.id) if deal.stage == "won" and deal.closed_at else None
+        known = await histories(
+            conn, portal_id, program, list(customers), now=now, exclude_deal=deal_id, as_of=as_of
+        )
         effects, result = await settle_deal(
-            conn, book, program, deal, customers=customers, now=now, source=f"deal {deal_id}"
+            conn,
+            book,
+            program,
+            deal,
+            customers=customers,
+            histories=known,
+            now=now,
+            source=f"deal {deal_id}",
         )
         posted = result.posted
         applied = await _discount(conn, portal_id, deal_id, record, rows, applied, effects)
@@ -352,7 +395,13 @@ async def _apply(
             deal.opportunity,
             applied,
             previous,
+            won_sections,
         )
+        await _shares(conn, portal_id, program, deal_id, deal)
+        if deal.stage == "process":
+            await _transfer(conn, portal_id, program, record, deal)
+        for cid in previous.contact_ids if previous else []:  # a contact taken off the deal
+            customers.setdefault(cid, await ensure_customer(conn, portal_id, f"contact:{cid}"))
     if comments and record is not None:  # a deleted deal has no timeline to write on
         for tx in posted:
             await timeline_comment(conn, portal_id, deal_id, tx)
@@ -408,6 +457,7 @@ async def _snapshot(
     amount: int,
     applied: dict[str, list[int]],
     previous: Any,
+    won_sections: dict[str, int | None] | None = None,
 ) -> None:
     if record is None:
         values: dict[str, Any] = {
@@ -429,8 +479,96 @@ async def _snapshot(
             "closed_at": parse_datetime(record.get("CLOSEDATE")),
             "modified_at": parse_datetime(record.get("DATE_MODIFY")),
         }
-    values |= {"applied_discount": applied, "synced_at": func.now()}
+    values |= {"applied_discount": applied, "won_sections": won_sections, "synced_at": func.now()}
     stmt = insert(b24_deals).values(portal_id=portal_id, deal_id=deal_id, **values)
     await conn.execute(
         stmt.on_conflict_do_update(index_elements=["portal_id", "deal_id"], set_=values)
     )
+
+
+def _with_catalog(
+    deal: Deal, products: Mapping[int, Product], previous: Any
+) -> tuple[Deal, dict[str, int | None] | None]:
+    """The deal's rows with their products' sections and properties. A deal that was already
+    won keeps the sections it was counted with (a product moved later does not change its
+    points); the sections of a newly won deal are remembered."""
+    frozen: Mapping[str, int | None] = (
+        previous.won_sections
+        if previous is not None and previous.semantic == "S" and previous.won_sections
+        else {}
+    )
+    rows = []
+    for row in deal.rows:
+        product = products.get(row.product_id or 0)
+        key = str(row.product_id or 0)
+        section = frozen[key] if key in frozen else (product.section_id if product else None)
+        values = product.values() if product else {}
+        rows.append(replace(row, section_id=section, properties=values))
+    deal = replace(deal, rows=tuple(rows))
+    if deal.stage != "won":
+        return deal, None
+    return deal, {str(r.product_id or 0): r.section_id for r in deal.rows}
+
+
+async def _shares(
+    conn: AsyncConnection, portal_id: int, program: Program, deal_id: int, deal: Deal | None
+) -> None:
+    """Each contact's share of the deal while it is won (the base of histories and totals)."""
+    await conn.execute(
+        delete(b24_deal_shares).where(
+            b24_deal_shares.c.portal_id == portal_id, b24_deal_shares.c.deal_id == deal_id
+        )
+    )
+    if deal is None or deal.stage != "won" or deal.closed_at is None or not deal.contacts:
+        return
+    amounts = split_total(program.split, deal.contacts, basket(program, deal).order_amount)
+    await conn.execute(
+        insert(b24_deal_shares).values(
+            [
+                {
+                    "portal_id": portal_id,
+                    "deal_id": deal_id,
+                    "contact_id": contact_id,
+                    "category_id": deal.pipeline_id,
+                    "closed_at": deal.closed_at,
+                    "amount": amount,
+                }
+                for contact_id, amount in amounts.items()
+            ]
+        )
+    )
+
+
+async def _transfer(
+    conn: AsyncConnection, portal_id: int, program: Program, record: dict[str, Any], deal: Deal
+) -> None:
+    """Copy the product's name, dates, code and properties into the deal fields the program
+    maps (R-15), when they differ from what the deal shows. The write's own event re-reads the
+    deal, finds the values equal and writes nothing: the loop ends."""
+    if not program.transfer.product_to_deal:
+        return
+    row = next((r for r in deal.rows if r.product_id), None)
+    if row is None:
+        return
+    wanted = product_to_deal(program, row)
+    changed = {code: value for code, value in wanted.items() if not _same(record.get(code), value)}
+    if changed:
+        await outbox.queue_write(
+            conn,
+            portal_id,
+            key=f"deal:{deal.id}:transfer",
+            method="crm.deal.update",
+            params={"id": deal.id, "fields": changed},
+            idempotent=True,
+        )
+
+
+def _same(current: Any, wanted: Any) -> bool:
+    """Whether the deal already shows ``wanted`` (a date field shows a date-time: compare the
+    date part)."""
+    if current is None or current == "":
+        return wanted is None or wanted == ""
+    left, right = str(current), str(wanted)
+    if left == right:
+        return True
+    return len(right) == 10 and left[:10] == right  # "2026-07-01" vs "2026-07-01T03:00:00+03:00"

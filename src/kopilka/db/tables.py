@@ -195,6 +195,7 @@ b24_deals = Table(
     Column("contact_ids", ARRAY(BigInteger), nullable=False),
     Column("closed_at", TZ),
     Column("modified_at", TZ),
+    Column("won_sections", JSONB),
     Column("applied_discount", JSONB, nullable=False),
     Column("synced_at", TZ, nullable=False),
 )

@@ -14,6 +14,10 @@ branch_labels = None
 depends_on = None
 
 SCHEMA = r"""
+-- The catalog sections a won deal was counted with (product id -> section id): while the deal
+-- stays won, moving a product to another section later does not change its points.
+ALTER TABLE b24_deals ADD COLUMN won_sections JSONB;
+
 -- Each contact's share of each WON deal, as the program splits the deal's sum (kopecks, before
 -- points). The one source of customers' histories (levels, R-04) and of yearly totals (R-16);
 -- kept by the deal sync in the same transaction as the deal's ledger, so they cannot disagree.
@@ -57,6 +61,7 @@ DROP = r"""
 DROP TABLE b24_contact_state;
 DROP TABLE b24_products;
 DROP TABLE b24_deal_shares;
+ALTER TABLE b24_deals DROP COLUMN won_sections;
 """
 
 
