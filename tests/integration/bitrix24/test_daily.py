@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, text
@@ -26,6 +28,7 @@ from kopilka.bitrix24.daily import (
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_daily_runs, b24_outbox, ledger_transactions
 from kopilka.devstack import emulated_portal
+from kopilka.jobs import DAILY_TASK, daily_tick_job, defer_daily, run_worker
 from kopilka.ledger.accrual import accrue
 from kopilka.ledger.book import ensure_customer
 from tests.b24harness import Harness, kopilka_on_emulator
@@ -337,3 +340,29 @@ async def test_recorded_deals_gone_from_the_portal_are_found(h: Harness) -> None
     await _won(h, kept, 0, "2026-03-01T12:00:00+03:00", {anna: 100_00})
     await _won(h, 99999, 0, "2026-03-01T12:00:00+03:00", {anna: 100_00})
     assert await vanished_deals(h.services, h.connection) == [99999]
+
+
+async def test_the_tick_defers_one_daily_run_per_portal_and_a_worker_runs_it(h: Harness) -> None:
+    anna = person(h, "Анна", None)
+    h.services.now = lambda: datetime.now(UTC)
+    today = datetime.now(UTC).astimezone(ZoneInfo("Europe/Moscow")).date()
+    h.call("crm.contact.update", {"id": anna, "fields": {"BIRTHDATE": today.isoformat()}})
+    context = SimpleNamespace(additional_context={"services": h.services})
+    await daily_tick_job(context, 0)  # type: ignore[arg-type]
+    await daily_tick_job(context, 0)  # type: ignore[arg-type]  # one run waits already
+
+    async def waiting(conn: Any) -> bool:
+        return await defer_daily(conn, h.connection.portal_id)
+
+    assert await run_in_transaction(h.engine, waiting) is False
+    async with h.engine.connect() as conn:
+        queued = await conn.scalar(
+            text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t"),
+            {"t": DAILY_TASK},
+        )
+    assert queued == 1
+    await run_worker(h.services, wait=False, install_signal_handlers=False)
+    async with h.engine.connect() as conn:
+        ran = (await conn.execute(select(b24_daily_runs.c.job, b24_daily_runs.c.day))).all()
+    assert sorted(ran) == [("birthdays", today), ("totals", today)]
+    assert flagged(h, anna) == [True]
