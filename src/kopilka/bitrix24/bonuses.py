@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24 import outbox
 from kopilka.bitrix24.connections import Connection, portal_program
-from kopilka.bitrix24.daily import CONTACT_PREFIX, flush
+from kopilka.bitrix24.daily import CONTACT_PREFIX, flush, serialise_with_sync
 from kopilka.bitrix24.errors import B24Error, B24NotFound
 from kopilka.bitrix24.writeback import refresh_contacts
 from kopilka.db.engine import run_in_transaction
@@ -73,6 +73,7 @@ async def grant_on_portal(
     name = " ".join(str(record.get(k) or "") for k in ("NAME", "LAST_NAME")).strip()
 
     async def unit(conn: AsyncConnection) -> Posted:
+        await serialise_with_sync(conn, connection.portal_id)
         book, program = await portal_program(conn, connection)
         customer = await ensure_customer(
             conn, connection.portal_id, f"{CONTACT_PREFIX}{contact_id}", name=name

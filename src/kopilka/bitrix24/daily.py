@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,7 +33,7 @@ from kopilka.bitrix24.client import PAGE_SIZE as PAGE
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection, get_connection, portal_program
 from kopilka.bitrix24.service import sweep_portal
-from kopilka.bitrix24.sync import SyncReport, mark_dirty, sync_portal
+from kopilka.bitrix24.sync import SYNC_LOCK, SyncReport, mark_dirty, sync_portal
 from kopilka.bitrix24.writeback import refresh_contacts
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import accounts, b24_daily_runs, b24_deal_shares, b24_deals, customers
@@ -80,6 +80,16 @@ class DailyReport:
             "deals_synced": self.sync.deals,
             "writes": self.sync.writes,
         }
+
+
+async def serialise_with_sync(conn: AsyncConnection, portal_id: int) -> None:
+    """Wait for the portal's running sync and keep the next one out until this transaction
+    ends. A transaction that recomputes contact fields outside the sync must take this first:
+    otherwise it could queue a value computed before a deal settled, after the sync queued the
+    newer one, and the older value would be the one left on the portal."""
+    await conn.execute(
+        text("SELECT pg_advisory_xact_lock(:ns, :portal)"), {"ns": SYNC_LOCK, "portal": portal_id}
+    )
 
 
 # --- reading every contact ---------------------------------------------------------------------
@@ -268,10 +278,12 @@ async def expire_portal(
         chunk = due[start : start + EXPIRY_CHUNK]
 
         async def unit(conn: AsyncConnection, chunk: list[int] = chunk) -> list[Posted]:
+            await serialise_with_sync(conn, connection.portal_id)
             posted = await expire_accounts(conn, book, chunk, now=now)
             owners = await _owners(conn, chunk)
+            contacts = sorted(set(owners.values()))
             await refresh_contacts(
-                conn, book, program, connection.portal_id, sorted(set(owners.values())), now
+                conn, book, program, connection.portal_id, contacts, max(now, services.now())
             )
             for tx in posted if comments else []:
                 account = next(leg.account_id for leg in tx.legs if leg.amount < 0)
@@ -365,7 +377,10 @@ async def refresh_all(
         part = contacts[start : start + chunk]
 
         async def unit(conn: AsyncConnection, part: list[int] = part) -> None:
-            await refresh_contacts(conn, book, program, connection.portal_id, part, now)
+            await serialise_with_sync(conn, connection.portal_id)
+            # the clock as of this chunk: a deal settled since the run began counts
+            moment = max(now, services.now())
+            await refresh_contacts(conn, book, program, connection.portal_id, part, moment)
 
         await run_in_transaction(services.engine, unit)
         if progress:
