@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
@@ -25,6 +26,7 @@ from kopilka.bitrix24.daily import (
     run_daily,
     vanished_deals,
 )
+from kopilka.bitrix24.sync import SYNC_LOCK
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_daily_runs, b24_outbox, ledger_transactions
 from kopilka.devstack import emulated_portal
@@ -366,3 +368,24 @@ async def test_the_tick_defers_one_daily_run_per_portal_and_a_worker_runs_it(h: 
         ran = (await conn.execute(select(b24_daily_runs.c.job, b24_daily_runs.c.day))).all()
     assert sorted(ran) == [("birthdays", today), ("totals", today)]
     assert flagged(h, anna) == [True]
+
+
+async def test_a_refresh_waits_for_the_portals_running_sync(h: Harness) -> None:
+    anna = person(h, "Анна", None)
+    await _won(h, 905, 0, "2026-03-01T12:00:00+03:00", {anna: 100_00})
+    async with h.engine.connect() as conn:
+        book, program = await portal_program(conn, h.connection)
+    lock = {"ns": SYNC_LOCK, "p": h.connection.portal_id}
+    async with h.engine.connect() as sync:  # a drain in progress holds the portal's lock
+        await sync.execute(text("SELECT pg_advisory_lock(:ns, :p)"), lock)
+        await sync.commit()
+        refresh = asyncio.create_task(
+            refresh_all(h.services, h.connection, book, program, at("2026-06-01T10:00:00+03:00"))
+        )
+        await asyncio.sleep(0.5)
+        assert not refresh.done()
+        async with h.engine.connect() as conn:
+            assert await conn.scalar(select(func.count()).select_from(b24_outbox)) == 0
+        await sync.execute(text("SELECT pg_advisory_unlock(:ns, :p)"), lock)
+        await sync.commit()
+        assert await asyncio.wait_for(refresh, 10) == 1
