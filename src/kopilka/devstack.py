@@ -226,6 +226,8 @@ async def kopilka_on_emulator(
                 await set_field_map(conn, connection.portal_id, done.field_map)
 
             await run_in_transaction(engine, store)
+            async with engine.connect() as conn:  # with what provisioning recorded
+                connection = await get_connection(conn, connection.portal_id)
             if worker:
                 tasks.append(
                     asyncio.create_task(

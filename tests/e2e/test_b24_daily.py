@@ -29,7 +29,7 @@ from tests.b24harness import Harness, kopilka_on_emulator
 pytestmark = pytest.mark.timeout(240)
 
 TRIPS, EVENTS = 0, 2
-CASHBACK, TRIPS_WON = "UF_CRM_KOP_CASHBACK", "UF_CRM_KOP_TRIPS"
+CASHBACK, TRIPS_WON = "UF_CRM_KOP_CASHBACK", "UF_CRM_KOP_WON_DEALS"
 MSK = "+03:00"
 
 

@@ -114,7 +114,7 @@ def test_sync_totals_backfills_past_years_and_daily_sets_birthdays(database: str
         assert card[f"UF_CRM_TRAVEL_{this_year - 2}"] == "200000"
         assert card[f"UF_CRM_EVENTS_{this_year - 1}"] == "3000"
         assert card[f"UF_CRM_TRAVEL_{this_year}"] == "0"
-        assert card["UF_CRM_KOP_TRIPS"] == "3"
+        assert card["UF_CRM_KOP_WON_DEALS"] == "3"
         card = call(portal, "crm.contact.get", {"id": boris})
         assert card[f"UF_CRM_TRAVEL_{this_year - 4}"] == "60000"
 

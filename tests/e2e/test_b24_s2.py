@@ -12,10 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from b24emu import Portal
-from b24emu.catalog import add_product, add_section
-from kopilka.devstack import emulated_portal
 from tests.b24harness import Harness, kopilka_on_emulator
+from tests.portals import car_service_portal
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -25,24 +23,6 @@ BALANCE, PERCENT, WON, LEVEL = (
     "UF_CRM_KOP_WON_DEALS",
     "UF_CRM_KOP_LEVEL",
 )
-
-
-def car_service_portal() -> tuple[Portal, dict[str, int]]:
-    portal = emulated_portal("empty")
-    portal.seq["section"] = 12
-    repair = add_section(portal, "Ремонт")
-    tuning = add_section(portal, "Тюнинг")
-    consumables = add_section(portal, "Расходники")
-    assert (repair, tuning, consumables) == (12, 13, 14)
-    products = {
-        "brakes": add_product(
-            portal, {"NAME": "Замена колодок", "PRICE": 10000, "SECTION_ID": repair}
-        ),
-        "chip": add_product(portal, {"NAME": "Чип-тюнинг", "PRICE": 20000, "SECTION_ID": tuning}),
-        "spoiler": add_product(portal, {"NAME": "Спойлер", "PRICE": 5000, "SECTION_ID": tuning}),
-        "oil": add_product(portal, {"NAME": "Масло", "PRICE": 2000, "SECTION_ID": consumables}),
-    }
-    return portal, products
 
 
 def deal(h: Harness, contact: int, rows: list[tuple[int, int]]) -> int:

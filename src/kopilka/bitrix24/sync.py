@@ -44,6 +44,15 @@ from kopilka.bitrix24.mapping import (
     to_int,
 )
 from kopilka.bitrix24.mapping import record as remember_discount
+from kopilka.bitrix24.offers import (
+    Layout,
+    applied_for,
+    applied_text,
+    element_code,
+    element_write,
+    offers_text,
+    read_elements,
+)
 from kopilka.bitrix24.products import Product, needs_catalog, products_for
 from kopilka.bitrix24.reader import Snapshot, read_deals
 from kopilka.bitrix24.standing import AsOf, histories
@@ -56,15 +65,23 @@ from kopilka.db.tables import (
     b24_sync_runs,
     b24_sync_state,
 )
-from kopilka.domain.deal import Deal
-from kopilka.domain.effects import DealEffects
+from kopilka.domain.deal import CustomerHistory, Deal, StageSemantic
+from kopilka.domain.effects import DealEffects, Redemption
 from kopilka.domain.eligibility import basket
 from kopilka.domain.errors import KopilkaError
-from kopilka.domain.split import split_total
+from kopilka.domain.money import percent_of
+from kopilka.domain.offers import offers_for
+from kopilka.domain.split import ordered, split_total
 from kopilka.domain.transfer import product_to_deal
 from kopilka.ledger.book import ensure_customer
-from kopilka.ledger.deals import deal_reference, reconcile_deal, settle_deal
-from kopilka.ledger.types import Book
+from kopilka.ledger.deals import (
+    Reconciled,
+    deal_reference,
+    reconcile_deal,
+    settle_deal,
+    spendable_for_deal,
+)
+from kopilka.ledger.types import Book, HoldView, Posted
 from kopilka.logs import bound
 from kopilka.program.model import Program
 
@@ -180,6 +197,9 @@ async def _drain(
     portal_id = connection.portal_id
     async with engine.connect() as conn:
         book, program = await portal_program(conn, connection)
+    layout = (
+        Layout.from_json(connection.field_map.get("offers_list")) if program.discounts else None
+    )
     skip: set[int] = set()
     while True:
         await _gather(engine, portal_id, chunk)
@@ -203,6 +223,8 @@ async def _drain(
                 deal_fields=_deal_selects(program),
                 contact_fields=_contact_selects(program),
             )
+            elements = await read_elements(client, layout, list(claimed)) if layout else {}
+            snap.elements = elements
             products: dict[int, Product] = {}
             sections, properties = needs_catalog(program)
             if sections:
@@ -217,7 +239,9 @@ async def _drain(
                     s: Snapshot = snap,
                     p: Mapping[int, Product] = products,
                 ) -> int:
-                    return await _apply(conn, book, program, portal_id, s, p, d, v, now(), comments)
+                    return await _apply(
+                        conn, book, program, portal_id, s, p, d, v, now(), comments, layout
+                    )
 
                 try:
                     with bound(deal_id=deal_id):
@@ -320,6 +344,7 @@ async def _apply(
     version: int,
     now: datetime,
     comments: bool = True,
+    layout: Layout | None = None,
 ) -> int:
     """One deal in one transaction: settle the ledger, record the snapshot and the contacts'
     shares, queue the writes."""
@@ -348,7 +373,13 @@ async def _apply(
             hold_ttl=timedelta(hours=program.redemption.hold_ttl_hours),
             source=f"deal {deal_id} deleted",
         )
-        posted = result.posted
+        posted = list(result.posted)
+        if layout is not None:
+            for cid in contact_ids:
+                paid = await _contact_payment(
+                    conn, book, program, deal_id, "lost", cid, customers[cid], None, now
+                )
+                posted += paid.posted
         effects: DealEffects | None = None
         await _snapshot(conn, portal_id, deal_id, None, contact_ids, 0, applied, previous)
         await _shares(conn, portal_id, program, deal_id, None)
@@ -384,8 +415,17 @@ async def _apply(
             now=now,
             source=f"deal {deal_id}",
         )
-        posted = result.posted
-        applied = await _discount(conn, portal_id, deal_id, record, rows, applied, effects)
+        posted = list(result.posted)
+        holds = [result.hold] if result.hold is not None else []
+        extra = 0
+        if layout is not None:
+            extra, more, more_holds = await _contact_offers(
+                conn, book, program, portal_id, layout, snap, deal, known, customers, previous, now
+            )
+            posted += more
+            holds += more_holds
+        want = (effects.redemption.amount if effects.redemption else 0) + extra
+        applied = await _discount(conn, portal_id, deal_id, record, rows, applied, want)
         await _snapshot(
             conn,
             portal_id,
@@ -405,8 +445,8 @@ async def _apply(
     if comments and record is not None:  # a deleted deal has no timeline to write on
         for tx in posted:
             await timeline_comment(conn, portal_id, deal_id, tx)
-        if result.hold is not None:
-            await hold_comment(conn, portal_id, deal_id, result.hold)
+        for hold in holds:
+            await hold_comment(conn, portal_id, deal_id, hold)
     await contact_fields_write(conn, book, program, portal_id, customers, effects, now)
     await conn.execute(
         delete(b24_dirty_deals).where(
@@ -425,14 +465,12 @@ async def _discount(
     record: dict[str, Any],
     rows: list[Row],
     applied: dict[str, list[int]],
-    effects: DealEffects,
+    want: int,
 ) -> dict[str, list[int]]:
-    """Put the points payment on the product rows as a discount, when it differs from what is
-    there. A lost deal keeps its rows as they are."""
+    """Put the points payment and the applied discounts on the product rows as a discount,
+    when it differs from what is there. A lost deal keeps its rows as they are."""
     if not rows or str(record.get("STAGE_SEMANTIC_ID")) == "F":
         return applied
-    redemption = effects.redemption
-    want = redemption.amount if redemption else 0
     if want == applied_total(rows, applied):
         return applied
     prices = base_prices(rows, applied)
@@ -572,3 +610,115 @@ def _same(current: Any, wanted: Any) -> bool:
     if left == right:
         return True
     return len(right) == 10 and left[:10] == right  # "2026-07-01" vs "2026-07-01T03:00:00+03:00"
+
+
+async def _contact_offers(
+    conn: AsyncConnection,
+    book: Book,
+    program: Program,
+    portal_id: int,
+    layout: Layout,
+    snap: Snapshot,
+    deal: Deal,
+    known: Mapping[int, CustomerHistory],
+    customers: dict[int, int],
+    previous: Any,
+    now: datetime,
+) -> tuple[int, list[Posted], list[HoldView]]:
+    """R-13: each contact's offers listed in its element, the manager's choices applied. Returns
+    the discount to put on the rows, and what the ledger posted for the contacts' payments."""
+    contacts = ordered(deal.contacts)
+    order_split = split_total(program.split, contacts, basket(program, deal).order_amount)
+    seen = dict(known)
+    for c in contacts:
+        spendable = await spendable_for_deal(
+            conn, book, contact_reference(deal.id, c.id), customers[c.id], now
+        )
+        seen[c.id] = replace(seen.get(c.id, CustomerHistory()), available_points=spendable)
+    offers = offers_for(program, deal, contacts, seen, order_split, now)
+    total = 0
+    posted: list[Posted] = []
+    holds: list[HoldView] = []
+    for c in contacts:
+        mine = [o for o in offers if o.contact_id == c.id]
+        element = snap.elements.get(element_code(deal.id, c.id))
+        chosen = applied_for(mine, element, layout, order_split.get(c.id, 0))
+        ask = chosen.points_requested if chosen and deal.stage != "lost" else 0
+        cap = min(
+            seen[c.id].available_points,
+            percent_of(order_split.get(c.id, 0), program.redemption.max_share, rounding="down"),
+        )
+        paid = await _contact_payment(
+            conn, book, program, deal.id, deal.stage, c.id, customers[c.id], min(ask, cap), now
+        )
+        posted += paid.posted
+        if paid.hold is not None:
+            holds.append(paid.hold)
+        taken = min(ask, cap)
+        total += (chosen.discount if chosen and deal.stage != "lost" else 0) + taken
+        info = snap.contacts.get(c.id, {})
+        name = " ".join(str(info.get(k) or "") for k in ("NAME", "LAST_NAME")).strip()
+        params = element_write(
+            layout, deal.id, c.id, name, element, offers_text(mine), applied_text(chosen, taken)
+        )
+        if params is not None:
+            await outbox.queue_write(
+                conn,
+                portal_id,
+                key=f"offers:{deal.id}:{c.id}",
+                method="lists.element.update" if element is not None else "lists.element.add",
+                params=params,
+                idempotent=True,
+            )
+    gone = set(previous.contact_ids if previous else []) - {c.id for c in contacts}
+    for cid in sorted(gone):  # a contact taken off the deal pays nothing any more
+        customers.setdefault(cid, await ensure_customer(conn, portal_id, f"contact:{cid}"))
+        paid = await _contact_payment(
+            conn, book, program, deal.id, "lost", cid, customers[cid], None, now
+        )
+        posted += paid.posted
+    return total, posted, holds
+
+
+def contact_reference(deal_id: int, contact_id: int) -> str:
+    return f"{deal_reference(deal_id)}:contact:{contact_id}"
+
+
+async def _contact_payment(
+    conn: AsyncConnection,
+    book: Book,
+    program: Program,
+    deal_id: int,
+    stage: StageSemantic,
+    contact_id: int,
+    customer_id: int,
+    amount: int | None,
+    now: datetime,
+) -> Reconciled:
+    """One contact's points paying for the deal: held while it is open, taken when it is won,
+    given back when it is lost, deleted or the contact leaves it (``amount=None``)."""
+    redemption = (
+        Redemption(
+            contact_id=contact_id,
+            requested=amount,
+            amount=amount,
+            cap=amount,
+            capped_by="none",
+            rule_inputs={"deal_id": deal_id, "contact_id": contact_id},
+            explanation_ru=f"оплата бонусами по сделке №{deal_id}",
+            explanation_en=f"paid with points, deal #{deal_id}",
+        )
+        if amount
+        else None
+    )
+    return await reconcile_deal(
+        conn,
+        book,
+        reference=contact_reference(deal_id, contact_id),
+        stage=stage if amount else "lost",
+        effects=DealEffects(deal_id, program.hash, redemption=redemption),
+        customers={contact_id: customer_id},
+        now=now,
+        hold_ttl=timedelta(hours=program.redemption.hold_ttl_hours),
+        source=f"deal {deal_id}, contact {contact_id}",
+    )

@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.bitrix24 import outbox
 from kopilka.bitrix24.standing import histories, yearly_totals
 from kopilka.db.tables import b24_contact_state, b24_deal_shares
+from kopilka.domain.deal import Contact
 from kopilka.domain.effects import DealEffects, LevelStatus
 from kopilka.domain.explain import points_ru
 from kopilka.domain.levels import metric_of, status_for
+from kopilka.domain.offers import discount_percent
 from kopilka.ledger.book import ensure_customer
 from kopilka.ledger.queries import balance
 from kopilka.ledger.types import Book, HoldView, Posted
@@ -107,7 +109,8 @@ async def refresh_contacts(
     mapped = program.fields.contact
     lifetime = await _lifetime(conn, portal_id, ids)
     levels = program.levels
-    history = await histories(conn, portal_id, program, ids, now=now) if levels else {}
+    shown = [d for d in program.discounts if d.field]
+    history = await histories(conn, portal_id, program, ids, now=now) if levels or shown else {}
     totals = await yearly_totals(conn, portal_id, program, now, ids)
     for contact_id in ids:
         fields: dict[str, Any] = {}
@@ -133,6 +136,10 @@ async def refresh_contacts(
             await _level_change(conn, portal_id, contact_id, status, levels.tiers)
         for code, amount in totals.get(contact_id, {}).items():
             fields[code] = money_value(amount)
+        for discount in shown:  # the accumulative discount shown on the contact
+            assert discount.field is not None
+            got = discount_percent(program, Contact(contact_id), history[contact_id], discount, now)
+            fields[discount.field] = _plain(got) if got is not None else "0"
         if fields:
             await outbox.queue_write(
                 conn,

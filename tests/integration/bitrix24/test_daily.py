@@ -325,7 +325,7 @@ async def test_every_contact_with_won_deals_gets_its_totals_recomputed(h: Harnes
     card = h.contact(anna)
     assert (card["UF_CRM_TRAVEL_2026"], card["UF_CRM_EVENTS_2025"]) == ("100000", "3000")
     assert (card["UF_CRM_TRAVEL_2024"], card["UF_CRM_TRAVEL_2025"]) == ("0", "0")
-    assert (card[CASHBACK], card["UF_CRM_KOP_TRIPS"]) == ("0", "2")
+    assert (card[CASHBACK], card["UF_CRM_KOP_WON_DEALS"]) == ("0", "2")
     card = h.contact(boris)
     assert (card["UF_CRM_TRAVEL_2026"], card["UF_CRM_TRAVEL_2021"]) == ("50000", "7000")
     assert card["UF_CRM_TRAVEL_2024"] == "0"
