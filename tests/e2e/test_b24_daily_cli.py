@@ -98,7 +98,7 @@ def test_sync_totals_backfills_past_years_and_daily_sets_birthdays(database: str
                     "crm.contact.userfield.add",
                     {"fields": {"FIELD_NAME": f"{kind}_{year}", "USER_TYPE_ID": "double"}},
                 )
-        webhook = portal.add_webhook(user_id=1, scopes=("crm", "user"))
+        webhook = portal.add_webhook(user_id=1, scopes=("crm", "user", "lists"))
         token = portal.add_outgoing_webhook("http://127.0.0.1:9/b24/events", ("ONCRMDEALUPDATE",))
         code, output = kopilka(
             "connect", "--webhook", webhook, "--event-token", token, "--program", TRAVEL,

@@ -72,7 +72,7 @@ def test_review_and_apology_bonuses_in_a_connected_portal(database: str) -> None
     portal = connected_portal()
     with EmuServer(portal):
         anna = int(call(portal, "crm.contact.add", {"fields": {"NAME": "Анна"}}))
-        webhook = portal.add_webhook(user_id=1, scopes=("crm", "user"))
+        webhook = portal.add_webhook(user_id=1, scopes=("crm", "user", "lists"))
         token = portal.add_outgoing_webhook("http://127.0.0.1:9/b24/events", ("ONCRMDEALUPDATE",))
         code, output = kopilka(
             "connect", "--webhook", webhook, "--event-token", token, "--program", TRAVEL,

@@ -289,13 +289,16 @@ async def _won(h: Harness, deal: int, category: int, closed: str, shares: dict[i
 
 
 def totals_fields(h: Harness) -> None:
-    """The yearly totals fields, as the club keeps them on its contacts."""
+    """The yearly totals fields, as the club keeps them on its contacts (those provisioning
+    did not make: it makes the years around the real today)."""
+    have = {f["FIELD_NAME"] for f in h.call("crm.contact.userfield.list", {})}
     for year in range(2020, 2028):
         for kind in ("TRAVEL", "EVENTS"):
-            h.call(
-                "crm.contact.userfield.add",
-                {"fields": {"FIELD_NAME": f"{kind}_{year}", "USER_TYPE_ID": "double"}},
-            )
+            if f"UF_CRM_{kind}_{year}" not in have:
+                h.call(
+                    "crm.contact.userfield.add",
+                    {"fields": {"FIELD_NAME": f"{kind}_{year}", "USER_TYPE_ID": "double"}},
+                )
 
 
 async def test_every_contact_with_won_deals_gets_its_totals_recomputed(h: Harness) -> None:
