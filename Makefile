@@ -46,6 +46,7 @@ bench: setup
 	$(BIN)/python -m bench.ledger
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.totals
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -373,4 +374,16 @@ web_sessions = Table(
     Column("created_at", TZ, nullable=False),
     Column("expires_at", TZ, nullable=False),
     Column("ended_at", TZ),
+)
+
+# --- daily jobs (issue 4: birthdays, yearly totals) ---------------------------------------------
+
+b24_daily_runs = Table(
+    "b24_daily_runs",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("job", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("finished_at", TZ, nullable=False),
+    Column("stats", JSONB, nullable=False),
 )
