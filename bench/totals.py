@@ -17,8 +17,7 @@ Timed, warm (one untimed run each first), alternating, R times each, median:
 * Kopilka: ``standing.yearly_totals(conn, portal, program, now, contact_ids=None)``, which returns
   every contact's every field (zeros included, so stale values get reset).
 
-Both answers are checked to be the same numbers. A proposed rewrite of ``yearly_totals`` (same
-contract) is timed alongside and checked to give the very same answer. With ``--refresh`` the
+Both answers are checked to be the same numbers. With ``--refresh`` the
 whole daily path (``writeback.refresh_contacts`` for every contact, 500 a transaction, rolled
 back) is timed too.
 """
@@ -32,7 +31,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -116,78 +115,6 @@ async def kopilka(conn: AsyncConnection, portal: int, program: Program) -> dict[
     return await yearly_totals(conn, portal, program, NOW)
 
 
-async def proposed_yearly_totals(
-    conn: AsyncConnection,
-    portal_id: int,
-    program: Program,
-    now: datetime,
-    contact_ids: Sequence[int] | None = None,
-) -> dict[int, dict[str, int]]:
-    """What ``standing.yearly_totals`` could be (same contract, same answer), proposed to its
-    owner: the Python work was two thirds of its time (240 000 ``str.format`` calls for the
-    zeros, one more per row). Field names are made once per rule and year, every contact's
-    zeros are a copy of one template, all rules are one statement (a ``VALUES`` list maps each
-    pipeline to its rule), and without ``contact_ids`` no 20 000-element array is sent."""
-    rules = program.transfer.totals
-    if not rules:
-        return {}
-    this_year = now.astimezone(program.tz).year
-    names: list[dict[int, str]] = [
-        {y: r.field.format(year=y) for y in range(this_year - r.years_back, this_year + 1)}
-        for r in rules
-    ]
-    pairs = [
-        (n, category)
-        for n, rule in enumerate(rules)
-        for category in sorted(program.pipeline_ids(rule.pipelines) or ())
-    ]
-    if contact_ids is None:
-        scope = list(
-            await conn.scalars(
-                text(
-                    "SELECT DISTINCT contact_id FROM b24_deal_shares WHERE portal_id = :p "
-                    "ORDER BY 1"
-                ),
-                {"p": portal_id},
-            )
-        )
-    else:
-        scope = sorted({int(c) for c in contact_ids})
-    template = {name: 0 for by_year in names for name in by_year.values()}
-    totals = {int(c): dict(template) for c in scope}
-    if not scope or not pairs:
-        return totals
-    rows = await conn.execute(
-        text(
-            "SELECT s.contact_id, r.rule, "
-            "       CAST(extract(year FROM s.closed_at AT TIME ZONE :tz) AS int), sum(s.amount) "
-            "FROM b24_deal_shares s "
-            "JOIN unnest(CAST(:rules AS int[]), CAST(:cats AS bigint[])) AS r(rule, category_id) "
-            "  ON r.category_id = s.category_id "
-            "WHERE s.portal_id = :p "
-            "  AND (CAST(:all AS boolean) OR s.contact_id = ANY(:ids)) "
-            "  AND s.closed_at >= make_timestamptz(:y0, 1, 1, 0, 0, 0, :tz) "
-            "  AND s.closed_at < make_timestamptz(:y1, 1, 1, 0, 0, 0, :tz) "
-            "GROUP BY 1, 2, 3"
-        ),
-        {
-            "p": portal_id,
-            "tz": program.timezone,
-            "rules": [n for n, _ in pairs],
-            "cats": [c for _, c in pairs],
-            "all": contact_ids is None,
-            "ids": [] if contact_ids is None else scope,
-            "y0": this_year - max(r.years_back for r in rules),
-            "y1": this_year + 1,
-        },
-    )
-    for contact, rule, year, amount in rows:
-        name = names[rule].get(year)
-        if name is not None:  # a year this rule does not look back to
-            totals[contact][name] += int(amount)
-    return totals
-
-
 def same_numbers(base: list[Any], ours: dict[int, dict[str, int]]) -> tuple[bool, dict[str, Any]]:
     expected: dict[tuple[int, str], int] = {}
     for row in base:
@@ -240,9 +167,7 @@ async def run(args: argparse.Namespace, server_url: str) -> dict[str, Any]:
                 shares = await conn.scalar(text("SELECT count(*) FROM b24_deal_shares"))
                 base = await baseline(conn, portal, program)
                 ours = await kopilka(conn, portal, program)
-                proposed = await proposed_yearly_totals(conn, portal, program, NOW)
             equal, sizes = same_numbers(base, ours)
-            proposed_equal = proposed == ours
 
             async def base_work(conn: AsyncConnection) -> None:
                 await baseline(conn, portal, program)
@@ -250,14 +175,10 @@ async def run(args: argparse.Namespace, server_url: str) -> dict[str, Any]:
             async def our_work(conn: AsyncConnection) -> None:
                 await kopilka(conn, portal, program)
 
-            async def proposed_work(conn: AsyncConnection) -> None:
-                await proposed_yearly_totals(conn, portal, program, NOW)
-
-            times: dict[str, list[float]] = {"sql": [], "kopilka": [], "proposed": []}
+            times: dict[str, list[float]] = {"sql": [], "kopilka": []}
             for _ in range(args.repeat):
                 times["sql"].append(await timed(engine, base_work))
                 times["kopilka"].append(await timed(engine, our_work))
-                times["proposed"].append(await timed(engine, proposed_work))
             medians = {k: statistics.median(v) for k, v in times.items()}
             result: dict[str, Any] = {
                 "deals": args.deals,
@@ -270,8 +191,6 @@ async def run(args: argparse.Namespace, server_url: str) -> dict[str, Any]:
                 "seconds": {k: [round(x, 4) for x in v] for k, v in times.items()},
                 "median_seconds": {k: round(v, 4) for k, v in medians.items()},
                 "ratio": round(medians["kopilka"] / medians["sql"], 3),
-                "proposed_same_answer": proposed_equal,
-                "proposed_ratio": round(medians["proposed"] / medians["sql"], 3),
                 "goal": GOAL,
             }
             if args.refresh:

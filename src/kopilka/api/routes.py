@@ -22,6 +22,7 @@ from kopilka.api.idempotency import HEADER, check_key, once
 from kopilka.api.keys import ApiPrincipal, require_scope
 from kopilka.api.portal import (
     CustomerRef,
+    contact_id_of,
     current_program,
     customer_by_card,
     customer_by_id,
@@ -46,6 +47,9 @@ from kopilka.api.schemas import (
     Quote,
     RefundBody,
 )
+from kopilka.bitrix24.bonuses import reflect_grant
+from kopilka.bitrix24.connections import is_connected
+from kopilka.bitrix24.daily import serialise_with_sync
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import (
     IdempotencyConflict,
@@ -55,6 +59,7 @@ from kopilka.domain.errors import (
     NotFound,
 )
 from kopilka.domain.manual import ManualGrantRefused
+from kopilka.jobs import defer_sync
 from kopilka.ledger.grants import grant
 from kopilka.ledger.queries import balance, history
 from kopilka.ledger.types import Book
@@ -469,7 +474,12 @@ async def post_grant(
     """A bonus from the program's ``manual_bonuses`` (its limits apply), recording who and why."""
 
     async def work(conn: AsyncConnection, book: Book, program: Program, now: datetime) -> GrantView:
+        contact = None
+        connected = await is_connected(conn, who.portal_id)
+        if connected:  # the portal's fields will be recomputed: not alongside a running sync
+            await serialise_with_sync(conn, who.portal_id)
         customer = await select_customer(conn, who.portal_id, body.customer)
+        contact = contact_id_of(customer.external_id) if connected else None
         posted = await grant(
             conn,
             book,
@@ -483,6 +493,9 @@ async def post_grant(
             comment=body.comment,
             source="api",
         )
+        if contact is not None:  # a Bitrix24 contact: its card and timeline show the grant
+            await reflect_grant(conn, book, program, who.portal_id, contact, posted, now)
+            await defer_sync(conn, who.portal_id)  # the writes go out with the portal's sync
         earned = sum(leg.amount for leg in posted.legs if leg.account_kind == "customer")
         return GrantView(
             transaction_id=posted.id, customer_id=customer.id, amount=earned, reason=posted.reason

@@ -22,7 +22,8 @@ from kopilka.domain.errors import InvalidCommand, NotFound
 from kopilka.domain.explain import points_ru
 from kopilka.ledger.book import ensure_customer
 from kopilka.ledger.grants import grant
-from kopilka.ledger.types import Posted
+from kopilka.ledger.types import Book, Posted
+from kopilka.program.model import Program
 from kopilka.services import Services
 
 log = logging.getLogger("kopilka.bitrix24.bonuses")
@@ -46,6 +47,37 @@ def grant_comment(tx: Posted) -> str:
     """«Копилка: +500 бонусов — Бонус за отзыв (выдал: Мария) · запись №12»."""
     earned = sum(leg.amount for leg in tx.legs if leg.account_kind == "customer")
     return f"Копилка: +{points_ru(earned)} — {tx.reason} (выдал: {tx.actor}) · запись №{tx.id}"
+
+
+async def reflect_grant(
+    conn: AsyncConnection,
+    book: Book,
+    program: Program,
+    portal_id: int,
+    contact_id: int,
+    posted: Posted,
+    now: datetime,
+) -> None:
+    """In the grant's transaction (which took :func:`serialise_with_sync` first): the contact's
+    fields and a timeline comment on the contact, queued for the portal. Whoever grants — the
+    CLI, the API — the portal shows it the same way."""
+    if posted.replayed:
+        return
+    await refresh_contacts(conn, book, program, portal_id, [contact_id], now)
+    await outbox.queue_write(
+        conn,
+        portal_id,
+        key=f"comment:tx:{posted.id}",
+        method="crm.timeline.comment.add",
+        params={
+            "fields": {
+                "ENTITY_ID": contact_id,
+                "ENTITY_TYPE": "contact",
+                "COMMENT": grant_comment(posted),
+            }
+        },
+        idempotent=False,
+    )
 
 
 async def grant_on_portal(
@@ -91,23 +123,7 @@ async def grant_on_portal(
             comment=comment,
             source=f"manual grant by {actor}",
         )
-        if posted.replayed:
-            return posted
-        await refresh_contacts(conn, book, program, connection.portal_id, [contact_id], now)
-        await outbox.queue_write(
-            conn,
-            connection.portal_id,
-            key=f"comment:tx:{posted.id}",
-            method="crm.timeline.comment.add",
-            params={
-                "fields": {
-                    "ENTITY_ID": contact_id,
-                    "ENTITY_TYPE": "contact",
-                    "COMMENT": grant_comment(posted),
-                }
-            },
-            idempotent=False,
-        )
+        await reflect_grant(conn, book, program, connection.portal_id, contact_id, posted, now)
         return posted
 
     posted = await run_in_transaction(services.engine, unit)

@@ -92,58 +92,66 @@ async def yearly_totals(
     """contact id -> {field code: kopecks} for every totals rule and covered year (R-16).
 
     Every field of the covered years is present (0 when nothing was bought), so a value left
-    over from a deal since deleted or moved is reset. ``contact_ids=None``: every contact with
-    a won deal on record. One aggregate query per rule, grouped in the database.
+    over from a deal since deleted or moved is reset. ``contact_ids=None``: every contact with a
+    won deal on record. One statement answers every rule (a list maps each pipeline to its
+    rule); field names are made once per rule and year and every contact's zeros are a copy of
+    one template — at 20 000 contacts the Python side was two thirds of the time (bench/totals).
     """
     rules = program.transfer.totals
     if not rules:
         return {}
     this_year = now.astimezone(program.tz).year
-    scope = sorted({int(c) for c in contact_ids}) if contact_ids is not None else None
-    if scope is None:
-        scope = [
-            int(c)
-            for c in (
-                await conn.execute(
-                    text(
-                        "SELECT DISTINCT contact_id FROM b24_deal_shares WHERE portal_id = :p "
-                        "ORDER BY 1"
-                    ),
-                    {"p": portal_id},
-                )
-            ).scalars()
-        ]
-    totals: dict[int, dict[str, int]] = {c: {} for c in scope}
-    if not scope:
-        return totals
-    for rule in rules:
-        years = range(this_year - rule.years_back, this_year + 1)
-        for fields in totals.values():
-            for year in years:
-                fields[rule.field.format(year=year)] = 0
-        categories = sorted(program.pipeline_ids(rule.pipelines) or ())
-        rows = await conn.execute(
-            text(
-                "SELECT contact_id, "
-                "       CAST(extract(year FROM closed_at AT TIME ZONE :tz) AS int) AS year, "
-                "       sum(amount) AS amount "
-                "FROM b24_deal_shares "
-                "WHERE portal_id = :p AND category_id = ANY(:cats) "
-                "  AND contact_id = ANY(:ids) "
-                "  AND closed_at >= make_timestamptz(:y0, 1, 1, 0, 0, 0, :tz) "
-                "  AND closed_at < make_timestamptz(:y1, 1, 1, 0, 0, 0, :tz) "
-                "GROUP BY 1, 2"
-            ),
-            {
-                "p": portal_id,
-                "tz": program.timezone,
-                "cats": categories,
-                "ids": scope,
-                "y0": years.start,
-                "y1": years.stop,
-            },
+    names: list[dict[int, str]] = [
+        {y: r.field.format(year=y) for y in range(this_year - r.years_back, this_year + 1)}
+        for r in rules
+    ]
+    pairs = [
+        (n, category)
+        for n, rule in enumerate(rules)
+        for category in sorted(program.pipeline_ids(rule.pipelines) or ())
+    ]
+    if contact_ids is None:
+        scope = list(
+            await conn.scalars(
+                text(
+                    "SELECT DISTINCT contact_id FROM b24_deal_shares WHERE portal_id = :p "
+                    "ORDER BY 1"
+                ),
+                {"p": portal_id},
+            )
         )
-        for row in rows:
-            field = rule.field.format(year=row.year)
-            totals[row.contact_id][field] += int(row.amount)
+    else:
+        scope = sorted({int(c) for c in contact_ids})
+    template = {name: 0 for by_year in names for name in by_year.values()}
+    totals = {int(c): dict(template) for c in scope}
+    if not scope or not pairs:
+        return totals
+    rows = await conn.execute(
+        text(
+            "SELECT s.contact_id, r.rule, "
+            "       CAST(extract(year FROM s.closed_at AT TIME ZONE :tz) AS int), sum(s.amount) "
+            "FROM b24_deal_shares s "
+            "JOIN unnest(CAST(:rules AS int[]), CAST(:cats AS bigint[])) AS r(rule, category_id) "
+            "  ON r.category_id = s.category_id "
+            "WHERE s.portal_id = :p "
+            "  AND (CAST(:all AS boolean) OR s.contact_id = ANY(:ids)) "
+            "  AND s.closed_at >= make_timestamptz(:y0, 1, 1, 0, 0, 0, :tz) "
+            "  AND s.closed_at < make_timestamptz(:y1, 1, 1, 0, 0, 0, :tz) "
+            "GROUP BY 1, 2, 3"
+        ),
+        {
+            "p": portal_id,
+            "tz": program.timezone,
+            "rules": [n for n, _ in pairs],
+            "cats": [c for _, c in pairs],
+            "all": contact_ids is None,
+            "ids": [] if contact_ids is None else scope,
+            "y0": this_year - max(r.years_back for r in rules),
+            "y1": this_year + 1,
+        },
+    )
+    for contact, rule, year, amount in rows:
+        name = names[rule].get(year)
+        if name is not None:  # a year this rule does not look back to
+            totals[contact][name] += int(amount)
     return totals
