@@ -8,6 +8,7 @@
 * ``bitrix24.daily`` (every 10 minutes) defers ``bitrix24.portal.daily`` for each connected
   portal: due expiries every time; the birthday window and the contacts' totals once per local
   day of the program (``kopilka.bitrix24.daily``).
+* ``ledger.expire_holds`` (every 5 minutes) releases holds past their TTL (``kopilka.holds``).
 * ``jobs.retry_stalled`` (every minute) re-queues jobs of workers that stopped sending heartbeats,
   e.g. killed by SIGKILL mid-job; the sync is idempotent, so running it again is safe.
 """
@@ -166,6 +167,13 @@ async def defer_sync(conn: AsyncConnection, portal_id: int, *, sweep: bool = Fal
     return True
 
 
+async def expire_holds_job(context: procrastinate.JobContext, timestamp: int) -> int:
+    from kopilka.holds import expire_due_holds
+
+    services = _services(context)
+    return await expire_due_holds(services.engine, services.now())
+
+
 def make_app(connector: procrastinate.PsycopgConnector) -> procrastinate.App:
     """An app with Kopilka's tasks (each app wraps the plain functions in its own tasks)."""
     job_app = procrastinate.App(connector=connector)
@@ -178,6 +186,10 @@ def make_app(connector: procrastinate.PsycopgConnector) -> procrastinate.App:
         daily_tick_job
     )
     job_app.periodic(cron="*/10 * * * *", periodic_id="bitrix24.daily")(tick)
+    holds = job_app.task(
+        name="ledger.expire_holds", queueing_lock="ledger.expire_holds", pass_context=True
+    )(expire_holds_job)
+    job_app.periodic(cron="*/5 * * * *", periodic_id="ledger.expire_holds")(holds)
     return job_app
 
 
