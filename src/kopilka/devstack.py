@@ -46,6 +46,7 @@ from kopilka.services import Services
 from kopilka.web.app import create_app
 
 DEAL_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
+CONTACT_EVENTS = ("ONCRMCONTACTADD", "ONCRMCONTACTUPDATE")  # bonus cards
 SCOPES = ("crm", "im", "lists", "user", "bizproc", "catalog")
 APP_ID, APP_SECRET = "local.kopilka.demo", "demo-app-secret"
 
@@ -257,7 +258,9 @@ async def _connect(
             raise RuntimeError("the emulated portal's install did not reach Kopilka")
         return found
     webhook = portal.add_webhook(user_id=1, scopes=SCOPES)
-    token = portal.add_outgoing_webhook(web_url + "/b24/events", events=DEAL_EVENTS)
+    token = portal.add_outgoing_webhook(
+        web_url + "/b24/events", events=DEAL_EVENTS + CONTACT_EVENTS
+    )
 
     async def store(conn: Any) -> Connection:
         # the emulator's webhook host is 127.0.0.1, not its domain: name the member_id (as

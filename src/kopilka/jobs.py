@@ -20,6 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.logs import bound
+from kopilka.notify.jobs import notify_soon
+from kopilka.notify.jobs import register as register_notify
 from kopilka.services import Services
 
 log = logging.getLogger("kopilka.jobs")
@@ -66,6 +68,8 @@ async def sync_portal_job(
             except AlreadyEnqueued:
                 pass  # a newer hint already queued a sync
             return {"failed": True}
+        if report.posted:  # ledger changes leave notification events: expand and send them
+            await notify_soon(context.app, portal_id)
         log.info(
             "synced portal %s: %d deals, %d postings, %d writes, %d failed",
             portal_id,
@@ -128,6 +132,7 @@ def make_app(connector: procrastinate.PsycopgConnector) -> procrastinate.App:
     for name, fn in (("bitrix24.sweep", sweep_job), ("jobs.retry_stalled", retry_stalled_job)):
         task = job_app.task(name=name, queueing_lock=name, pass_context=True)(fn)
         job_app.periodic(cron="* * * * *", periodic_id=name)(task)
+    register_notify(job_app)
     return job_app
 
 

@@ -32,7 +32,14 @@ DEAL_FIELDS: dict[str, tuple[str, str, str]] = {
     "points_paid": ("double", "Оплачено баллами", "Paid with points"),
     "points_earned": ("double", "Начислено баллов", "Points earned"),
 }
-EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE", "ONAPPUNINSTALL")
+EVENTS = (
+    "ONCRMDEALADD",
+    "ONCRMDEALUPDATE",
+    "ONCRMDEALDELETE",
+    "ONCRMCONTACTADD",  # bonus cards (kopilka.cards)
+    "ONCRMCONTACTUPDATE",
+    "ONAPPUNINSTALL",
+)
 
 
 @dataclass

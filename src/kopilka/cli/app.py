@@ -13,6 +13,7 @@ from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.cli.bitrix24 import register as register_bitrix24
+from kopilka.cli.cards import register as register_cards
 from kopilka.cli.common import (
     JsonOpt,
     PortalOpt,
@@ -329,3 +330,4 @@ def demo() -> None:
 
 
 register_bitrix24(app)
+register_cards(app)

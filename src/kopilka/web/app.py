@@ -12,6 +12,8 @@ from sqlalchemy import text
 
 from kopilka.api.errors import install_error_handlers
 from kopilka.bitrix24.events import router as b24_router
+from kopilka.cards_api import router as cards_router
+from kopilka.registration import router as registration_router
 from kopilka.services import Services
 from kopilka.web.metrics import render
 
@@ -26,6 +28,8 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.include_router(b24_router)
+    app.include_router(registration_router)
+    app.include_router(cards_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
