@@ -243,7 +243,7 @@ async def process_registration(services: Services, registration_id: int) -> None
     if contact is None:
         raise RuntimeError(f"contact {contact_id} vanished while registering")
     delay = timedelta(minutes=program.registration.todo_after_minutes)
-    todo_at = max(row.created_at + delay, services.now())
+    todo_at = row.consent_at + delay  # consent_at: when the site posted it
 
     async def finish(conn: AsyncConnection) -> None:
         outcome = await issue_card(
@@ -251,7 +251,7 @@ async def process_registration(services: Services, registration_id: int) -> None
         )
         manager = responsible(contact)
         if manager is not None:
-            local = row.created_at.astimezone(program.tz)
+            local = row.consent_at.astimezone(program.tz)
             text = render(
                 program,
                 "registration.todo",

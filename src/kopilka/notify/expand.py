@@ -14,6 +14,7 @@ opt-out field as they are now).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +57,39 @@ async def pending_events(conn: AsyncConnection, portal_id: int, limit: int = BAT
     )
 
 
+@dataclass(frozen=True)
+class Merged:
+    """The events of one customer, kind and reference seen together (a won deal's several
+    earn rules are several transactions, and one message): named by the first event's id."""
+
+    id: int
+    kind: str
+    customer_id: int
+    external_id: str
+    reference: str
+    amount: int
+    transaction_ids: tuple[int, ...]
+
+
+def merge(events: list[Any]) -> list[Merged]:
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for ev in events:
+        key = (ev.customer_id, ev.kind, ev.reference or f"event:{ev.id}")
+        groups.setdefault(key, []).append(ev)
+    return [
+        Merged(
+            id=group[0].id,
+            kind=group[0].kind,
+            customer_id=group[0].customer_id,
+            external_id=group[0].external_id,
+            reference=group[0].reference,
+            amount=sum(e.amount for e in group),
+            transaction_ids=tuple(e.transaction_id for e in group),
+        )
+        for group in groups.values()
+    ]
+
+
 async def expand_events(
     engine: AsyncEngine,
     client: Bitrix24Client,
@@ -80,15 +114,15 @@ async def expand_events(
             events: list[Any] = events,
             found: dict[int, dict[str, Any]] = found,
         ) -> None:
-            for ev in events:
+            for ev in merge(events):
                 cid = contact_id_of(ev.external_id)
                 contact = found.get(cid) if cid else None
                 await _expand(conn, portal_id, book, program, ev, contact, now)
-                await conn.execute(
-                    update(notification_events)
-                    .where(notification_events.c.id == ev.id)
-                    .values(expanded_at=now)
-                )
+            await conn.execute(
+                update(notification_events)
+                .where(notification_events.c.id.in_([ev.id for ev in events]))
+                .values(expanded_at=now)
+            )
 
         await run_in_transaction(engine, write)
         done += len(events)
@@ -99,7 +133,7 @@ async def _expand(
     portal_id: int,
     book: Book,
     program: Program,
-    ev: Any,
+    ev: Merged,
     contact: dict[str, Any] | None,
     now: datetime,
 ) -> None:
@@ -110,7 +144,10 @@ async def _expand(
     state = await balance(conn, book, ev.customer_id, now)
     lot = (
         await conn.execute(
-            select(lots.c.available_at).where(lots.c.transaction_id == ev.transaction_id).limit(1)
+            select(lots.c.available_at)
+            .where(lots.c.transaction_id.in_(ev.transaction_ids))
+            .order_by(lots.c.available_at.desc())
+            .limit(1)
         )
     ).first()
     pending = lot is not None and lot.available_at > now
@@ -137,30 +174,57 @@ async def _expand(
     skip = "the customer opted out" if opted else None
     phone = card if card else c.sms_phone(contact)
     mail = c.email(contact)
-    common = {"customer_id": ev.customer_id, "event_id": ev.id}
     key = f"event:{ev.id}"
     if settings.sms and phone:
         text = render(program, f"{ev.kind}.sms", **variables)
         await queue(
-            conn, portal_id, key=f"{key}:sms", channel="sms", recipient=phone,
-            body=text.body, skipped=skip, **common,
-        )  # fmt: skip
+            conn,
+            portal_id,
+            key=f"{key}:sms",
+            channel="sms",
+            recipient=phone,
+            body=text.body,
+            skipped=skip,
+            customer_id=ev.customer_id,
+            event_id=ev.id,
+        )
     if settings.email and mail:
         text = render(program, f"{ev.kind}.email", **variables)
         await queue(
-            conn, portal_id, key=f"{key}:email", channel="email", recipient=mail,
-            subject=text.subject, body=text.body, skipped=skip, **common,
-        )  # fmt: skip
+            conn,
+            portal_id,
+            key=f"{key}:email",
+            channel="email",
+            recipient=mail,
+            subject=text.subject,
+            body=text.body,
+            skipped=skip,
+            customer_id=ev.customer_id,
+            event_id=ev.id,
+        )
     manager = c.responsible(contact)
     if manager and ev.kind == "accrual" and settings.manager_chat:
         text = render(program, "accrual.chat", **variables)
         await queue(
-            conn, portal_id, key=f"{key}:chat", channel="b24_chat", recipient=manager,
-            body=text.body, **common,
-        )  # fmt: skip
+            conn,
+            portal_id,
+            key=f"{key}:chat",
+            channel="b24_chat",
+            recipient=manager,
+            body=text.body,
+            customer_id=ev.customer_id,
+            event_id=ev.id,
+        )
     if manager and not mail and settings.ask_for_email:
         text = render(program, "no_email.chat", **variables)
         await queue(
-            conn, portal_id, key=f"{key}:no-email", channel="b24_chat", recipient=manager,
-            body=text.body, params={"tag": f"no-email:{contact.get('ID')}"}, **common,
-        )  # fmt: skip
+            conn,
+            portal_id,
+            key=f"{key}:no-email",
+            channel="b24_chat",
+            recipient=manager,
+            body=text.body,
+            params={"tag": f"no-email:{contact.get('ID')}"},
+            customer_id=ev.customer_id,
+            event_id=ev.id,
+        )

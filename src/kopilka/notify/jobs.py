@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import procrastinate
@@ -77,40 +76,42 @@ async def defer_portal_sync(conn: AsyncConnection, portal_id: int) -> bool:
     return await defer_sync(conn, portal_id)
 
 
-async def _again(
-    app: procrastinate.App, task: str, portal_id: int, at: datetime, **kwargs: Any
-) -> None:
+async def _again(app: procrastinate.App, task: str, portal_id: int, delay: float = 0.0) -> None:
+    """Defer ``task`` for the portal now, or in ``delay`` seconds. A job waiting to run now and a
+    wake-up scheduled for later have queueing locks of their own, so that a wake-up (a backoff,
+    a delayed to-do) never holds back news that should go out at once."""
+    lock = _lock(task, portal_id)
+    later = delay > 0
     try:
         await app.configure_task(
             task,
-            queueing_lock=_lock(task, portal_id),
-            lock=_lock(task, portal_id),
-            schedule_at=at,
-        ).defer_async(portal_id=portal_id, **kwargs)
+            queueing_lock=f"{lock}:later" if later else lock,
+            lock=lock,
+            schedule_in={"seconds": int(delay) + 1} if later else None,
+        ).defer_async(portal_id=portal_id)
     except AlreadyEnqueued:
-        pass  # one is waiting already, and it runs no later than needed
+        pass  # one is waiting already (the minute tick repairs a wake-up that comes too late)
 
 
 async def notify_soon(app: procrastinate.App, portal_id: int) -> None:
     """Defer the portal's notify job now (from a job, outside a transaction)."""
-    await _again(app, NOTIFY_TASK, portal_id, datetime.now(UTC))
+    await _again(app, NOTIFY_TASK, portal_id)
 
 
 async def notify_portal_job(context: procrastinate.JobContext, portal_id: int) -> dict[str, Any]:
     from kopilka.notify.service import run_notify
 
     services = _services(context)
-    now = services.now()
     with bound(portal_id=portal_id, job_id=context.job.id if context.job else None):
         try:
             report = await run_notify(services, portal_id)
         except Exception:
             log.exception("notifications of portal %s: trying again in %d s", portal_id, RETRY_IN)
-            await _again(context.app, NOTIFY_TASK, portal_id, now + timedelta(seconds=RETRY_IN))
+            await _again(context.app, NOTIFY_TASK, portal_id, RETRY_IN)
             return {"failed": True}
-        if report.next_due is not None:
-            at = max(report.next_due, services.now() + timedelta(seconds=1))
-            await _again(context.app, NOTIFY_TASK, portal_id, at)
+        if report.next_due is not None:  # in real seconds, whatever the services' clock says
+            wait = (report.next_due - services.now()).total_seconds()
+            await _again(context.app, NOTIFY_TASK, portal_id, max(wait, 1.0))
         log.info(
             "notifications of portal %s: %d sent, %d retried, %d failed, %d skipped",
             portal_id,
@@ -131,8 +132,7 @@ async def cards_job(context: procrastinate.JobContext, portal_id: int) -> dict[s
             report = await run_cards(services, portal_id)
         except Exception:
             log.exception("cards of portal %s: trying again in %d s", portal_id, RETRY_IN)
-            at = services.now() + timedelta(seconds=RETRY_IN)
-            await _again(context.app, CARDS_TASK, portal_id, at)
+            await _again(context.app, CARDS_TASK, portal_id, RETRY_IN)
             return {"failed": True}
     return {"contacts": report.contacts}
 
@@ -160,10 +160,9 @@ async def tick_job(context: procrastinate.JobContext, timestamp: int) -> None:
                 )
             )
         ]
-    now = services.now()
     for portal_id in portals:
-        await _again(context.app, NOTIFY_TASK, portal_id, now)
-        await _again(context.app, CARDS_TASK, portal_id, now)
+        await _again(context.app, NOTIFY_TASK, portal_id)
+        await _again(context.app, CARDS_TASK, portal_id)
 
 
 async def daily_job(context: procrastinate.JobContext, timestamp: int) -> None:

@@ -124,6 +124,27 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Claimed:
+    """A message claimed for one attempt (number ``attempts``)."""
+
+    id: int
+    key: str
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    params: dict[str, Any]
+    attempts: int
+
+    @classmethod
+    def of(cls, row: Any, attempts: int) -> Claimed:
+        return cls(
+            row.id, row.key, row.channel, row.recipient, row.subject, row.body,
+            dict(row.params), attempts,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Policy:
     tz: ZoneInfo
     quiet: tuple[int, int] | None
@@ -154,7 +175,7 @@ async def _claim(
     policy: Policy,
     report: Delivery,
     limit: int,
-) -> list[Any]:
+) -> list[Claimed]:
     n = notifications.c
     rows = (
         await conn.execute(
@@ -169,7 +190,7 @@ async def _claim(
             .with_for_update(skip_locked=True)
         )
     ).all()
-    claimed = []
+    claimed: list[Claimed] = []
     for r in rows:
         values: dict[str, Any] = {}
         channel = channels.get(r.channel)
@@ -199,7 +220,7 @@ async def _claim(
         else:
             values = {"status": "sending", "attempts": r.attempts + 1}
             values["lease_until"] = now + policy.lease
-            claimed.append(r._replace(attempts=r.attempts + 1))
+            claimed.append(Claimed.of(r, r.attempts + 1))
         if values.get("status") != "sending":
             values["lease_until"] = None
         await conn.execute(
@@ -210,7 +231,7 @@ async def _claim(
 
 async def _record(
     conn: AsyncConnection,
-    row: Any,
+    row: Claimed,
     outcome: str | DeliveryError | None,
     now: datetime,
     policy: Policy,
@@ -271,7 +292,7 @@ async def deliver_due(
     while True:
         moment = now()
 
-        async def claim(conn: AsyncConnection, moment: datetime = moment) -> list[Any]:
+        async def claim(conn: AsyncConnection, moment: datetime = moment) -> list[Claimed]:
             return await _claim(conn, portal_id, moment, channels, policy, report, batch)
 
         claimed = await run_in_transaction(engine, claim)
@@ -290,7 +311,9 @@ async def deliver_due(
                 log.exception("message %s (%s): unexpected error", row.key, row.channel)
                 outcome = DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True)
 
-            async def record(conn: AsyncConnection, row: Any = row, outcome: Any = outcome) -> None:
+            async def record(
+                conn: AsyncConnection, row: Claimed = row, outcome: Any = outcome
+            ) -> None:
                 await _record(conn, row, outcome, now(), policy, report)
 
             await run_in_transaction(engine, record)

@@ -31,7 +31,8 @@ def builtin(locale: str, name: str) -> str:
     return (folder / f"{name}.txt").read_text(encoding="utf-8")
 
 
-def render(program: Program, name: str, **variables: Any) -> Rendered:
+def render(program: Program, template: str, /, **variables: Any) -> Rendered:
+    name = template
     source = program.notifications.templates.get(name) or builtin(program.locale, name)
     text = _ENV.from_string(source).render(company=program.title, **variables).strip()
     if name.endswith((".email", ".todo")):
