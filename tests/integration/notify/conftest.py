@@ -63,3 +63,9 @@ def policy(
 
 
 Later = Callable[[], datetime]
+
+
+@pytest.fixture
+async def shop_portal(db: AsyncConnection) -> int:
+    """A portal inside the rolled-back ``db`` transaction."""
+    return await ensure_portal(db, "clinic.example")
