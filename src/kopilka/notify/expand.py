@@ -106,6 +106,9 @@ async def expand_events(
         if not events:
             return done
         ids = {cid for ev in events if (cid := contact_id_of(ev.external_id))}
+        wanted = program.notifications
+        if not (wanted.sms or wanted.email or wanted.manager_chat or wanted.ask_for_email):
+            ids = set()  # the program sends nothing: no need to read the contacts
         extra = [f for f in (program.notifications.opt_out_field,) if f]
         found = await c.read_contacts(client, ids, extra) if ids else {}
 
@@ -138,7 +141,7 @@ async def _expand(
     now: datetime,
 ) -> None:
     if contact is None:
-        log.info("event %s: contact %s not found; nothing sent", ev.id, ev.external_id)
+        log.debug("event %s: contact %s not read; nothing sent", ev.id, ev.external_id)
         return
     settings = program.notifications
     state = await balance(conn, book, ev.customer_id, now)

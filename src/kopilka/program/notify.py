@@ -90,11 +90,14 @@ class Registration(Strict):
 
 
 class Notifications(Strict):
-    sms: bool = True
-    email: bool = True
-    manager_chat: bool = True
-    ask_for_email: bool = True
-    birthdays: bool = True
+    """Every message is off until the program turns it on (a business decides what its
+    customers and managers receive)."""
+
+    sms: bool = False
+    email: bool = False
+    manager_chat: bool = False
+    ask_for_email: bool = False
+    birthdays: bool = False
     expiring_days: int | None = Field(default=None, ge=1, le=365)
     opt_out_field: UfCode | None = None
     quiet_hours: str | None = None  # unset: the installation's setting
