@@ -342,6 +342,20 @@ async def test_s4_birthday_reminders_once_a_year(committed_engine: AsyncEngine) 
             assert (await daily_round(h.services, h.connection, later)).queued == 0
             await run_notify(h.services, h.connection.portal_id)
             assert (len(h.portal.notifications), len(smtp.messages)) == sent
+            # Points about to expire (the program: after 365 days; reminders 7 days before).
+            h.services.now = lambda: now
+            h.move(h.add_deal(today, "10000"), "WON")  # 3 % + the 500 welcome bonus
+            await h.settle()
+            await until(h, lambda: quiet_outbox(h))
+            soon = now + timedelta(days=360)
+            h.services.now = lambda: soon
+            await daily_round(h.services, h.connection, soon)
+            await run_notify(h.services, h.connection.portal_id)
+            [expiring] = [m for m in sms.messages if "сгорят" in m.text]
+            assert expiring.phone == "79001112233"
+            assert "Вера, 800 бонусов сгорят 13.03.2028" in expiring.text
+            assert [m["Subject"] for m in smtp.to("vera@example.ru")][-1] == "Бонусы скоро сгорят"
+            assert (await daily_round(h.services, h.connection, soon)).queued == 0
             # Before 09:00 in the program's time zone the round waits.
             early = datetime(2027, 3, 14, 4, 0, tzinfo=UTC)  # 07:00 in Moscow
             assert (await daily_round(h.services, h.connection, early)).customers == 0
