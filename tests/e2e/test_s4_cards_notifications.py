@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kopilka.api.keys import create_api_key
 from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
-from kopilka.db.tables import cards, customers, notifications, registrations
+from kopilka.db.tables import cards, customers, lots, notifications, registrations
 from kopilka.devstack import Stack
 from kopilka.fakes import SmsRuFake
 from kopilka.fakes.smtp import SmtpSink
@@ -291,6 +292,7 @@ async def test_s4_site_registration_contact_card_and_delayed_todo(
             later = h.services.now() + timedelta(minutes=61)
             h.services.now = lambda: later
             await run_notify(h.services, portal_id)
+            await until(h, lambda: quiet_outbox(h))
             [todo] = [a for a in h.portal.activities.values() if a["ownerId"] == row.contact_id]
             assert todo["ownerTypeId"] == 3
             assert todo["responsibleId"] == 1
@@ -327,6 +329,7 @@ async def test_s4_birthday_reminders_once_a_year(committed_engine: AsyncEngine) 
             report = await daily_round(h.services, h.connection, now)
             assert report.queued >= 4
             await run_notify(h.services, h.connection.portal_id)
+            await until(h, lambda: quiet_outbox(h))  # the worker may have taken some
             assert notices(h, "Завтра, 15.03, день рождения у клиента Глеб Завтрашний")
             assert [n for n in notices(h, "Нина Безданных") if "дата рождения" in n["MESSAGE"]]
             assert [
@@ -341,19 +344,29 @@ async def test_s4_birthday_reminders_once_a_year(committed_engine: AsyncEngine) 
             h.services.now = lambda: later
             assert (await daily_round(h.services, h.connection, later)).queued == 0
             await run_notify(h.services, h.connection.portal_id)
+            await until(h, lambda: quiet_outbox(h))
             assert (len(h.portal.notifications), len(smtp.messages)) == sent
             # Points about to expire (the program: after 365 days; reminders 7 days before).
             h.services.now = lambda: now
             h.move(h.add_deal(today, "10000"), "WON")  # 3 % + the 500 welcome bonus
             await h.settle()
             await until(h, lambda: quiet_outbox(h))
-            soon = now + timedelta(days=360)
+            async with h.engine.connect() as conn:
+                ends = await conn.scalar(select(func.max(lots.c.expires_at)))
+            assert ends is not None  # a year after the deal was won (the portal's clock)
+            soon = ends - timedelta(days=3) + timedelta(hours=9)  # midday in Moscow
             h.services.now = lambda: soon
+            await daily_round(h.services, h.connection, soon - timedelta(days=5))
+            await run_notify(h.services, h.connection.portal_id)
+            await until(h, lambda: quiet_outbox(h))
+            assert not [m for m in sms.messages if "сгорят" in m.text]  # 8 days: not yet
             await daily_round(h.services, h.connection, soon)
             await run_notify(h.services, h.connection.portal_id)
+            await until(h, lambda: quiet_outbox(h))
             [expiring] = [m for m in sms.messages if "сгорят" in m.text]
             assert expiring.phone == "79001112233"
-            assert "Вера, 800 бонусов сгорят 13.03.2028" in expiring.text
+            on = ends.astimezone(ZoneInfo("Europe/Moscow")).strftime("%d.%m.%Y")
+            assert f"Вера, 800 бонусов сгорят {on}" in expiring.text
             assert [m["Subject"] for m in smtp.to("vera@example.ru")][-1] == "Бонусы скоро сгорят"
             assert (await daily_round(h.services, h.connection, soon)).queued == 0
             # Before 09:00 in the program's time zone the round waits.

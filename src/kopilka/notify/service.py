@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection, get_connection, portal_program
+from kopilka.bitrix24.outbox import pending_count
 from kopilka.cards import CardOutcome, issue_card
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import contact_hints
@@ -112,13 +113,13 @@ async def run_cards(services: Services, portal_id: int, *, chunk: int = 200) -> 
             hints: dict[int, int] = hints,
             found: dict[int, dict[str, Any]] = found,
         ) -> None:
-            queued = False
+            noticed = False
             for contact_id, version in hints.items():
                 contact = found.get(contact_id)
                 if contact is not None:
                     outcome = await issue_card(conn, portal_id, program, contact, issued_by="auto")
                     report.outcomes[contact_id] = outcome
-                    queued = queued or outcome.status not in ("incomplete",)
+                    noticed = noticed or outcome.status not in ("incomplete", "exists")
                 await conn.execute(
                     delete(contact_hints).where(
                         contact_hints.c.portal_id == portal_id,
@@ -126,8 +127,9 @@ async def run_cards(services: Services, portal_id: int, *, chunk: int = 200) -> 
                         contact_hints.c.version == version,
                     )
                 )
-            if queued:
-                await defer_portal_sync(conn, portal_id)  # sends the card field (b24 outbox)
+            if await pending_count(conn, portal_id):  # the card field (the connector's outbox)
+                await defer_portal_sync(conn, portal_id)
+            if noticed:
                 await defer_notify(conn, portal_id)
 
         await run_in_transaction(services.engine, apply)
