@@ -204,6 +204,22 @@ async def test_s4_cards_accrual_messages_and_manager_notices(
             assert len([m for m in sms.messages if m.phone == "79123456789"]) == 1
             assert len(smtp.to("ivan@clinic.example")) == 1
 
+            # Two weeks later (the points were pending) Иван pays 1 000 of a 10 000 ₽ order with
+            # points: when the deal is won he is told by SMS and e-mail.
+            started, later = datetime.now(UTC), h.services.now() + timedelta(days=15)
+            h.services.now = lambda: later + (datetime.now(UTC) - started)
+            paid = h.add_deal(ivan, "10000", fields={"UF_CRM_KOP_PAY_POINTS": "1000"})
+            await h.settle()
+            h.move(paid, "WON")
+            await until(h, lambda: [m for m in sms.messages if "списано" in m.text])
+            await until(h, lambda: len(smtp.to("ivan@clinic.example")) == 3)
+            [spent] = [m for m in sms.messages if "списано" in m.text]
+            assert spent.text.startswith(
+                f"Иван, списано 1\u00a0000 бонусов в оплату заказа №{paid}"
+            )
+            subjects = [m["Subject"] for m in smtp.to("ivan@clinic.example")]
+            assert "Списано 1\u00a0000 бонусов" in subjects
+
 
 def contact_comments(h: Stack, contact_id: int) -> list[str]:
     items = h.call(
@@ -300,6 +316,34 @@ async def test_s4_site_registration_contact_card_and_delayed_todo(
             assert "+79261112233" in todo["description"]
             await run_notify(h.services, portal_id)
             assert len(h.portal.activities) == 2  # Мария's and Анна's, once each
+
+            # Issuing a card by hand through the API (scope cards:write).
+            cards_key = await run_in_transaction(
+                h.engine, lambda conn: create_api_key(conn, portal_id, "crm", ["cards:write"])
+            )
+            nophone = add_contact(h, "Без", "Телефона")
+            async with httpx.AsyncClient(
+                base_url=h.web_url, headers={"Authorization": f"Bearer {cards_key}"}
+            ) as client:
+                existing = await client.post(f"/api/v1/contacts/{row.contact_id}/card")
+                refused = await client.post(f"/api/v1/contacts/{nophone}/card")
+                missing = await client.post("/api/v1/contacts/99999/card")
+                wrong = await client.post(
+                    "/api/v1/contacts/1/card", headers={"Authorization": f"Bearer {key}"}
+                )
+                h.call(
+                    "crm.contact.update",
+                    {"id": nophone, "fields": {"PHONE": [{"VALUE": "+79035550177"}]}},
+                )
+                issued = await client.post(f"/api/v1/contacts/{nophone}/card")
+            assert (existing.status_code, existing.json()) == (
+                200,
+                {"status": "exists", "number": "+79261112233", "other_contact": None},
+            )
+            assert (refused.status_code, refused.json()["error"]["code"]) == (409, "card_no_phone")
+            assert missing.status_code == 404
+            assert wrong.status_code == 403  # the site's key may register, not issue cards
+            assert (issued.status_code, issued.json()["number"]) == (201, "+79035550177")
 
 
 async def test_s4_birthday_reminders_once_a_year(committed_engine: AsyncEngine) -> None:
