@@ -283,3 +283,21 @@ async def process_registration(services: Services, registration_id: int) -> None
         await defer_notify(conn, row.portal_id)
 
     await run_in_transaction(services.engine, finish)
+
+
+async def note_failure(
+    services: Services, registration_id: int, exc: Exception, *, final: bool
+) -> None:
+    """Record why the job failed (``failed`` once the retries are used up)."""
+    values: dict[str, Any] = {"last_error": f"{type(exc).__name__}: {exc}"[:500]}
+    if final:
+        values["status"] = "failed"
+
+    async def record(conn: AsyncConnection) -> None:
+        await conn.execute(
+            update(registrations)
+            .where(registrations.c.id == registration_id, registrations.c.status != "done")
+            .values(**values)
+        )
+
+    await run_in_transaction(services.engine, record)

@@ -30,6 +30,7 @@ NOTIFY_TASK = "notify.portal"
 CARDS_TASK = "cards.contacts"
 REGISTRATION_TASK = "registration.process"
 RETRY_IN = 60
+REGISTRATION_ATTEMPTS = 8
 
 
 def _lock(task: str, portal_id: int) -> str:
@@ -138,10 +139,18 @@ async def cards_job(context: procrastinate.JobContext, portal_id: int) -> dict[s
 
 
 async def registration_job(context: procrastinate.JobContext, registration_id: int) -> None:
-    from kopilka.registration import process_registration
+    from kopilka.registration import note_failure, process_registration
 
+    services = _services(context)
     with bound(job_id=context.job.id if context.job else None):
-        await process_registration(_services(context), registration_id)
+        try:
+            await process_registration(services, registration_id)
+        except Exception as exc:
+            attempt = (context.job.attempts if context.job else 0) + 1
+            final = attempt >= REGISTRATION_ATTEMPTS
+            log.warning("registration %s, attempt %d: %s", registration_id, attempt, exc)
+            await note_failure(services, registration_id, exc, final=final)
+            raise  # procrastinate retries with backoff
 
 
 async def tick_job(context: procrastinate.JobContext, timestamp: int) -> None:
@@ -177,7 +186,9 @@ def register(job_app: procrastinate.App) -> None:
     job_app.task(
         name=REGISTRATION_TASK,
         pass_context=True,
-        retry=procrastinate.RetryStrategy(max_attempts=8, exponential_wait=5),
+        retry=procrastinate.RetryStrategy(
+            max_attempts=REGISTRATION_ATTEMPTS - 1, exponential_wait=5
+        ),
     )(registration_job)
     for name, fn, cron in (
         ("notify.tick", tick_job, "* * * * *"),

@@ -15,7 +15,9 @@ from kopilka.api.keys import create_api_key
 from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import registrations
+from kopilka.domain.errors import KopilkaError
 from kopilka.ledger.book import ensure_portal
+from kopilka.registration import note_failure, process_registration
 from kopilka.services import Services
 from kopilka.web.app import create_app
 
@@ -151,3 +153,22 @@ async def test_a_key_without_the_scope_is_refused(committed_engine: AsyncEngine)
     assert answer.status_code == 403
     assert anonymous.status_code == 401
     assert await stored(committed_engine) == (0, 0)
+
+
+async def test_a_registration_that_cannot_be_processed_says_why(
+    api: tuple[httpx.AsyncClient, str], committed_engine: AsyncEngine
+) -> None:
+    client, _key = api
+    first = await client.post("/api/v1/registrations", json=GOOD)
+    reg_id = first.json()["id"]
+    url = committed_engine.url.render_as_string(hide_password=False)
+    services = Services(engine=committed_engine, database_url=url, settings=Settings())
+    with pytest.raises(KopilkaError) as caught:  # this portal has no Bitrix24 connection
+        await process_registration(services, reg_id)
+    await note_failure(services, reg_id, caught.value, final=False)
+    async with committed_engine.connect() as conn:
+        row = (await conn.execute(select(registrations))).one()
+    assert (row.status, row.last_error.split(":")[0]) == ("received", type(caught.value).__name__)
+    await note_failure(services, reg_id, caught.value, final=True)
+    look = await client.get(f"/api/v1/registrations/{reg_id}")
+    assert look.json()["status"] == "failed"
