@@ -45,6 +45,8 @@ db_migrate: setup
 bench: setup
 	$(BIN)/python -m bench.ledger
 	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.totals
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache .hypothesis

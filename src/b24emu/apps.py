@@ -22,6 +22,7 @@ CRM_EVENTS = [
         "LEAD",
         "PRODUCT",
         "PRODUCTSECTION",
+        "PRODUCTPROPERTY",
         "TIMELINECOMMENT",
         "ACTIVITY",
         "DEALUSERFIELD",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from b24emu import entities
+from b24emu import entities, product_properties
 from b24emu.entities import Kind
 from b24emu.errors import ApiError, legacy
 from b24emu.listing import legacy_page, matches, modern_page, order_rows, parse_filter
@@ -65,9 +65,35 @@ def add_product(portal: Portal, fields: dict[str, Any], user_id: int = 1) -> int
         }
     )
     record.update(changes)
+    product_properties.write(portal, record, fields)
     portal.products[product_id] = record
     portal.events.emit("ONCRMPRODUCTADD", {"ID": product_id}, user_id)
     return product_id
+
+
+def add_product_property(
+    portal: Portal,
+    code: str,
+    name: str,
+    property_type: str = "S",
+    user_type: str | None = None,
+    multiple: bool = False,
+) -> int:
+    """A catalog product property (as ``crm.product.property.add`` makes it); returns its id.
+
+    Dates are ``property_type="S", user_type="Date"``. Values go into products as
+    ``PROPERTY_{id}`` via :func:`add_product` or ``crm.product.add/update``.
+    """
+    return product_properties.create(
+        portal,
+        {
+            "CODE": code,
+            "NAME": name,
+            "PROPERTY_TYPE": property_type,
+            "USER_TYPE": user_type,
+            "MULTIPLE": "Y" if multiple else "N",
+        },
+    )
 
 
 def _product(call: Call) -> int:
@@ -79,7 +105,9 @@ def _product(call: Call) -> int:
 
 @method("crm.product.fields", "crm")
 def product_fields(call: Call) -> Any:
-    return entities.describe_fields(call.portal, PRODUCT)
+    result = entities.describe_fields(call.portal, PRODUCT)
+    result.update(product_properties.describe(call.portal))
+    return result
 
 
 @method("crm.product.add", "crm")
@@ -89,23 +117,51 @@ def product_add(call: Call) -> Any:
 
 @method("crm.product.get", "crm")
 def product_get(call: Call) -> Any:
-    return entities.full(call.portal, PRODUCT, call.portal.products[_product(call)])
+    record = call.portal.products[_product(call)]
+    row = entities.full(call.portal, PRODUCT, record)
+    product_properties.render(call.portal, record, row, None)  # get selects PROPERTY_*
+    return row
 
 
 @method("crm.product.list", "crm")
 def product_list(call: Call) -> Any:
-    return entities.legacy_list(call, PRODUCT)
+    """Legacy list; ``PROPERTY_*``/``PROPERTY_{id}`` in ``select`` add property values.
+
+    As ``CCrmProductRestProxy::getList``: ``*`` without property entries means all properties
+    too; property entries alone select ``ID`` plus them; no select means no properties.
+    """
+    raw_select = get_ci(call.params, "select")
+    wanted: list[str] | None = []
+    if isinstance(raw_select, (list, dict)) and raw_select:
+        names = [v for v in as_list(raw_select) if isinstance(v, str)]
+        props = [v for v in names if v == "PROPERTY_*" or product_properties.PROPERTY_KEY.match(v)]
+        rest = [v for v in names if v not in props]
+        if props:
+            wanted = None if "PROPERTY_*" in props else props
+        elif "*" in rest:
+            wanted = None
+        params = dict(call.params)
+        for k in [k for k in params if isinstance(k, str) and k.lower() == "select"]:
+            del params[k]
+        params["select"] = rest or ["ID"]
+        call = Call(call.portal, call.method, params, call.auth, call.start, call.extra)
+    page = entities.legacy_list(
+        call, PRODUCT, extra_resolve=product_properties.resolver(call.portal)
+    )
+    if wanted is None or wanted:
+        for row in page.result:
+            record = call.portal.products[int(row["ID"])]
+            product_properties.render(call.portal, record, row, wanted)
+    return page
 
 
 @method("crm.product.update", "crm")
 def product_update(call: Call) -> Any:
     product_id = _product(call)
     record = call.portal.products[product_id]
-    record.update(
-        entities.internalize(
-            call.portal, PRODUCT, entities.fields_param(call.params), creating=False
-        )
-    )
+    fields = entities.fields_param(call.params)
+    record.update(entities.internalize(call.portal, PRODUCT, fields, creating=False))
+    product_properties.write(call.portal, record, fields)
     record["TIMESTAMP_X"] = call.portal.now_str()
     record["MODIFIED_BY"] = str(call.user_id)
     call.portal.events.emit("ONCRMPRODUCTUPDATE", {"ID": product_id}, call.user_id)

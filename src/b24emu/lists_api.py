@@ -170,6 +170,7 @@ def _write(call: Call, iblock: dict[str, Any], element: dict[str, Any]) -> None:
     element["NAME"] = str(fields["NAME"])
     element["IBLOCK_SECTION_ID"] = get_ci(call.params, "IBLOCK_SECTION_ID")
     element["props"] = props
+    element["TIMESTAMP_X"] = portal.now_str()  # the iblock element's last change
 
 
 @method("lists.element.add", "lists")
@@ -232,6 +233,7 @@ def _render(portal: Portal, iblock: dict[str, Any], element: dict[str, Any]) -> 
         "BP_PUBLISHED": "Y",
         "CODE": element["CODE"],
         "DATE_CREATE": display_date(portal, element["DATE_CREATE"], True),
+        "TIMESTAMP_X": display_date(portal, element["TIMESTAMP_X"], True),
     }
     defs = portal.iblock_fields[int(iblock["ID"])]
     for field_id, values in element["props"].items():
@@ -261,11 +263,13 @@ def element_get(call: Call) -> Any:
             for _, e in sorted(portal.list_elements.items())
             if e["IBLOCK_ID"] == int(iblock["ID"])
         ]
-    rows = [_render(portal, iblock, e) for e in elements]
+    rows = [_render(portal, iblock, e) | {"_changed": e["TIMESTAMP_X"]} for e in elements]
 
     def resolve(row: dict[str, Any], field: str) -> tuple[Any, str] | None:
         if field.startswith("PROPERTY_"):
             return list((row.get(field) or {}).values()), "str"
+        if field == "TIMESTAMP_X":  # filtered as a moment, shown in display format
+            return row["_changed"], "date"
         if field not in row:
             return None
         return row[field], "num" if field in ("ID", "CREATED_BY") else "str"
@@ -273,6 +277,7 @@ def element_get(call: Call) -> Any:
     group = parse_filter(get_ci(call.params, "FILTER") or {})
     rows = [r for r in rows if matches(r, group, resolve, portal.tz)]
     rows = order_rows(rows, get_ci(call.params, "ELEMENT_ORDER") or {}, resolve, portal.tz)
+    rows = [{k: v for k, v in r.items() if k != "_changed"} for r in rows]
     page = legacy_page(rows, call.start)
     select = [str(s) for s in as_list(get_ci(call.params, "SELECT"))]
     if select:

@@ -189,7 +189,7 @@ CATALOG: list[tuple[str, list[tuple[str, int]]]] = [
 
 def seed_demo(portal: Portal) -> None:
     """Retail and wholesale: two pipelines, contact classes, a small catalog (see docs)."""
-    from b24emu.catalog import add_product, add_section
+    from b24emu.catalog import add_product, add_product_property, add_section
     from b24emu.userfields import create
 
     portal.deal_categories[0]["name"] = "Розница"
@@ -280,6 +280,23 @@ def seed_demo(portal: Portal) -> None:
         section_id = add_section(portal, section_name)
         for name, price in products:
             add_product(portal, {"NAME": name, "PRICE": price, "SECTION_ID": section_id})
+    # A travel product with catalog properties (ids after the ten above: section 5, product 11,
+    # properties 1-3), for the travel-club example's field transfer.
+    hotel = add_product_property(portal, "HOTEL", "Отель")
+    headliner = add_product_property(portal, "HEADLINER", "Хедлайнер")
+    dates = add_product_property(portal, "DATES", "Даты путешествия", user_type="Date")
+    add_product(
+        portal,
+        {
+            "NAME": "Исландия 2026",
+            "CODE": "ISL-2026",
+            "PRICE": 389000,
+            "SECTION_ID": add_section(portal, "Путешествия"),
+            f"PROPERTY_{hotel}": "Hotel Rangá",
+            f"PROPERTY_{headliner}": "Михаил Кожухов",
+            f"PROPERTY_{dates}": "2026-03-12",
+        },
+    )
 
 
 SEEDS: dict[str, Callable[[Portal], None]] = {"empty": seed_empty, "demo": seed_demo}

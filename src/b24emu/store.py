@@ -29,6 +29,8 @@ class Store:
         self.product_rows: dict[int, list[dict[str, Any]]] = {}
         self.products: dict[int, dict[str, Any]] = {}
         self.sections: dict[int, dict[str, Any]] = {}
+        # crm.product.property.get records (catalog iblock properties)
+        self.product_properties: dict[int, dict[str, Any]] = {}
         self.catalog_iblock_id = 25
         self.userfields: dict[int, dict[str, Any]] = {}
         self.statuses: list[dict[str, Any]] = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,13 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.api.errors import ApiError, ErrorResponse
 from kopilka.api.keys import ApiPrincipal, require_scope
 from kopilka.bitrix24.connections import get_connection, portal_program
+from kopilka.bitrix24.errors import B24Error
 from kopilka.cards import CardOutcome, issue_card
 from kopilka.db.engine import run_in_transaction
+from kopilka.domain.errors import KopilkaError
 from kopilka.notify.contacts import read_contacts
 from kopilka.program.notify import Cards
 from kopilka.services import Services
 
 router = APIRouter(prefix="/api/v1", tags=["cards"])
+MAX_ID = 2**63 - 1
 
 
 class ContactNotFound(LookupError):
@@ -70,10 +73,14 @@ _REFUSED = {
 @router.post(
     "/contacts/{contact_id}/card",
     response_model=CardOut,
-    responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
+    responses={
+        404: {"model": ErrorResponse},
+        409: {"model": ErrorResponse},
+        503: {"model": ErrorResponse},
+    },
 )
 async def issue_card_endpoint(
-    contact_id: int,
+    contact_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     request: Request,
     principal: Annotated[ApiPrincipal, Depends(require_scope("cards:write"))],
 ) -> JSONResponse:
@@ -84,6 +91,10 @@ async def issue_card_endpoint(
         )
     except ContactNotFound as exc:
         raise ApiError(404, "not_found", str(exc)) from None
+    except B24Error as exc:
+        raise ApiError(503, "portal_unavailable", f"Bitrix24 did not answer: {exc.code}") from None
+    except KopilkaError as exc:  # no portal connection or program
+        raise ApiError(409, exc.code, exc.message) from None
     if outcome.status in _REFUSED:
         raise ApiError(409, f"card_{outcome.status}", _REFUSED[outcome.status])
     body: dict[str, Any] = CardOut(

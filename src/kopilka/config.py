@@ -84,6 +84,28 @@ class Settings(BaseSettings):
     notify_max_attempts: int = 5
     notify_backoff: float = 30.0
 
+    # --- Cabinet, public API and admin (issue 6) ---
+    #: The portal (member_id) whose customers log in to the cabinet; unset: `default_portal`.
+    cabinet_portal: str | None = None
+    #: Login codes: digits, lifetime, and the lockout after wrong guesses within a window.
+    login_code_ttl: int = 300
+    login_max_failures_per_phone: int = 5
+    login_max_failures_per_addr: int = 20
+    login_lockout_window: int = 900
+    #: How many codes one phone may request within the lockout window.
+    login_max_codes_per_phone: int = 5
+    #: Development only: print login codes to the log when no SMS channel is configured.
+    login_codes_to_log: bool = False
+    #: Sessions: idle-independent lifetime in seconds (customers; administrators).
+    cabinet_session_ttl: int = 3600
+    admin_session_ttl: int = 3600
+    #: Who may frame the cabinet (CSP frame-ancestors), e.g. "'self' https://shop.example".
+    cabinet_frame_ancestors: str = "'self'"
+    #: Cookies for https deployments framed by another site: Secure + SameSite=None. Off: Lax.
+    cabinet_cross_site_cookies: bool = False
+    #: The administrator's password as `kopilka admin hash-password` prints it (pbkdf2_sha256).
+    admin_password_hash: SecretStr | None = None
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

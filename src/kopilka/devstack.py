@@ -46,6 +46,7 @@ from kopilka.services import Services
 from kopilka.web.app import create_app
 
 DEAL_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
+PRODUCT_EVENTS = ("ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE")
 CONTACT_EVENTS = ("ONCRMCONTACTADD", "ONCRMCONTACTUPDATE")  # bonus cards
 SCOPES = ("crm", "im", "lists", "user", "bizproc", "catalog")
 APP_ID, APP_SECRET = "local.kopilka.demo", "demo-app-secret"
@@ -226,6 +227,8 @@ async def kopilka_on_emulator(
                 await set_field_map(conn, connection.portal_id, done.field_map)
 
             await run_in_transaction(engine, store)
+            async with engine.connect() as conn:  # with what provisioning recorded
+                connection = await get_connection(conn, connection.portal_id)
             if worker:
                 tasks.append(
                     asyncio.create_task(
@@ -259,7 +262,7 @@ async def _connect(
         return found
     webhook = portal.add_webhook(user_id=1, scopes=SCOPES)
     token = portal.add_outgoing_webhook(
-        web_url + "/b24/events", events=DEAL_EVENTS + CONTACT_EVENTS
+        web_url + "/b24/events", events=DEAL_EVENTS + PRODUCT_EVENTS + CONTACT_EVENTS
     )
 
     async def store(conn: Any) -> Connection:

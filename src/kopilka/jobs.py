@@ -5,6 +5,9 @@
   leaves one waiting job, and a lock per portal so that two workers never sync a portal at once.
 * ``bitrix24.sweep`` (every minute) marks deals modified since the last sweep dirty and defers
   their sync: missed events are repaired within minutes.
+* ``bitrix24.daily`` (every 10 minutes) defers ``bitrix24.portal.daily`` for each connected
+  portal: due expiries every time; the birthday window and the contacts' totals once per local
+  day of the program (``kopilka.bitrix24.daily``).
 * ``jobs.retry_stalled`` (every minute) re-queues jobs of workers that stopped sending heartbeats,
   e.g. killed by SIGKILL mid-job; the sync is idempotent, so running it again is safe.
 """
@@ -87,6 +90,48 @@ async def sweep_job(context: procrastinate.JobContext, timestamp: int) -> None:
     await defer_sweeps(_services(context))
 
 
+DAILY_TASK = "bitrix24.portal.daily"
+
+
+def daily_lock(portal_id: int) -> str:
+    return f"bitrix24.daily:{portal_id}"
+
+
+async def daily_job(context: procrastinate.JobContext, portal_id: int) -> dict[str, Any]:
+    from kopilka.bitrix24.daily import run_daily
+
+    with bound(portal_id=portal_id, job_id=context.job.id if context.job else None):
+        report = await run_daily(_services(context), portal_id)
+    return report.as_dict()
+
+
+async def daily_tick_job(context: procrastinate.JobContext, timestamp: int) -> None:
+    from kopilka.bitrix24.connections import active_connections
+    from kopilka.db.engine import run_in_transaction
+
+    async def defer(conn: AsyncConnection) -> None:
+        for connection in await active_connections(conn):
+            await defer_daily(conn, connection.portal_id)
+
+    await run_in_transaction(_services(context).engine, defer)
+
+
+async def defer_daily(conn: AsyncConnection, portal_id: int) -> bool:
+    """Defer the portal's daily run in the caller's transaction; False if one is waiting."""
+    raw = await conn.get_raw_connection()
+    try:
+        async with conn.begin_nested():
+            await defer_app.configure_task(
+                DAILY_TASK,
+                queueing_lock=daily_lock(portal_id),
+                lock=daily_lock(portal_id),
+                connection=raw.driver_connection,
+            ).defer_async(portal_id=portal_id)
+    except AlreadyEnqueued:
+        return False
+    return True
+
+
 async def retry_stalled_job(context: procrastinate.JobContext, timestamp: int) -> None:
     await retry_stalled(context.app)
 
@@ -132,6 +177,11 @@ def make_app(connector: procrastinate.PsycopgConnector) -> procrastinate.App:
     for name, fn in (("bitrix24.sweep", sweep_job), ("jobs.retry_stalled", retry_stalled_job)):
         task = job_app.task(name=name, queueing_lock=name, pass_context=True)(fn)
         job_app.periodic(cron="* * * * *", periodic_id=name)(task)
+    job_app.task(name=DAILY_TASK, pass_context=True)(daily_job)
+    tick = job_app.task(name="bitrix24.daily", queueing_lock="bitrix24.daily", pass_context=True)(
+        daily_tick_job
+    )
+    job_app.periodic(cron="*/10 * * * *", periodic_id="bitrix24.daily")(tick)
     register_notify(job_app)
     return job_app
 

@@ -19,7 +19,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
@@ -176,7 +176,7 @@ async def register(
     responses={404: {"model": ErrorResponse}},
 )
 async def get_registration(
-    registration_id: int,
+    registration_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     request: Request,
     principal: Annotated[ApiPrincipal, Depends(require_scope("registrations:write"))],
 ) -> dict[str, Any]:

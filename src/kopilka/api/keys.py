@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -34,6 +35,12 @@ class ApiPrincipal:
     portal_id: int
     name: str
     scopes: frozenset[str]
+
+
+#: Successful look-ups are remembered for a few seconds per process (the balance lookup then
+#: costs no key query); a revoked key stops working within this time.
+AUTH_TTL = 5.0
+_known: dict[str, tuple[float, ApiPrincipal]] = {}
 
 
 def _digest(key: str) -> str:
@@ -69,6 +76,7 @@ async def create_api_key(
 
 
 async def revoke_api_key(conn: AsyncConnection, portal_id: int, prefix: str) -> bool:
+    _known.clear()  # this process forgets at once; others within AUTH_TTL
     result = await conn.execute(
         text(
             "UPDATE api_keys SET revoked_at = now() "
@@ -112,9 +120,18 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[ApiPrincipal]]:
                 "an API key is required (Authorization: Bearer <key>)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        engine = request.app.state.services.engine
-        async with engine.connect() as conn:
-            principal = await authenticate(conn, key.strip())
+        digest = _digest(key.strip())
+        cached = _known.get(digest)
+        if cached and cached[0] > time.monotonic():
+            principal: ApiPrincipal | None = cached[1]
+        else:
+            engine = request.app.state.services.engine
+            async with engine.connect() as conn:
+                principal = await authenticate(conn, key.strip())
+            if principal is not None:
+                if len(_known) > 10_000:
+                    _known.clear()
+                _known[digest] = (time.monotonic() + AUTH_TTL, principal)
         if principal is None:
             raise ApiError(
                 401,

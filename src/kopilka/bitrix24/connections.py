@@ -152,6 +152,16 @@ async def get_connection(conn: AsyncConnection, portal_id: int) -> Connection:
     return _row(row)
 
 
+async def is_connected(conn: AsyncConnection, portal_id: int) -> bool:
+    """Whether the portal is an active Bitrix24 connection (not a local book)."""
+    found = await conn.scalar(
+        select(b24_connections.c.portal_id).where(
+            b24_connections.c.portal_id == portal_id, b24_connections.c.status == "active"
+        )
+    )
+    return found is not None
+
+
 async def find_connection(conn: AsyncConnection, member_id: str, domain: str) -> Connection | None:
     """The portal an event names: by ``member_id``, else a webhook portal of that domain still
     waiting to learn its ``member_id``."""

@@ -25,6 +25,7 @@ from kopilka.bitrix24.connections import (
     install_app,
     mark_uninstalled,
 )
+from kopilka.bitrix24.products import mark_stale
 from kopilka.bitrix24.sync import mark_dirty
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_rejected_events
@@ -39,6 +40,7 @@ log = logging.getLogger("kopilka.bitrix24.events")
 router = APIRouter(prefix="/b24", tags=["bitrix24"])
 
 DEAL_EVENTS = {"ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE"}
+PRODUCT_EVENTS = {"ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE"}  # the catalog cache is stale
 CONTACT_EVENTS = {"ONCRMCONTACTADD", "ONCRMCONTACTUPDATE"}  # bonus cards (kopilka.cards)
 
 
@@ -99,6 +101,10 @@ async def receive_event(request: Request) -> JSONResponse:
             if raw_id.isdigit():
                 await mark_dirty(conn, connection.portal_id, [int(raw_id)], event.lower())
                 await defer_sync(conn, connection.portal_id)
+        elif event in PRODUCT_EVENTS:
+            raw_id = form.get("data[FIELDS][ID]", "")
+            if raw_id.isdigit():
+                await mark_stale(conn, connection.portal_id, [int(raw_id)])
         elif event in CONTACT_EVENTS:
             raw_id = form.get("data[FIELDS][ID]", "")
             if raw_id.isdigit():

@@ -132,15 +132,20 @@ async def _landed(client: Bitrix24Client, rows: Sequence[Any]) -> set[int] | Non
     Each comment carries its own number (see ``writeback``), so the text is unique. None when
     the portal cannot be read either."""
     comments = [r for r in rows if r.method == "crm.timeline.comment.add"]
-    deals = sorted({int(r.params["fields"]["ENTITY_ID"]) for r in comments})
-    if not deals:
+    owners = sorted(
+        {
+            (str(r.params["fields"]["ENTITY_TYPE"]), int(r.params["fields"]["ENTITY_ID"]))
+            for r in comments
+        }
+    )
+    if not owners:
         return set()
     commands: dict[str, tuple[str, Mapping[str, Any]]] = {
-        f"d{d}": (
+        f"{kind}{entity}": (
             "crm.timeline.comment.list",
-            {"filter": {"ENTITY_ID": d, "ENTITY_TYPE": "deal"}, "select": ["ID", "COMMENT"]},
+            {"filter": {"ENTITY_ID": entity, "ENTITY_TYPE": kind}, "select": ["ID", "COMMENT"]},
         )
-        for d in deals
+        for kind, entity in owners
     }
     try:
         found = await client.batch_many(commands)

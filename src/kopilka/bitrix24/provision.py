@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection
+from kopilka.bitrix24.offers import provision_list
 from kopilka.program.model import Program
 
 #: user field type and labels (ru, en) per mapped role
@@ -36,6 +38,8 @@ EVENTS = (
     "ONCRMDEALADD",
     "ONCRMDEALUPDATE",
     "ONCRMDEALDELETE",
+    "ONCRMPRODUCTUPDATE",
+    "ONCRMPRODUCTDELETE",
     "ONCRMCONTACTADD",  # bonus cards (kopilka.cards)
     "ONCRMCONTACTUPDATE",
     "ONAPPUNINSTALL",
@@ -50,9 +54,28 @@ class Provisioned:
     field_map: dict[str, Any] = field(default_factory=dict)
 
 
-def wanted_fields(program: Program) -> list[tuple[str, str, str, tuple[str, str, str]]]:
-    """(entity, role, FIELD_NAME, spec) for every field the program maps."""
+def wanted_fields(
+    program: Program, now: datetime | None = None
+) -> list[tuple[str, str, str, tuple[str, str, str]]]:
+    """(entity, role, FIELD_NAME, spec) for every field the program maps: the contact and
+    deal fields, the deal fields the data transfer fills, and the yearly totals of the covered
+    years and the next one (so that 1 January needs no provisioning)."""
     out = []
+    for copy in program.transfer.product_to_deal:
+        if copy.to.startswith("UF_CRM_"):
+            title = copy.to.removeprefix("UF_CRM_").replace("_", " ").capitalize()
+            out.append(("deal", f"transfer_{copy.to}", copy.to, ("string", title, title)))
+    for discount in program.discounts:
+        if discount.field:
+            title = f"Скидка: {discount.title}, %"
+            out.append(
+                ("contact", f"discount_{discount.id}", discount.field, ("double", title, title))
+            )
+    year = (now or datetime.now(UTC)).astimezone(program.tz).year
+    for rule in program.transfer.totals:
+        for y in range(year - rule.years_back, year + 2):
+            code, title = rule.field.format(year=y), rule.title.format(year=y)
+            out.append(("contact", f"total_{code}", code, ("double", title, title)))
     for entity, mapped, specs in (
         ("contact", program.fields.contact.model_dump(), CONTACT_FIELDS),
         ("deal", program.fields.deal.model_dump(), DEAL_FIELDS),
@@ -79,7 +102,12 @@ def _definition(name: str, spec: tuple[str, str, str]) -> dict[str, Any]:
 
 
 async def provision(
-    client: Bitrix24Client, connection: Connection, program: Program, handler_url: str
+    client: Bitrix24Client,
+    connection: Connection,
+    program: Program,
+    handler_url: str,
+    *,
+    now: datetime | None = None,
 ) -> Provisioned:
     done = Provisioned()
     existing: dict[str, set[str]] = {}
@@ -92,7 +120,7 @@ async def provision(
     for entity, result in lists.items():
         existing[entity] = {str(f.get("FIELD_NAME")) for f in result or []}
     adds: dict[str, tuple[str, Mapping[str, Any]]] = {}
-    for entity, role, name, spec in wanted_fields(program):
+    for entity, role, name, spec in wanted_fields(program, now):
         done.field_map.setdefault(entity, {})[role] = name
         if name in existing.get(entity, set()):
             done.existing.append(name)
@@ -104,6 +132,9 @@ async def provision(
         done.created.append(name)
     if adds:
         await client.batch(adds, write=True)
+    layout = await provision_list(client, program)
+    if layout is not None:
+        done.field_map["offers_list"] = layout.as_json()
     if connection.mode == "app":
         bound = await client.call("event.get")
         have = {(str(b.get("event", "")).upper(), str(b.get("handler", ""))) for b in bound or []}

@@ -45,6 +45,7 @@ class Snapshot:
     contact_ids: dict[int, list[int]] = field(default_factory=dict)
     rows: dict[int, list[Row]] = field(default_factory=lambda: defaultdict(list))
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    elements: dict[str, Any] = field(default_factory=dict)  # offers-list elements by code
 
     def deleted(self, deal_ids: Sequence[int]) -> list[int]:
         return [d for d in deal_ids if d not in self.deals]

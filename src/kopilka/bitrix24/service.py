@@ -16,6 +16,7 @@ from kopilka.bitrix24.client import PAGE_SIZE as PAGE
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection, active_connections, get_connection
 from kopilka.bitrix24.mapping import parse_datetime
+from kopilka.bitrix24.offers import Layout, changed_deals
 from kopilka.bitrix24.sync import SyncReport, mark_dirty, sync_portal
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_deals, b24_sync_state
@@ -59,6 +60,12 @@ async def sweep_portal(services: Services, connection: Connection) -> int:
         )
     since = (since or started - FIRST_SWEEP) - SWEEP_OVERLAP
     changed = await modified_since(client, since.isoformat(timespec="seconds"))
+    layout = Layout.from_json(connection.field_map.get("offers_list"))
+    touched = (
+        await changed_deals(client, layout, since.isoformat(timespec="seconds"))
+        if layout
+        else set()
+    )
 
     async def record(conn: AsyncConnection) -> int:
         known = {
@@ -71,6 +78,7 @@ async def sweep_portal(services: Services, connection: Connection) -> int:
             )
         }
         stale = [d for d, m in changed.items() if d not in known or known[d] != parse_datetime(m)]
+        stale += sorted(touched - set(stale))  # a manager's choices in the offers list
         await mark_dirty(conn, connection.portal_id, stale, "sweep")
         stmt = insert(b24_sync_state).values(
             portal_id=connection.portal_id, swept_through=started, last_sweep_at=started

@@ -21,8 +21,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,15 +44,44 @@ from kopilka.bitrix24.mapping import (
     to_int,
 )
 from kopilka.bitrix24.mapping import record as remember_discount
+from kopilka.bitrix24.offers import (
+    Layout,
+    applied_for,
+    applied_text,
+    element_code,
+    element_write,
+    offers_text,
+    read_elements,
+)
+from kopilka.bitrix24.products import Product, needs_catalog, products_for
 from kopilka.bitrix24.reader import Snapshot, read_deals
+from kopilka.bitrix24.standing import AsOf, histories
 from kopilka.bitrix24.writeback import contact_fields_write, hold_comment, timeline_comment
 from kopilka.db.engine import run_in_transaction
-from kopilka.db.tables import b24_deals, b24_dirty_deals, b24_sync_runs, b24_sync_state
-from kopilka.domain.effects import DealEffects
+from kopilka.db.tables import (
+    b24_deal_shares,
+    b24_deals,
+    b24_dirty_deals,
+    b24_sync_runs,
+    b24_sync_state,
+)
+from kopilka.domain.deal import CustomerHistory, Deal, StageSemantic
+from kopilka.domain.effects import DealEffects, Redemption
+from kopilka.domain.eligibility import basket
 from kopilka.domain.errors import KopilkaError
+from kopilka.domain.money import percent_of
+from kopilka.domain.offers import offers_for
+from kopilka.domain.split import ordered, split_total
+from kopilka.domain.transfer import product_to_deal
 from kopilka.ledger.book import ensure_customer
-from kopilka.ledger.deals import deal_reference, reconcile_deal, settle_deal
-from kopilka.ledger.types import Book
+from kopilka.ledger.deals import (
+    Reconciled,
+    deal_reference,
+    reconcile_deal,
+    settle_deal,
+    spendable_for_deal,
+)
+from kopilka.ledger.types import Book, HoldView, Posted
 from kopilka.logs import bound
 from kopilka.program.model import Program
 
@@ -109,6 +138,30 @@ async def dirty_count(conn: AsyncConnection, portal_id: int, *, parked: bool = T
     return int(await conn.scalar(query) or 0)
 
 
+_USES_HISTORY: dict[str, bool] = {}
+
+
+def uses_history(program: Program) -> bool:
+    """Whether the program looks at customers' past deals at all (levels, accumulative
+    discounts, a condition naming ``history``); if not, no history is read per deal."""
+    key = program.hash or program.program
+    if key not in _USES_HISTORY:
+        _USES_HISTORY[key] = (
+            program.levels is not None
+            or bool(program.discounts)
+            or "history" in program.model_dump_json()
+        )
+    return _USES_HISTORY[key]
+
+
+def _deal_selects(program: Program) -> list[str]:
+    """Deal fields read besides the standard ones: the points-to-pay field and the fields the
+    data transfer writes (to compare before writing)."""
+    wanted = {program.fields.deal.pay_with_points}
+    wanted |= {c.to for c in program.transfer.product_to_deal if c.to.startswith("UF_")}
+    return sorted(w for w in wanted if w)
+
+
 def _contact_selects(program: Program) -> list[str]:
     wanted = {v for v in program.fields.contact.model_dump().values() if v}
     return sorted(wanted | {"UF_*"})
@@ -160,6 +213,9 @@ async def _drain(
     portal_id = connection.portal_id
     async with engine.connect() as conn:
         book, program = await portal_program(conn, connection)
+    layout = (
+        Layout.from_json(connection.field_map.get("offers_list")) if program.discounts else None
+    )
     skip: set[int] = set()
     while True:
         await _gather(engine, portal_id, chunk)
@@ -177,19 +233,31 @@ async def _drain(
                 )
             }
         if claimed:
-            pay_field = program.fields.deal.pay_with_points
             snap = await read_deals(
                 client,
                 list(claimed),
-                deal_fields=[pay_field] if pay_field else [],
+                deal_fields=_deal_selects(program),
                 contact_fields=_contact_selects(program),
             )
+            elements = await read_elements(client, layout, list(claimed)) if layout else {}
+            snap.elements = elements
+            products: dict[int, Product] = {}
+            sections, properties = needs_catalog(program)
+            if sections:
+                ids = [to_int(r.raw.get("productId")) or 0 for rs in snap.rows.values() for r in rs]
+                products = await products_for(engine, client, portal_id, ids, properties=properties)
             for deal_id, version in claimed.items():
 
                 async def settle(
-                    conn: AsyncConnection, d: int = deal_id, v: int = version, s: Snapshot = snap
+                    conn: AsyncConnection,
+                    d: int = deal_id,
+                    v: int = version,
+                    s: Snapshot = snap,
+                    p: Mapping[int, Product] = products,
                 ) -> int:
-                    return await _apply(conn, book, program, portal_id, s, d, v, now(), comments)
+                    return await _apply(
+                        conn, book, program, portal_id, s, p, d, v, now(), comments, layout
+                    )
 
                 try:
                     with bound(deal_id=deal_id):
@@ -287,12 +355,15 @@ async def _apply(
     program: Program,
     portal_id: int,
     snap: Snapshot,
+    products: Mapping[int, Product],
     deal_id: int,
     version: int,
     now: datetime,
     comments: bool = True,
+    layout: Layout | None = None,
 ) -> int:
-    """One deal in one transaction: settle the ledger, record the snapshot, queue the writes."""
+    """One deal in one transaction: settle the ledger, record the snapshot and the contacts'
+    shares, queue the writes."""
     previous = (
         await conn.execute(
             select(b24_deals).where(
@@ -318,9 +389,16 @@ async def _apply(
             hold_ttl=timedelta(hours=program.redemption.hold_ttl_hours),
             source=f"deal {deal_id} deleted",
         )
-        posted = result.posted
+        posted = list(result.posted)
+        if layout is not None:
+            for cid in contact_ids:
+                paid = await _contact_payment(
+                    conn, book, program, deal_id, "lost", cid, customers[cid], None, now
+                )
+                posted += paid.posted
         effects: DealEffects | None = None
         await _snapshot(conn, portal_id, deal_id, None, contact_ids, 0, applied, previous)
+        await _shares(conn, portal_id, program, deal_id, None)
     else:
         rows = snap.rows.get(deal_id, [])
         deal = build_deal(  # no contact list read: the deal's primary contact alone
@@ -332,17 +410,48 @@ async def _apply(
             pay_field=program.fields.deal.pay_with_points,
             now=now,
         )
+        deal, won_sections = _with_catalog(deal, products, previous)
         for contact in deal.contacts:
             info = snap.contacts.get(contact.id, {})
             name = " ".join(str(info.get(k) or "") for k in ("NAME", "LAST_NAME")).strip()
             customers[contact.id] = await ensure_customer(
                 conn, portal_id, f"contact:{contact.id}", name=name
             )
-        effects, result = await settle_deal(
-            conn, book, program, deal, customers=customers, now=now, source=f"deal {deal_id}"
+        as_of = AsOf(deal.closed_at, deal.id) if deal.stage == "won" and deal.closed_at else None
+        known = (
+            await histories(
+                conn,
+                portal_id,
+                program,
+                list(customers),
+                now=now,
+                exclude_deal=deal_id,
+                as_of=as_of,
+            )
+            if uses_history(program)
+            else {}
         )
-        posted = result.posted
-        applied = await _discount(conn, portal_id, deal_id, record, rows, applied, effects)
+        effects, result = await settle_deal(
+            conn,
+            book,
+            program,
+            deal,
+            customers=customers,
+            histories=known,
+            now=now,
+            source=f"deal {deal_id}",
+        )
+        posted = list(result.posted)
+        holds = [result.hold] if result.hold is not None else []
+        extra = 0
+        if layout is not None:
+            extra, more, more_holds = await _contact_offers(
+                conn, book, program, portal_id, layout, snap, deal, known, customers, previous, now
+            )
+            posted += more
+            holds += more_holds
+        want = (effects.redemption.amount if effects.redemption else 0) + extra
+        applied = await _discount(conn, portal_id, deal_id, record, rows, applied, want)
         await _snapshot(
             conn,
             portal_id,
@@ -352,12 +461,18 @@ async def _apply(
             deal.opportunity,
             applied,
             previous,
+            won_sections,
         )
+        await _shares(conn, portal_id, program, deal_id, deal)
+        if deal.stage == "process":
+            await _transfer(conn, portal_id, program, record, deal)
+        for cid in previous.contact_ids if previous else []:  # a contact taken off the deal
+            customers.setdefault(cid, await ensure_customer(conn, portal_id, f"contact:{cid}"))
     if comments and record is not None:  # a deleted deal has no timeline to write on
         for tx in posted:
             await timeline_comment(conn, portal_id, deal_id, tx)
-        if result.hold is not None:
-            await hold_comment(conn, portal_id, deal_id, result.hold)
+        for hold in holds:
+            await hold_comment(conn, portal_id, deal_id, hold)
     await contact_fields_write(conn, book, program, portal_id, customers, effects, now)
     await conn.execute(
         delete(b24_dirty_deals).where(
@@ -376,14 +491,12 @@ async def _discount(
     record: dict[str, Any],
     rows: list[Row],
     applied: dict[str, list[int]],
-    effects: DealEffects,
+    want: int,
 ) -> dict[str, list[int]]:
-    """Put the points payment on the product rows as a discount, when it differs from what is
-    there. A lost deal keeps its rows as they are."""
+    """Put the points payment and the applied discounts on the product rows as a discount,
+    when it differs from what is there. A lost deal keeps its rows as they are."""
     if not rows or str(record.get("STAGE_SEMANTIC_ID")) == "F":
         return applied
-    redemption = effects.redemption
-    want = redemption.amount if redemption else 0
     if want == applied_total(rows, applied):
         return applied
     prices = base_prices(rows, applied)
@@ -408,6 +521,7 @@ async def _snapshot(
     amount: int,
     applied: dict[str, list[int]],
     previous: Any,
+    won_sections: dict[str, int | None] | None = None,
 ) -> None:
     if record is None:
         values: dict[str, Any] = {
@@ -429,8 +543,208 @@ async def _snapshot(
             "closed_at": parse_datetime(record.get("CLOSEDATE")),
             "modified_at": parse_datetime(record.get("DATE_MODIFY")),
         }
-    values |= {"applied_discount": applied, "synced_at": func.now()}
+    values |= {"applied_discount": applied, "won_sections": won_sections, "synced_at": func.now()}
     stmt = insert(b24_deals).values(portal_id=portal_id, deal_id=deal_id, **values)
     await conn.execute(
         stmt.on_conflict_do_update(index_elements=["portal_id", "deal_id"], set_=values)
+    )
+
+
+def _with_catalog(
+    deal: Deal, products: Mapping[int, Product], previous: Any
+) -> tuple[Deal, dict[str, int | None] | None]:
+    """The deal's rows with their products' sections and properties. A deal that was already
+    won keeps the sections it was counted with (a product moved later does not change its
+    points); the sections of a newly won deal are remembered."""
+    frozen: Mapping[str, int | None] = (
+        previous.won_sections
+        if previous is not None and previous.semantic == "S" and previous.won_sections
+        else {}
+    )
+    rows = []
+    for row in deal.rows:
+        product = products.get(row.product_id or 0)
+        key = str(row.product_id or 0)
+        section = frozen[key] if key in frozen else (product.section_id if product else None)
+        values = product.values() if product else {}
+        rows.append(replace(row, section_id=section, properties=values))
+    deal = replace(deal, rows=tuple(rows))
+    if deal.stage != "won":
+        return deal, None
+    return deal, {str(r.product_id or 0): r.section_id for r in deal.rows}
+
+
+async def _shares(
+    conn: AsyncConnection, portal_id: int, program: Program, deal_id: int, deal: Deal | None
+) -> None:
+    """Each contact's share of the deal while it is won (the base of histories and totals)."""
+    await conn.execute(
+        delete(b24_deal_shares).where(
+            b24_deal_shares.c.portal_id == portal_id, b24_deal_shares.c.deal_id == deal_id
+        )
+    )
+    if deal is None or deal.stage != "won" or deal.closed_at is None or not deal.contacts:
+        return
+    amounts = split_total(program.split, deal.contacts, basket(program, deal).order_amount)
+    await conn.execute(
+        insert(b24_deal_shares).values(
+            [
+                {
+                    "portal_id": portal_id,
+                    "deal_id": deal_id,
+                    "contact_id": contact_id,
+                    "category_id": deal.pipeline_id,
+                    "closed_at": deal.closed_at,
+                    "amount": amount,
+                }
+                for contact_id, amount in amounts.items()
+            ]
+        )
+    )
+
+
+async def _transfer(
+    conn: AsyncConnection, portal_id: int, program: Program, record: dict[str, Any], deal: Deal
+) -> None:
+    """Copy the product's name, dates, code and properties into the deal fields the program
+    maps (R-15), when they differ from what the deal shows. The write's own event re-reads the
+    deal, finds the values equal and writes nothing: the loop ends."""
+    if not program.transfer.product_to_deal:
+        return
+    row = next((r for r in deal.rows if r.product_id), None)
+    if row is None:
+        return
+    wanted = product_to_deal(program, row)
+    changed = {code: value for code, value in wanted.items() if not _same(record.get(code), value)}
+    if changed:
+        await outbox.queue_write(
+            conn,
+            portal_id,
+            key=f"deal:{deal.id}:transfer",
+            method="crm.deal.update",
+            params={"id": deal.id, "fields": changed},
+            idempotent=True,
+        )
+
+
+def _same(current: Any, wanted: Any) -> bool:
+    """Whether the deal already shows ``wanted`` (a date field shows a date-time: compare the
+    date part)."""
+    if current is None or current == "":
+        return wanted is None or wanted == ""
+    left, right = str(current), str(wanted)
+    if left == right:
+        return True
+    return len(right) == 10 and left[:10] == right  # "2026-07-01" vs "2026-07-01T03:00:00+03:00"
+
+
+async def _contact_offers(
+    conn: AsyncConnection,
+    book: Book,
+    program: Program,
+    portal_id: int,
+    layout: Layout,
+    snap: Snapshot,
+    deal: Deal,
+    known: Mapping[int, CustomerHistory],
+    customers: dict[int, int],
+    previous: Any,
+    now: datetime,
+) -> tuple[int, list[Posted], list[HoldView]]:
+    """R-13: each contact's offers listed in its element, the manager's choices applied. Returns
+    the discount to put on the rows, and what the ledger posted for the contacts' payments."""
+    contacts = ordered(deal.contacts)
+    order_split = split_total(program.split, contacts, basket(program, deal).order_amount)
+    seen = dict(known)
+    for c in contacts:
+        spendable = await spendable_for_deal(
+            conn, book, contact_reference(deal.id, c.id), customers[c.id], now
+        )
+        seen[c.id] = replace(seen.get(c.id, CustomerHistory()), available_points=spendable)
+    offers = offers_for(program, deal, contacts, seen, order_split, now)
+    total = 0
+    posted: list[Posted] = []
+    holds: list[HoldView] = []
+    for c in contacts:
+        mine = [o for o in offers if o.contact_id == c.id]
+        element = snap.elements.get(element_code(deal.id, c.id))
+        chosen = applied_for(mine, element, layout, order_split.get(c.id, 0))
+        ask = chosen.points_requested if chosen and deal.stage != "lost" else 0
+        cap = min(
+            seen[c.id].available_points,
+            percent_of(order_split.get(c.id, 0), program.redemption.max_share, rounding="down"),
+        )
+        paid = await _contact_payment(
+            conn, book, program, deal.id, deal.stage, c.id, customers[c.id], min(ask, cap), now
+        )
+        posted += paid.posted
+        if paid.hold is not None:
+            holds.append(paid.hold)
+        taken = min(ask, cap)
+        total += (chosen.discount if chosen and deal.stage != "lost" else 0) + taken
+        info = snap.contacts.get(c.id, {})
+        name = " ".join(str(info.get(k) or "") for k in ("NAME", "LAST_NAME")).strip()
+        params = element_write(
+            layout, deal.id, c.id, name, element, offers_text(mine), applied_text(chosen, taken)
+        )
+        if params is not None:
+            await outbox.queue_write(
+                conn,
+                portal_id,
+                key=f"offers:{deal.id}:{c.id}",
+                method="lists.element.update" if element is not None else "lists.element.add",
+                params=params,
+                idempotent=True,
+            )
+    gone = set(previous.contact_ids if previous else []) - {c.id for c in contacts}
+    for cid in sorted(gone):  # a contact taken off the deal pays nothing any more
+        customers.setdefault(cid, await ensure_customer(conn, portal_id, f"contact:{cid}"))
+        paid = await _contact_payment(
+            conn, book, program, deal.id, "lost", cid, customers[cid], None, now
+        )
+        posted += paid.posted
+    return total, posted, holds
+
+
+def contact_reference(deal_id: int, contact_id: int) -> str:
+    return f"{deal_reference(deal_id)}:contact:{contact_id}"
+
+
+async def _contact_payment(
+    conn: AsyncConnection,
+    book: Book,
+    program: Program,
+    deal_id: int,
+    stage: StageSemantic,
+    contact_id: int,
+    customer_id: int,
+    amount: int | None,
+    now: datetime,
+) -> Reconciled:
+    """One contact's points paying for the deal: held while it is open, taken when it is won,
+    given back when it is lost, deleted or the contact leaves it (``amount=None``)."""
+    redemption = (
+        Redemption(
+            contact_id=contact_id,
+            requested=amount,
+            amount=amount,
+            cap=amount,
+            capped_by="none",
+            rule_inputs={"deal_id": deal_id, "contact_id": contact_id},
+            explanation_ru=f"оплата бонусами по сделке №{deal_id}",
+            explanation_en=f"paid with points, deal #{deal_id}",
+        )
+        if amount
+        else None
+    )
+    return await reconcile_deal(
+        conn,
+        book,
+        reference=contact_reference(deal_id, contact_id),
+        stage=stage if amount else "lost",
+        effects=DealEffects(deal_id, program.hash, redemption=redemption),
+        customers={contact_id: customer_id},
+        now=now,
+        hold_ttl=timedelta(hours=program.redemption.hold_ttl_hours),
+        source=f"deal {deal_id}, contact {contact_id}",
     )

@@ -7,21 +7,28 @@ can only ever set the right value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24 import outbox
-from kopilka.db.tables import b24_deals
-from kopilka.domain.effects import DealEffects
+from kopilka.bitrix24.standing import histories, yearly_totals
+from kopilka.db.tables import b24_contact_state, b24_deal_shares
+from kopilka.domain.deal import Contact
+from kopilka.domain.effects import DealEffects, LevelStatus
 from kopilka.domain.explain import points_ru
+from kopilka.domain.levels import metric_of, status_for
+from kopilka.domain.offers import discount_percent
+from kopilka.ledger.book import ensure_customer
 from kopilka.ledger.queries import balance
 from kopilka.ledger.types import Book, HoldView, Posted
 from kopilka.program.model import Program
+from kopilka.program.rules import LevelTier
 
 KIND_TITLES = {
     "accrual": "Начислено",
@@ -54,19 +61,159 @@ def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-async def won_deals(conn: AsyncConnection, portal_id: int, contact_id: int) -> int:
-    return int(
-        await conn.scalar(
-            select(func.count())
-            .select_from(b24_deals)
-            .where(
-                b24_deals.c.portal_id == portal_id,
-                b24_deals.c.semantic == "S",
-                b24_deals.c.contact_ids.contains([contact_id]),
+def money_value(minor: int) -> str:
+    """Roubles as a double user field takes them."""
+    return points_value(minor)
+
+
+async def _lifetime(
+    conn: AsyncConnection, portal_id: int, contact_ids: Sequence[int]
+) -> dict[int, tuple[int, int]]:
+    """contact id -> (won deals, purchases in kopecks), every pipeline, all time."""
+    rows = await conn.execute(
+        select(
+            b24_deal_shares.c.contact_id,
+            func.count(),
+            func.coalesce(func.sum(b24_deal_shares.c.amount), 0),
+        )
+        .where(
+            b24_deal_shares.c.portal_id == portal_id,
+            b24_deal_shares.c.contact_id.in_(list(contact_ids)),
+        )
+        .group_by(b24_deal_shares.c.contact_id)
+    )
+    found = {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+    return {c: found.get(c, (0, 0)) for c in contact_ids}
+
+
+async def refresh_contacts(
+    conn: AsyncConnection,
+    book: Book,
+    program: Program,
+    portal_id: int,
+    contact_ids: Sequence[int],
+    now: datetime,
+    *,
+    effects: DealEffects | None = None,
+) -> None:
+    """Queue the contacts' Kopilka fields, recomputed from the ledger and the recorded deals:
+    balance, won deals, purchases, level and its percent, yearly totals. A level that changed
+    since the last write is explained on the contact's timeline, once.
+
+    ``effects`` (of the deal just settled) supplies the percent when the program has no levels.
+    Other fields of the contact are never sent, so they stay as the manager left them.
+    """
+    ids = sorted({int(c) for c in contact_ids})
+    if not ids:
+        return
+    mapped = program.fields.contact
+    lifetime = (
+        await _lifetime(conn, portal_id, ids)
+        if mapped.won_deals or mapped.purchases_total
+        else dict.fromkeys(ids, (0, 0))
+    )
+    levels = program.levels
+    shown = [d for d in program.discounts if d.field]
+    history = await histories(conn, portal_id, program, ids, now=now) if levels or shown else {}
+    totals = await yearly_totals(conn, portal_id, program, now, ids)
+    for contact_id in ids:
+        fields: dict[str, Any] = {}
+        won, purchases = lifetime[contact_id]
+        if mapped.balance:
+            customer_id = await ensure_customer(conn, portal_id, f"contact:{contact_id}")
+            fields[mapped.balance] = points_value(
+                (await balance(conn, book, customer_id, now)).available
+            )
+        if mapped.won_deals:
+            fields[mapped.won_deals] = str(won)
+        if mapped.purchases_total:
+            fields[mapped.purchases_total] = money_value(purchases)
+        status = (
+            status_for(levels, metric_of(program, levels, history[contact_id])) if levels else None
+        )
+        percent = _plain(status.percent) if status else _percent(effects, contact_id)
+        if mapped.percent and percent is not None:
+            fields[mapped.percent] = percent
+        if mapped.level and status is not None:
+            fields[mapped.level] = status.title or ""
+        if status is not None and levels is not None:
+            await _level_change(conn, portal_id, contact_id, status, levels.tiers)
+        for code, amount in totals.get(contact_id, {}).items():
+            fields[code] = money_value(amount)
+        for discount in shown:  # R-08: the accumulative discount shown on the contact
+            assert discount.field is not None
+            got = discount_percent(program, Contact(contact_id), history[contact_id], discount, now)
+            fields[discount.field] = _plain(got) if got is not None else "0"
+        if fields:
+            await outbox.queue_write(
+                conn,
+                portal_id,
+                key=f"contact:{contact_id}:fields",
+                method="crm.contact.update",
+                params={"id": contact_id, "fields": fields},
+                idempotent=True,
+            )
+
+
+async def _level_change(
+    conn: AsyncConnection,
+    portal_id: int,
+    contact_id: int,
+    status: LevelStatus,
+    tiers: Sequence[LevelTier],
+) -> None:
+    """Record the contact's level; when it changed, explain it on the contact's timeline."""
+    previous = (
+        await conn.execute(
+            select(b24_contact_state.c.level_id).where(
+                b24_contact_state.c.portal_id == portal_id,
+                b24_contact_state.c.contact_id == contact_id,
             )
         )
-        or 0
+    ).first()
+    if previous is not None and previous.level_id == status.level_id:
+        return
+    stmt = insert(b24_contact_state).values(
+        portal_id=portal_id, contact_id=contact_id, level_id=status.level_id
     )
+    change = await conn.scalar(
+        stmt.on_conflict_do_update(
+            index_elements=["portal_id", "contact_id"],
+            set_={"level_id": stmt.excluded.level_id, "updated_at": func.now()},
+        ).returning(func.txid_current())
+    )
+    if previous is None and status.level_id is None:
+        return  # nothing to explain: no level before, none now
+    order = [t.id for t in tiers]
+    rank = {level: i for i, level in enumerate(order)}
+    up = (
+        rank.get(status.level_id or "", -1) > rank.get(previous.level_id or "", -1)
+        if previous
+        else True
+    )
+    text = level_text(status, up=up)
+    await outbox.queue_write(
+        conn,
+        portal_id,
+        key=f"comment:level:{contact_id}:{change}",
+        method="crm.timeline.comment.add",
+        params={
+            "fields": {
+                "ENTITY_ID": contact_id,
+                "ENTITY_TYPE": "contact",
+                "COMMENT": f"{text} · изменение №{change}",
+            }
+        },
+        idempotent=False,
+    )
+
+
+def level_text(status: LevelStatus, *, up: bool) -> str:
+    """«Копилка: уровень повышен до «Золото» — 7 % (6 выигранных сделок)»."""
+    if status.level_id is None:
+        return "Копилка: уровень снят"
+    verb = "повышен" if up else "понижен"
+    return f"Копилка: уровень {verb} до «{status.title}» — {_plain(status.percent)} %"
 
 
 async def contact_fields_write(
@@ -78,28 +225,7 @@ async def contact_fields_write(
     effects: DealEffects | None,
     now: datetime,
 ) -> None:
-    mapped = program.fields.contact
-    for contact_id, customer_id in customers.items():
-        fields: dict[str, Any] = {}
-        if mapped.balance:
-            fields[mapped.balance] = points_value(
-                (await balance(conn, book, customer_id, now)).available
-            )
-        if mapped.won_deals:
-            fields[mapped.won_deals] = str(await won_deals(conn, portal_id, contact_id))
-        if mapped.percent and (percent := _percent(effects, contact_id)) is not None:
-            fields[mapped.percent] = percent
-        if mapped.level and effects is not None and (lvl := effects.levels.get(contact_id)):
-            fields[mapped.level] = lvl.title or ""
-        if fields:
-            await outbox.queue_write(
-                conn,
-                portal_id,
-                key=f"contact:{contact_id}:fields",
-                method="crm.contact.update",
-                params={"id": contact_id, "fields": fields},
-                idempotent=True,
-            )
+    await refresh_contacts(conn, book, program, portal_id, list(customers), now, effects=effects)
 
 
 def comment_text(tx: Posted) -> str:

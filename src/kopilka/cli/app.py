@@ -12,6 +12,8 @@ import typer
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.cli.api import register as register_api
+from kopilka.cli.bitrix24 import grant_in_portal
 from kopilka.cli.bitrix24 import register as register_bitrix24
 from kopilka.cli.cards import register as register_cards
 from kopilka.cli.common import (
@@ -19,6 +21,7 @@ from kopilka.cli.common import (
     PortalOpt,
     ProgramOpt,
     bind,
+    fail,
     load,
     out,
     print_json,
@@ -28,6 +31,7 @@ from kopilka.cli.common import (
 from kopilka.cli.render import balance_table, explain_text, history_table, program_summary
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction, safe_url
+from kopilka.domain.errors import KopilkaError
 from kopilka.domain.money import format_points, to_minor
 from kopilka.ledger.book import ensure_customer, ensure_portal, get_customer_id
 from kopilka.ledger.expiry import due_accounts, expire_accounts
@@ -129,9 +133,21 @@ def customer_add(
 
 @app.command()
 def grant(
-    customer: Annotated[str, typer.Argument(help="The customer's id (Bitrix24 contact ID).")],
+    customer: Annotated[
+        str,
+        typer.Argument(help="The customer's id (in a portal: its contact ID, 42 or contact:42)."),
+    ],
     reason: Annotated[str, typer.Option(help="A manual bonus reason of the program.")],
-    program: ProgramOpt,
+    program: Annotated[
+        Path | None,
+        typer.Option(
+            "--program",
+            "-p",
+            envvar="KOPILKA_PROGRAM",
+            help="The program file (YAML); a connected portal uses its own program.",
+            dir_okay=False,
+        ),
+    ] = None,
     amount: Annotated[str | None, typer.Option(help="Points; default: the reason's.")] = None,
     comment: Annotated[str | None, typer.Option(help="Why: shown in the history.")] = None,
     actor: Annotated[str, typer.Option(help="Who grants.")] = "cli",
@@ -140,36 +156,75 @@ def grant(
     now: NowOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Grant a manual bonus (a review, an apology…) within the program's limits."""
+    """Grant a manual bonus (a review, an apology…) within the program's limits.
 
-    async def main() -> Posted:
-        minor = to_minor(amount) if amount is not None else None  # refuses bad amounts first
-
-        async def work(conn: AsyncConnection, book: Book, prog: Program) -> Posted:
-            customer_id = await get_customer_id(conn, book.portal_id, customer)
-            return await grant_bonus(
-                conn,
-                book,
-                prog,
-                customer_id=customer_id,
-                reason=reason,
-                amount=minor,
-                actor=actor,
-                key=key or f"cli:{uuid.uuid4()}",
-                now=aware(now),
-                comment=comment,
-                source=f"cli grant by {actor}",
+    In a connected Bitrix24 portal (named by --portal, or the only one when no --program is
+    given) the contact's fields and timeline show it at once."""
+    try:  # bad amounts are refused first
+        minor = to_minor(amount) if amount is not None else None
+    except KopilkaError as exc:
+        raise fail(f"{exc.message} [{exc.code}]") from None
+    idempotency = key or f"cli:{uuid.uuid4()}"
+    in_portal = None
+    if program is None or portal is not None:
+        in_portal = grant_in_portal(
+            customer,
+            portal=portal,
+            reason=reason,
+            amount=minor,
+            comment=comment,
+            actor=actor,
+            key=idempotency,
+            now=aware(now),
+            required=program is None,
+        )
+    if in_portal is not None:
+        posted, shown = in_portal
+        note = "" if shown else " (the portal was not reached: it follows with the next sync)"
+    else:
+        assert program is not None
+        posted = run(
+            _grant_local(
+                program, customer, reason, minor, comment, actor, idempotency, portal, aware(now)
             )
-
-        return await with_book(program, portal, work)
-
-    posted = run(main())
+        )
+        note = ""
     if as_json:
         print_json(posted)
         return
     earned = sum(leg.amount for leg in posted.legs if leg.account_kind == "customer")
-    note = " (replayed: nothing new was written)" if posted.replayed else ""
+    note = (" (replayed: nothing new was written)" if posted.replayed else "") + note
     out.print(f"entry #{posted.id}: +{format_points(earned)} to {customer} — {posted.reason}{note}")
+
+
+async def _grant_local(
+    program: Path,
+    customer: str,
+    reason: str,
+    amount: int | None,
+    comment: str | None,
+    actor: str,
+    key: str,
+    portal: str | None,
+    now: datetime,
+) -> Posted:
+    async def work(conn: AsyncConnection, book: Book, prog: Program) -> Posted:
+        customer_id = await get_customer_id(conn, book.portal_id, customer)
+        return await grant_bonus(
+            conn,
+            book,
+            prog,
+            customer_id=customer_id,
+            reason=reason,
+            amount=amount,
+            actor=actor,
+            key=key,
+            now=now,
+            comment=comment,
+            source=f"cli grant by {actor}",
+        )
+
+    return await with_book(program, portal, work)
 
 
 @app.command()
@@ -330,4 +385,5 @@ def demo() -> None:
 
 
 register_bitrix24(app)
+register_api(app)
 register_cards(app)

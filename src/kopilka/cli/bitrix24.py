@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -10,22 +11,27 @@ import typer
 import uvicorn
 from rich.progress import Progress
 
+from kopilka.bitrix24.bonuses import contact_ref, grant_on_portal
 from kopilka.bitrix24.connections import (
     Connection,
+    UnknownPortal,
+    active_connections,
     attach_program,
     connect_webhook,
     find_by_reference,
     portal_program,
     set_field_map,
 )
+from kopilka.bitrix24.daily import JOBS, DailyReport, flush, refresh_all, run_daily
 from kopilka.bitrix24.provision import provision as provision_portal
 from kopilka.bitrix24.service import backfill
-from kopilka.bitrix24.sync import sync_portal
-from kopilka.cli.common import err, load, out, run
+from kopilka.bitrix24.sync import SyncReport, sync_portal
+from kopilka.cli.common import err, load, out, print_json, run
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import InvalidCommand
 from kopilka.jobs import run_worker
+from kopilka.ledger.types import Posted
 from kopilka.logs import configure as configure_logs
 from kopilka.services import Services, open_services
 from kopilka.web.app import create_app
@@ -37,13 +43,25 @@ PortalRef = Annotated[
 Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 Port = Annotated[int, typer.Option("--port", help="Port to listen on.")]
 Workers = Annotated[int, typer.Option("--concurrency", help="Jobs run at once by this worker.")]
+Moment = Annotated[
+    datetime | None,
+    typer.Option(
+        "--now",
+        help="Act as of this moment (ISO 8601; default: now).",
+        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
+    ),
+]
+
+
+def _clock(services: Services, moment: datetime | None) -> None:
+    if moment is not None:
+        fixed = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        services.now = lambda: fixed
 
 
 async def _connection(services: Services, ref: str | None) -> Connection:
     async with services.engine.connect() as conn:
         if ref is None:
-            from kopilka.bitrix24.connections import active_connections
-
             found = await active_connections(conn)
             if len(found) != 1:
                 raise InvalidCommand("several portals are connected: name one with --portal")
@@ -117,13 +135,22 @@ def register(app: typer.Typer) -> None:
         all_deals: Annotated[
             bool, typer.Option("--all", help="Re-check every deal of the portal (backfill).")
         ] = False,
+        totals: Annotated[
+            bool,
+            typer.Option(
+                "--totals",
+                help="Backfill the whole history, then rewrite every contact's totals and fields.",
+            ),
+        ] = False,
     ) -> None:
         """Sync the portal's changed deals now (or, with --all, its whole history)."""
 
         async def go() -> None:
             async with open_services(get_settings()) as services:
                 connection = await _connection(services, portal)
-                if all_deals:
+                if totals:
+                    report = await _totals(services, connection)
+                elif all_deals:
                     with Progress(console=err) as bar:
                         task = bar.add_task("deals", total=None)
                         report = await backfill(
@@ -148,6 +175,41 @@ def register(app: typer.Typer) -> None:
                 )
 
         run(go())
+
+    @app.command()
+    def daily(
+        portal: PortalRef = None,
+        only: Annotated[
+            list[str] | None,
+            typer.Option("--only", help=f"Run only these jobs ({', '.join(JOBS)}); repeatable."),
+        ] = None,
+        force: Annotated[
+            bool, typer.Option("--force", help="Run the once-a-day jobs even if they ran today.")
+        ] = False,
+        now: Moment = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    ) -> None:
+        """Run the daily jobs now: expiry, the birthday window, every contact's totals."""
+        unknown = sorted(set(only or ()) - set(JOBS))
+        if unknown:
+            raise typer.BadParameter(
+                f"unknown job {', '.join(unknown)}: known are {', '.join(JOBS)}",
+                param_hint="--only",
+            )
+
+        async def go() -> DailyReport:
+            async with open_services(get_settings()) as services:
+                _clock(services, now)
+                connection = await _connection(services, portal)
+                return await run_daily(
+                    services, connection.portal_id, only=only or JOBS, force=force
+                )
+
+        report = run(go())
+        if as_json:
+            print_json(report.as_dict())
+            return
+        out.print(_daily_text(report))
 
     @app.command()
     def serve(host: Host = "127.0.0.1", port: Port = 8000, concurrency: Workers = 2) -> None:
@@ -193,3 +255,103 @@ async def _serve(host: str, port: int, concurrency: int, *, web: bool, worker: b
             task.cancel()
         for task in done:
             task.result()
+
+
+def _daily_text(report: DailyReport) -> str:
+    from kopilka.domain.money import format_points
+
+    lines = [f"day {report.day}: ran {', '.join(report.ran) or 'nothing'}"]
+    if "expiry" in report.ran:
+        lines.append(
+            f"expired {format_points(report.expired_points)} points in "
+            f"{report.expired_entries} entries"
+        )
+    if "birthdays" in report.ran:
+        lines.append(
+            f"birthdays: {report.contacts_read} contacts read, {report.birthdays_on} flags set, "
+            f"{report.birthdays_off} cleared"
+        )
+    if "totals" in report.ran:
+        lines.append(
+            f"totals: {report.vanished_deals} deleted deals found, "
+            f"{report.refreshed_contacts} contacts refreshed"
+        )
+    lines.append(f"{report.sync.writes} writes to the portal")
+    return "\n".join(lines)
+
+
+async def _totals(services: Services, connection: Connection) -> SyncReport:
+    """``sync --totals``: the whole history as ``--all`` reads it, then every contact's fields."""
+    with Progress(console=err) as bar:
+        deals = bar.add_task("deals", total=None)
+        report = await backfill(
+            services,
+            connection,
+            progress=lambda done, total: bar.update(deals, completed=done, total=total),
+        )
+        contacts = bar.add_task("contacts", total=None)
+        async with services.engine.connect() as conn:
+            book, program = await portal_program(conn, connection)
+        await refresh_all(
+            services,
+            connection,
+            book,
+            program,
+            services.now(),
+            progress=lambda done, total: bar.update(contacts, completed=done, total=total),
+        )
+        final = await flush(services, connection)
+    report.writes += final.writes
+    return report
+
+
+async def _connected(services: Services, ref: str | None) -> Connection | None:
+    """The connected portal ``ref`` names (None: the only one), or None when it names none."""
+    async with services.engine.connect() as conn:
+        if ref is None:
+            found = await active_connections(conn)
+            return found[0] if len(found) == 1 else None
+        try:
+            return await find_by_reference(conn, ref)
+        except UnknownPortal:
+            return None
+
+
+def grant_in_portal(
+    customer: str,
+    *,
+    portal: str | None,
+    reason: str,
+    amount: int | None,
+    comment: str | None,
+    actor: str,
+    key: str,
+    now: datetime,
+    required: bool,
+) -> tuple[Posted, bool] | None:
+    """``kopilka grant`` for a contact of a connected portal; None when ``portal`` names no
+    connected portal (and ``required`` is False: the caller grants in a local book)."""
+
+    async def go() -> tuple[Posted, bool] | None:
+        async with open_services(get_settings()) as services:
+            connection = await _connected(services, portal)
+            if connection is None:
+                if required:
+                    raise InvalidCommand(
+                        "no connected portal to grant in: name one with --portal, "
+                        "or a program file with --program"
+                    )
+                return None
+            return await grant_on_portal(
+                services,
+                connection,
+                contact_id=contact_ref(customer),
+                reason=reason,
+                amount=amount,
+                actor=actor,
+                key=key,
+                now=now,
+                comment=comment,
+            )
+
+    return run(go())

@@ -195,6 +195,7 @@ b24_deals = Table(
     Column("contact_ids", ARRAY(BigInteger), nullable=False),
     Column("closed_at", TZ),
     Column("modified_at", TZ),
+    Column("won_sections", JSONB),
     Column("applied_discount", JSONB, nullable=False),
     Column("synced_at", TZ, nullable=False),
 )
@@ -259,6 +260,131 @@ cards = Table(
     Column("status", Text, nullable=False),
     Column("issued_at", TZ),
     Column("issued_by", Text, nullable=False),
+)
+
+b24_deal_shares = Table(
+    "b24_deal_shares",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("deal_id", BigInteger, primary_key=True),
+    Column("contact_id", BigInteger, primary_key=True),
+    Column("category_id", BigInteger, nullable=False),
+    Column("closed_at", TZ, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+)
+
+b24_products = Table(
+    "b24_products",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("product_id", BigInteger, primary_key=True),
+    Column("section_id", BigInteger),
+    Column("name", Text, nullable=False),
+    Column("code", Text),
+    Column("properties", JSONB, nullable=False),
+    Column("fetched_at", TZ),
+    Column("stale", Boolean, nullable=False),
+)
+
+b24_contact_state = Table(
+    "b24_contact_state",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("contact_id", BigInteger, primary_key=True),
+    Column("level_id", Text),
+    Column("updated_at", TZ),
+)
+
+# --- The public API, the cabinet and the admin (migration 0005) ---
+
+api_idempotency = Table(
+    "api_idempotency",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("endpoint", Text, nullable=False),
+    Column("request_hash", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", JSONB, nullable=False),
+    Column("created_at", TZ),
+)
+
+pos_orders = Table(
+    "pos_orders",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("program_id", BigInteger, nullable=False),
+    Column("order_id", Text, nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("pipeline_id", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("points_paid", BigInteger, nullable=False),
+    Column("hold_id", BigInteger),
+    Column("created_at", TZ),
+    Column("committed_at", TZ),
+    Column("closed_at", TZ),
+)
+
+pos_order_lines = Table(
+    "pos_order_lines",
+    metadata,
+    Column("order_pk", BigInteger, primary_key=True),
+    Column("line_id", Text, primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("section_id", BigInteger),
+    Column("refunded_at", TZ),
+)
+
+login_codes = Table(
+    "login_codes",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("phone", Text, nullable=False),
+    Column("code_hash", Text, nullable=False),
+    Column("salt", Text, nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("expires_at", TZ, nullable=False),
+    Column("used_at", TZ),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("at", TZ, nullable=False),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("token_hash", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("customer_id", BigInteger),
+    Column("created_at", TZ, nullable=False),
+    Column("expires_at", TZ, nullable=False),
+    Column("ended_at", TZ),
+)
+
+# --- daily jobs (issue 4: birthdays, yearly totals) ---------------------------------------------
+
+b24_daily_runs = Table(
+    "b24_daily_runs",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("job", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("finished_at", TZ, nullable=False),
+    Column("stats", JSONB, nullable=False),
 )
 
 # --- cards, registrations, notifications (issue 5) ---

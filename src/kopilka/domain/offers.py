@@ -79,6 +79,13 @@ def _offer(
     )
 
 
+def discount_percent(
+    program: Program, contact: Contact, history: CustomerHistory, discount: Discount, now: datetime
+) -> Decimal | None:
+    """The percent of ``discount`` the contact has now (None: none yet, or outside its window)."""
+    return _percent(program, contact, history, discount, now)
+
+
 def _percent(
     program: Program, contact: Contact, history: CustomerHistory, discount: Discount, now: datetime
 ) -> Decimal | None:

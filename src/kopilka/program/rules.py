@@ -9,7 +9,16 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from kopilka.program.conditions import Condition
 from kopilka.program.policies import Expiry
-from kopilka.program.types import Alias, Kopecks, Number, Percent, Strict, percent_value, suggest
+from kopilka.program.types import (
+    Alias,
+    Kopecks,
+    Number,
+    Percent,
+    Strict,
+    UfCode,
+    percent_value,
+    suggest,
+)
 
 Basis = Literal["won_deals", "purchases_total"]
 
@@ -112,6 +121,7 @@ class Discount(Strict):
     percent: Percent | None = None
     when_birthday_window: bool = False
     applies_in: list[Alias] | None = None  # absent = every pipeline
+    field: UfCode | None = None  # the contact field that shows the customer's current percent
 
     @model_validator(mode="after")
     def _shape(self) -> Discount:

@@ -10,8 +10,12 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from kopilka.admin.pages import router as admin_router
 from kopilka.api.errors import install_error_handlers
+from kopilka.api.routes import router as api_router
 from kopilka.bitrix24.events import router as b24_router
+from kopilka.cabinet.pages import router as cabinet_router
+from kopilka.cabinet.pages import static as cabinet_static
 from kopilka.cards_api import router as cards_router
 from kopilka.registration import router as registration_router
 from kopilka.services import Services
@@ -28,6 +32,10 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.include_router(b24_router)
+    app.include_router(api_router)
+    app.include_router(cabinet_router)
+    app.include_router(admin_router)
+    app.mount("/cabinet/static", cabinet_static, name="cabinet-static")
     app.include_router(registration_router)
     app.include_router(cards_router)
 

@@ -121,7 +121,9 @@ async def test_pg_pause_reaches_other_processes(
     await one.pause(0.3)  # a 503 seen by the first process
     times = await _grant_times(other, 4)
     assert times[0] - start >= 0.28  # the second process waits the pause out
-    assert times[-1] - times[0] >= 0.04  # and resumes at the pace (3 intervals), not a burst
+    # and resumes at the pace (3 intervals after the pause), not a burst; measured from the
+    # pause, since a late first wake-up (a loaded machine) may legitimately catch up
+    assert times[-1] - start >= 0.3 + 0.04
     stats = await other.stats()
     assert stats.rejected == 1
     assert stats.granted == 5

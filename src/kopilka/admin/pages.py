@@ -1,0 +1,157 @@
+"""``/admin``: the administrator logs in with the password from settings (stored hashed, see
+:mod:`kopilka.admin.passwords`), searches customers by phone, name or card, and opens a page per
+customer: the ledger with each entry's explanation, the holds, the cards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kopilka.admin.passwords import verify_password
+from kopilka.api.portal import current_program, customer_by_id, search_customers
+from kopilka.cabinet import sessions
+from kopilka.cabinet.pages import portal_id_of
+from kopilka.cabinet.web import HERE as CABINET
+from kopilka.cabinet.web import client_addr, cookie_flags, csrf_ok, environment, render, services_of
+from kopilka.db.engine import run_in_transaction
+from kopilka.db.tables import accounts, cards, holds
+from kopilka.domain.errors import NotFound
+from kopilka.ledger.queries import balance, explain, history
+
+COOKIE = "kop_admin"
+router = APIRouter(prefix="/admin", include_in_schema=False)
+env = environment(Path(__file__).parent / "templates", CABINET / "templates")
+
+
+async def _session(request: Request) -> sessions.Session | None:
+    services = services_of(request)
+    async with services.engine.connect() as conn:
+        return await sessions.find_session(
+            conn, "admin", request.cookies.get(COOKIE), services.now()
+        )
+
+
+def _to_login() -> RedirectResponse:
+    return RedirectResponse("/admin/login", status_code=303)
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    return render(env, request, "admin_login.html", {"error": None})
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    services = services_of(request)
+    settings = services.settings
+    form = await request.form()
+    if not csrf_ok(request, form):
+        return render(env, request, "admin_login.html", {"error": "csrf"}, status=403)
+    portal_id = await portal_id_of(services)
+    stored = settings.admin_password_hash
+    if portal_id is None or stored is None:
+        return render(env, request, "admin_login.html", {"error": "not_configured"}, status=503)
+    now = services.now()
+    subject = f"addr:admin:{client_addr(request)}"
+
+    async def unit(conn: AsyncConnection) -> tuple[str | None, str | None]:
+        lock = await sessions.lockout(
+            conn, settings, portal_id, {subject: settings.login_max_failures_per_phone}, now
+        )
+        if lock.locked:
+            return "locked", None
+        if verify_password(str(form.get("password") or ""), stored.get_secret_value()):
+            token = await sessions.open_session(
+                conn, "admin", portal_id, None, now, settings.admin_session_ttl
+            )
+            return None, token
+        await sessions.record_failure(conn, portal_id, [subject], now)
+        return "bad_password", None
+
+    error, token = await run_in_transaction(services.engine, unit)
+    if token is None:
+        status = 429 if error == "locked" else 401
+        return render(env, request, "admin_login.html", {"error": error}, status=status)
+    response = RedirectResponse("/admin/customers", status_code=303)
+    response.set_cookie(
+        COOKIE, token, path="/admin", max_age=settings.admin_session_ttl, **cookie_flags(settings)
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    services = services_of(request)
+    form = await request.form()
+    if csrf_ok(request, form):
+
+        async def unit(conn: AsyncConnection) -> None:
+            await sessions.end_session(conn, request.cookies.get(COOKIE), services.now())
+
+        await run_in_transaction(services.engine, unit)
+    response = _to_login()
+    response.delete_cookie(COOKIE, path="/admin")
+    return response
+
+
+@router.get("")
+@router.get("/customers")
+async def customers(request: Request, q: str = "") -> Response:
+    session = await _session(request)
+    if session is None:
+        return _to_login()
+    async with services_of(request).engine.connect() as conn:
+        found = await search_customers(conn, session.portal_id, q[:100])
+    return render(env, request, "admin_customers.html", {"q": q, "customers": found})
+
+
+@router.get("/customers/{customer_id}")
+async def customer(request: Request, customer_id: int) -> Response:
+    session = await _session(request)
+    if session is None:
+        return _to_login()
+    now = services_of(request).now()
+    async with services_of(request).engine.connect() as conn:
+        try:
+            who = await customer_by_id(conn, session.portal_id, customer_id)
+        except NotFound:
+            return render(
+                env,
+                request,
+                "admin_customers.html",
+                {"q": "", "customers": [], "missing": customer_id},
+                status=404,
+            )
+        book, _ = await current_program(conn, session.portal_id)
+        lines = await history(conn, book, customer_id, limit=200)
+        explained: list[dict[str, Any]] = []
+        for line in lines:
+            e = await explain(conn, book, line.transaction_id)
+            explained.append({"line": line, "entry": e.entry, "reversed_by": e.reversed_by})
+        holds_rows = (
+            await conn.execute(
+                select(holds)
+                .join(accounts, accounts.c.id == holds.c.account_id)
+                .where(accounts.c.customer_id == customer_id)
+                .order_by(holds.c.id.desc())
+                .limit(50)
+            )
+        ).all()
+        card_rows = (
+            await conn.execute(
+                select(cards).where(cards.c.customer_id == customer_id).order_by(cards.c.id)
+            )
+        ).all()
+        context = {
+            "customer": who,
+            "balance": await balance(conn, book, customer_id, now),
+            "entries": explained,
+            "holds": holds_rows,
+            "cards": card_rows,
+        }
+    return render(env, request, "admin_customer.html", context)
