@@ -47,6 +47,7 @@ from kopilka.web.app import create_app
 
 DEAL_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
 PRODUCT_EVENTS = ("ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE")
+CONTACT_EVENTS = ("ONCRMCONTACTADD", "ONCRMCONTACTUPDATE")  # bonus cards
 SCOPES = ("crm", "im", "lists", "user", "bizproc", "catalog")
 APP_ID, APP_SECRET = "local.kopilka.demo", "demo-app-secret"
 
@@ -261,7 +262,7 @@ async def _connect(
         return found
     webhook = portal.add_webhook(user_id=1, scopes=SCOPES)
     token = portal.add_outgoing_webhook(
-        web_url + "/b24/events", events=DEAL_EVENTS + PRODUCT_EVENTS
+        web_url + "/b24/events", events=DEAL_EVENTS + PRODUCT_EVENTS + CONTACT_EVENTS
     )
 
     async def store(conn: Any) -> Connection:

@@ -24,6 +24,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.logs import bound
+from kopilka.notify.jobs import notify_soon
+from kopilka.notify.jobs import register as register_notify
 from kopilka.services import Services
 
 log = logging.getLogger("kopilka.jobs")
@@ -70,6 +72,8 @@ async def sync_portal_job(
             except AlreadyEnqueued:
                 pass  # a newer hint already queued a sync
             return {"failed": True}
+        if report.posted:  # ledger changes leave notification events: expand and send them
+            await notify_soon(context.app, portal_id)
         log.info(
             "synced portal %s: %d deals, %d postings, %d writes, %d failed",
             portal_id,
@@ -190,6 +194,8 @@ def make_app(connector: procrastinate.PsycopgConnector) -> procrastinate.App:
         name="ledger.expire_holds", queueing_lock="ledger.expire_holds", pass_context=True
     )(expire_holds_job)
     job_app.periodic(cron="*/5 * * * *", periodic_id="ledger.expire_holds")(holds)
+
+    register_notify(job_app)
     return job_app
 
 

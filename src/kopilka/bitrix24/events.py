@@ -31,6 +31,8 @@ from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_rejected_events
 from kopilka.domain.errors import InvalidCommand
 from kopilka.jobs import defer_sync
+from kopilka.notify.jobs import defer_cards
+from kopilka.notify.service import mark_contacts
 from kopilka.services import Services
 from kopilka.web.forms import nested, parse_form
 
@@ -39,6 +41,7 @@ router = APIRouter(prefix="/b24", tags=["bitrix24"])
 
 DEAL_EVENTS = {"ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE"}
 PRODUCT_EVENTS = {"ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE"}  # the catalog cache is stale
+CONTACT_EVENTS = {"ONCRMCONTACTADD", "ONCRMCONTACTUPDATE"}  # bonus cards (kopilka.cards)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -102,6 +105,11 @@ async def receive_event(request: Request) -> JSONResponse:
             raw_id = form.get("data[FIELDS][ID]", "")
             if raw_id.isdigit():
                 await mark_stale(conn, connection.portal_id, [int(raw_id)])
+        elif event in CONTACT_EVENTS:
+            raw_id = form.get("data[FIELDS][ID]", "")
+            if raw_id.isdigit():
+                await mark_contacts(conn, connection.portal_id, [int(raw_id)])
+                await defer_cards(conn, connection.portal_id)
         elif event == "ONAPPUNINSTALL":
             await mark_uninstalled(conn, connection.portal_id)
         return connection

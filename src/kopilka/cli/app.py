@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.cli.api import register as register_api
 from kopilka.cli.bitrix24 import grant_in_portal
 from kopilka.cli.bitrix24 import register as register_bitrix24
+from kopilka.cli.cards import register as register_cards
 from kopilka.cli.common import (
     JsonOpt,
     PortalOpt,
@@ -385,3 +386,4 @@ def demo() -> None:
 
 register_bitrix24(app)
 register_api(app)
+register_cards(app)

@@ -262,7 +262,6 @@ cards = Table(
     Column("issued_by", Text, nullable=False),
 )
 
-
 b24_deal_shares = Table(
     "b24_deal_shares",
     metadata,
@@ -386,4 +385,83 @@ b24_daily_runs = Table(
     Column("day", Date, primary_key=True),
     Column("finished_at", TZ, nullable=False),
     Column("stats", JSONB, nullable=False),
+)
+
+# --- cards, registrations, notifications (issue 5) ---
+
+contact_hints = Table(
+    "contact_hints",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("contact_id", BigInteger, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("hinted_at", TZ),
+)
+
+notification_events = Table(
+    "notification_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("transaction_id", BigInteger, nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("reference", Text, nullable=False),
+    Column("created_at", TZ),
+    Column("expanded_at", TZ),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("params", JSONB, nullable=False),
+    Column("customer_id", BigInteger),
+    Column("event_id", BigInteger),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("unknown", Integer, nullable=False),
+    Column("not_before", TZ, nullable=False),
+    Column("lease_until", TZ),
+    Column("last_error", Text),
+    Column("provider_id", Text),
+    Column("created_at", TZ),
+    Column("sent_at", TZ),
+)
+
+notification_optouts = Table(
+    "notification_optouts",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("customer_id", BigInteger, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("opted_out_at", TZ),
+)
+
+registrations = Table(
+    "registrations",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("idempotency_key", Text, nullable=False),
+    Column("input_hash", Text, nullable=False),
+    Column("phone", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("last_name", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("birth_date", Date),
+    Column("consent_at", TZ, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("contact_id", BigInteger),
+    Column("contact_created", Boolean),
+    Column("last_error", Text),
+    Column("created_at", TZ),
+    Column("done_at", TZ),
 )

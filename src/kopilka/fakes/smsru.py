@@ -48,8 +48,9 @@ class SmsRuFake(FakeServer):
             if isinstance(fault.error, int) and fault.error >= 500:  # an HTTP-level failure
                 return fault.error, {"status": "ERROR", "status_text": "Internal Server Error"}
             return self._error(int(fault.error), "Сервис временно недоступен")
-        if fault is not None and not fault.accept:
+        if fault is not None and not fault.accept:  # stalled, then gave up: nothing taken
             self.pause(fault.seconds)
+            return self._error(220, "Сервис временно недоступен")
         if form.get("api_id") != self.api_id:
             return self._error(200, "Неправильный api_id")
         if path == "/my/balance":

@@ -60,8 +60,9 @@ class UniSenderFake(FakeServer):
             if isinstance(fault.error, int):
                 return fault.error, {"error": "Internal Server Error", "code": "unspecified"}
             return self._error(str(fault.error), "Temporary failure, try again later")
-        if fault is not None and not fault.accept:
+        if fault is not None and not fault.accept:  # stalled, then gave up: nothing taken
             self.pause(fault.seconds)
+            return self._error("retry_later", "Temporary failure, try again later")
         route = _PATH.match(path)
         if route is None:
             return self._error("unknown_method", "Unknown method")

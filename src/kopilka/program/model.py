@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, PrivateAttr, field_validator
 
 from kopilka.program.catalog import CatalogSection, Fields, Pipeline, Points, Segment
+from kopilka.program.notify import Cards, Notifications, Registration
 from kopilka.program.policies import NEVER, Birthday, Expiry, ManualBonus, Redemption, Split
 from kopilka.program.rules import Discount, EarnRule, EligibleSections, Levels
 from kopilka.program.transfer import Transfer
@@ -39,6 +40,9 @@ class Program(Strict):
     split: Split = Split()
     fields: Fields = Fields()
     transfer: Transfer = Transfer()
+    cards: Cards | None = None
+    registration: Registration = Registration()
+    notifications: Notifications = Notifications()
 
     _hash: str = PrivateAttr(default="")
     _source_name: str = PrivateAttr(default="")

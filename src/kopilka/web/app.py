@@ -16,6 +16,8 @@ from kopilka.api.routes import router as api_router
 from kopilka.bitrix24.events import router as b24_router
 from kopilka.cabinet.pages import router as cabinet_router
 from kopilka.cabinet.pages import static as cabinet_static
+from kopilka.cards_api import router as cards_router
+from kopilka.registration import router as registration_router
 from kopilka.services import Services
 from kopilka.web.metrics import render
 
@@ -34,6 +36,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(cabinet_router)
     app.include_router(admin_router)
     app.mount("/cabinet/static", cabinet_static, name="cabinet-static")
+    app.include_router(registration_router)
+    app.include_router(cards_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -1,0 +1,223 @@
+"""The daily round (R-21 and "points expire soon"), per portal and per customer:
+
+* no card → the manager is asked to issue one (``bday:<year>:<customer>:no-card``);
+* no birth date → the manager is asked to find it out (``bday:<year>:<customer>:no-date``);
+* the day before the birthday → the manager is reminded to congratulate
+  (``bday:<year>:<customer>:tomorrow``);
+* on the day → a personal greeting e-mail (``bday:<year>:<customer>:greeting``);
+* points expiring within ``notifications.expiring_days`` → SMS and e-mail
+  (``expiring:<customer>:<date>:sms|email``).
+
+Each key is unique in the outbox, so a reminder goes once per year however often the round runs
+(it runs hourly and acts from 09:00 in the program's time zone). "The customers" are the
+contacts Kopilka knows (``customers``); their contacts are read 50 to a command.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kopilka.bitrix24.connections import Connection, active_connections, portal_program
+from kopilka.db.engine import run_in_transaction
+from kopilka.db.tables import cards, customers
+from kopilka.domain.birthday import next_birthday
+from kopilka.domain.money import format_points
+from kopilka.ledger.queries import balance
+from kopilka.ledger.types import Book
+from kopilka.notify import contacts as c
+from kopilka.notify.expand import contact_id_of
+from kopilka.notify.outbox import opted_out, queue
+from kopilka.notify.templates import render
+from kopilka.program.model import Program
+from kopilka.services import Services
+
+log = logging.getLogger("kopilka.notify")
+
+#: The round acts from this local hour on (nobody is greeted at midnight).
+START_HOUR = 9
+
+
+@dataclass
+class DailyReport:
+    customers: int = 0
+    queued: int = 0
+
+
+async def run_daily(services: Services) -> DailyReport:
+    async with services.engine.connect() as conn:
+        connections = await active_connections(conn)
+    total = DailyReport()
+    for connection in connections:
+        try:
+            report = await daily_round(services, connection, services.now())
+        except Exception:
+            log.exception("daily round of portal %s failed", connection.portal_id)
+            continue
+        total.customers += report.customers
+        total.queued += report.queued
+    return total
+
+
+async def daily_round(
+    services: Services, connection: Connection, now: datetime, *, force: bool = False
+) -> DailyReport:
+    """One portal's round; ``force`` ignores the 09:00 start (the CLI and tests)."""
+    from kopilka.notify.jobs import defer_notify
+
+    report = DailyReport()
+    async with services.engine.connect() as conn:
+        book, program = await portal_program(conn, connection)
+        rows = (
+            await conn.execute(
+                select(customers.c.id, customers.c.external_id).where(
+                    customers.c.portal_id == connection.portal_id
+                )
+            )
+        ).all()
+        carded = {
+            int(r.customer_id)
+            for r in await conn.execute(
+                select(cards.c.customer_id).where(
+                    cards.c.portal_id == connection.portal_id, cards.c.status == "active"
+                )
+            )
+        }
+    local = now.astimezone(program.tz)
+    settings = program.notifications
+    if (not force and local.hour < START_HOUR) or not rows:
+        return report
+    if not settings.birthdays and settings.expiring_days is None:
+        return report
+    by_contact = {cid: int(r.id) for r in rows if (cid := contact_id_of(r.external_id))}
+    client = services.client_for(connection)
+    extra = [f for f in (settings.opt_out_field,) if f]
+    found = await c.read_contacts(client, by_contact, extra)
+
+    async def write(conn: AsyncConnection) -> None:
+        for contact_id, customer_id in by_contact.items():
+            contact = found.get(contact_id)
+            if contact is None:
+                continue
+            report.customers += 1
+            args = (conn, connection.portal_id, book, program, contact, customer_id, local)
+            if settings.birthdays:
+                report.queued += await _birthday(*args, customer_id in carded)
+            if settings.expiring_days is not None:
+                report.queued += await _expiring(*args, settings.expiring_days)
+        if report.queued:
+            await defer_notify(conn, connection.portal_id)
+
+    await run_in_transaction(services.engine, write)
+    return report
+
+
+async def _skip_reason(
+    conn: AsyncConnection, portal_id: int, program: Program, contact: Any, customer_id: int
+) -> str | None:
+    field = program.notifications.opt_out_field
+    if await opted_out(conn, portal_id, customer_id) or (field and c.truthy(contact.get(field))):
+        return "the customer opted out"
+    return None
+
+
+async def _birthday(
+    conn: AsyncConnection,
+    portal_id: int,
+    book: Book,
+    program: Program,
+    contact: dict[str, Any],
+    customer_id: int,
+    local: datetime,
+    has_card: bool,
+) -> int:
+    today = local.date()
+    manager = c.responsible(contact)
+    variables: dict[str, Any] = {
+        "name": c.first_name(contact),
+        "full_name": c.full_name(contact),
+        "contact_id": contact.get("ID"),
+    }
+    queued = 0
+
+    async def chat(key: str, template: str, **more: Any) -> None:
+        nonlocal queued
+        if manager is None:
+            return
+        text = render(program, template, **variables, **more)
+        queued += await queue(
+            conn, portal_id, key=key, channel="b24_chat", recipient=manager, body=text.body,
+            customer_id=customer_id,
+        )  # fmt: skip
+
+    if not has_card:
+        await chat(f"bday:{today.year}:{customer_id}:no-card", "birthday_no_card.chat")
+    born = c.birth_date(contact)
+    if born is None:
+        await chat(f"bday:{today.year}:{customer_id}:no-date", "birthday_no_date.chat")
+        return queued
+    day = next_birthday(born, today)
+    if day == today + timedelta(days=1):
+        await chat(
+            f"bday:{day.year}:{customer_id}:tomorrow",
+            "birthday_tomorrow.chat",
+            birthday=day.strftime("%d.%m"),
+        )
+    if day == today and (mail := c.email(contact)):
+        state = await balance(conn, book, customer_id, local)
+        text = render(
+            program, "birthday_greeting.email", balance=format_points(state.available), **variables
+        )
+        skip = await _skip_reason(conn, portal_id, program, contact, customer_id)
+        queued += await queue(
+            conn, portal_id, key=f"bday:{day.year}:{customer_id}:greeting", channel="email",
+            recipient=mail, subject=text.subject, body=text.body, customer_id=customer_id,
+            skipped=skip,
+        )  # fmt: skip
+    return queued
+
+
+async def _expiring(
+    conn: AsyncConnection,
+    portal_id: int,
+    book: Book,
+    program: Program,
+    contact: dict[str, Any],
+    customer_id: int,
+    local: datetime,
+    days: int,
+) -> int:
+    state = await balance(conn, book, customer_id, local)
+    horizon = local + timedelta(days=days)
+    soon = [
+        lot
+        for lot in state.expiring
+        if lot.expires_at is not None and local < lot.expires_at <= horizon
+    ]
+    if not soon:
+        return 0
+    first = min(lot.expires_at for lot in soon if lot.expires_at is not None)
+    amount = sum(lot.remaining for lot in soon)
+    on = first.astimezone(program.tz).strftime("%d.%m.%Y")
+    variables = {"name": c.first_name(contact), "amount": format_points(amount), "expires_on": on}
+    skip = await _skip_reason(conn, portal_id, program, contact, customer_id)
+    key = f"expiring:{customer_id}:{first.astimezone(program.tz).date().isoformat()}"
+    queued = 0
+    if program.notifications.sms and (phone := c.sms_phone(contact)):
+        text = render(program, "expiring.sms", **variables)
+        queued += await queue(
+            conn, portal_id, key=f"{key}:sms", channel="sms", recipient=phone, body=text.body,
+            customer_id=customer_id, skipped=skip,
+        )  # fmt: skip
+    if program.notifications.email and (mail := c.email(contact)):
+        text = render(program, "expiring.email", **variables)
+        queued += await queue(
+            conn, portal_id, key=f"{key}:email", channel="email", recipient=mail,
+            subject=text.subject, body=text.body, customer_id=customer_id, skipped=skip,
+        )  # fmt: skip
+    return queued

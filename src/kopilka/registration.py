@@ -1,0 +1,303 @@
+"""Site registration (R-18): ``POST /api/v1/registrations``.
+
+The request is checked field by field (422 with a reason per field, nothing stored), stored
+with its idempotency key and answered at once (202); a job then finds the contact by phone
+(``crm.duplicate.findbycomm``) or creates it, issues the card, and queues the manager's to-do
+for ``registration.todo_after_minutes`` later.
+
+Idempotent: the key is the ``Idempotency-Key`` header, or else the phone. A retry with the same
+key and the same data gets the first answer (200); the same key with other data is refused
+(409). A job that dies after creating the contact finds it by phone on its next attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kopilka.api.errors import ApiError, ErrorResponse, FieldProblem
+from kopilka.api.keys import ApiPrincipal, require_scope
+from kopilka.bitrix24.connections import get_connection, portal_program
+from kopilka.cards import issue_card
+from kopilka.db.engine import run_in_transaction
+from kopilka.db.tables import registrations
+from kopilka.notify.contacts import read_contacts, responsible
+from kopilka.notify.outbox import queue
+from kopilka.notify.templates import render
+from kopilka.phones import InvalidPhone, normalize_phone
+from kopilka.services import Services
+
+log = logging.getLogger("kopilka.registration")
+router = APIRouter(prefix="/api/v1", tags=["registrations"])
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+
+
+class RegistrationIn(BaseModel):
+    """What the site sends. Types are loose on purpose: every field is checked below, so that a
+    wrong value gets a reason in words, not a type error."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    birth_date: str | None = None
+    consent: Any = None
+
+
+class RegistrationOut(BaseModel):
+    id: int
+    status: str
+    contact_id: int | None = None
+
+
+def _check(body: RegistrationIn, today: date) -> tuple[dict[str, Any], list[FieldProblem]]:
+    problems: list[FieldProblem] = []
+    clean: dict[str, Any] = {}
+
+    def bad(field: str, code: str, message: str) -> None:
+        problems.append(FieldProblem(field=field, code=code, message=message))
+
+    name = (body.name or "").strip()
+    if not name:
+        bad("name", "required", "the name is required")
+    elif len(name) > 100:
+        bad("name", "too_long", "the name is longer than 100 characters")
+    clean["name"] = name
+    clean["last_name"] = (body.last_name or "").strip()[:100]
+    if not (body.phone or "").strip():
+        bad("phone", "required", "the phone is required")
+    else:
+        try:
+            clean["phone"] = normalize_phone(body.phone or "")
+        except InvalidPhone as exc:
+            bad("phone", "invalid_phone", str(exc))
+    email = (body.email or "").strip()
+    if email and (not _EMAIL.match(email) or len(email) > 254):
+        bad("email", "invalid_email", "not an e-mail address")
+    clean["email"] = email.lower()
+    clean["birth_date"] = None
+    if body.birth_date:
+        try:
+            born = date.fromisoformat(body.birth_date.strip())
+        except ValueError:
+            bad("birth_date", "invalid_date", "write the date as YYYY-MM-DD")
+        else:
+            if born > today or born.year < 1900:
+                bad("birth_date", "invalid_date", "the birth date is not plausible")
+            clean["birth_date"] = born
+    if body.consent is not True:
+        bad("consent", "consent_required", "the customer's consent (true) is required")
+    return clean, problems
+
+
+def _hash(clean: dict[str, Any]) -> str:
+    data = json.dumps(clean, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def _out(row: Any) -> dict[str, Any]:
+    return RegistrationOut(id=row.id, status=row.status, contact_id=row.contact_id).model_dump()
+
+
+@router.post(
+    "/registrations",
+    status_code=202,
+    response_model=RegistrationOut,
+    responses={409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+)
+async def register(
+    body: RegistrationIn,
+    request: Request,
+    principal: Annotated[ApiPrincipal, Depends(require_scope("registrations:write"))],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    from kopilka.notify.jobs import defer_registration
+
+    services: Services = request.app.state.services
+    clean, problems = _check(body, services.now().date())
+    if problems:
+        raise ApiError(422, "invalid_request", "the registration is not valid", problems)
+    key = (idempotency_key or "").strip() or f"phone:{clean['phone']}"
+    digest = _hash(clean)
+
+    async def store(conn: AsyncConnection) -> tuple[Any, bool]:
+        stmt = (
+            insert(registrations)
+            .values(
+                portal_id=principal.portal_id,
+                idempotency_key=key,
+                input_hash=digest,
+                consent_at=services.now(),
+                **clean,
+            )
+            .on_conflict_do_nothing(index_elements=["portal_id", "idempotency_key"])
+            .returning(registrations)
+        )
+        row = (await conn.execute(stmt)).first()
+        if row is not None:
+            await defer_registration(conn, row.id)
+            return row, True
+        old = (
+            await conn.execute(
+                select(registrations).where(
+                    registrations.c.portal_id == principal.portal_id,
+                    registrations.c.idempotency_key == key,
+                )
+            )
+        ).one()
+        return old, False
+
+    row, created = await run_in_transaction(services.engine, store)
+    if not created and row.input_hash != digest:
+        raise ApiError(
+            409,
+            "idempotency_conflict",
+            "this Idempotency-Key (or phone) was used for a registration with other data",
+        )
+    return JSONResponse(_out(row), status_code=202 if created else 200)
+
+
+@router.get(
+    "/registrations/{registration_id}",
+    response_model=RegistrationOut,
+    responses={404: {"model": ErrorResponse}},
+)
+async def get_registration(
+    registration_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    request: Request,
+    principal: Annotated[ApiPrincipal, Depends(require_scope("registrations:write"))],
+) -> dict[str, Any]:
+    services: Services = request.app.state.services
+    async with services.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(registrations).where(
+                    registrations.c.id == registration_id,
+                    registrations.c.portal_id == principal.portal_id,
+                )
+            )
+        ).first()
+    if row is None:
+        raise ApiError(404, "not_found", "no such registration")
+    return _out(row)
+
+
+def _contact_fields(row: Any, responsible_id: int | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "NAME": row.name,
+        "LAST_NAME": row.last_name,
+        "PHONE": [{"VALUE": row.phone, "VALUE_TYPE": "MOBILE"}],
+        "SOURCE_ID": "WEB",
+        "OPENED": "Y",
+    }
+    if row.email:
+        fields["EMAIL"] = [{"VALUE": row.email, "VALUE_TYPE": "WORK"}]
+    if row.birth_date:
+        fields["BIRTHDATE"] = row.birth_date.isoformat()
+    if responsible_id:
+        fields["ASSIGNED_BY_ID"] = responsible_id
+    return fields
+
+
+async def process_registration(services: Services, registration_id: int) -> None:
+    """Find or create the contact, issue the card, queue the manager's to-do. Safe to repeat."""
+    from kopilka.notify.jobs import defer_notify, defer_portal_sync
+
+    async with services.engine.connect() as conn:
+        row = (
+            await conn.execute(select(registrations).where(registrations.c.id == registration_id))
+        ).one()
+        connection = await get_connection(conn, row.portal_id)
+        _book, program = await portal_program(conn, connection)
+    if row.status == "done":
+        return
+    client = services.client_for(connection)
+    found = await client.call(
+        "crm.duplicate.findbycomm",
+        {"type": "PHONE", "values": [row.phone], "entity_type": "CONTACT"},
+    )
+    ids = (
+        sorted(int(i) for i in (found or {}).get("CONTACT", [])) if isinstance(found, dict) else []
+    )
+    created = not ids
+    if ids:
+        contact_id = ids[0]
+    else:
+        fields = _contact_fields(row, program.registration.responsible_id)
+        contact_id = int(await client.call("crm.contact.add", {"fields": fields}, write=True))
+        log.info("registration %s: contact %s created", registration_id, contact_id)
+    contact = (await read_contacts(client, [contact_id])).get(contact_id)
+    if contact is None:
+        raise RuntimeError(f"contact {contact_id} vanished while registering")
+    delay = timedelta(minutes=program.registration.todo_after_minutes)
+    todo_at = row.consent_at + delay  # consent_at: when the site posted it
+
+    async def finish(conn: AsyncConnection) -> None:
+        outcome = await issue_card(
+            conn, row.portal_id, program, contact, issued_by="registration", check_required=False
+        )
+        manager = responsible(contact)
+        if manager is not None:
+            local = row.consent_at.astimezone(program.tz)
+            text = render(
+                program,
+                "registration.todo",
+                full_name=f"{row.name} {row.last_name}".strip(),
+                phone=row.phone,
+                email=row.email,
+                registered_at=local.strftime("%d.%m.%Y %H:%M"),
+            )
+            deadline = (todo_at + timedelta(days=1)).astimezone(program.tz)
+            await queue(
+                conn, row.portal_id, key=f"registration:{row.id}:todo", channel="b24_todo",
+                recipient=manager, subject=text.subject, body=text.body, not_before=todo_at,
+                customer_id=outcome.customer_id,
+                params={"owner_type_id": 3, "owner_id": contact_id,
+                        "deadline": deadline.isoformat(timespec="seconds")},
+            )  # fmt: skip
+        await conn.execute(
+            update(registrations)
+            .where(registrations.c.id == row.id)
+            .values(
+                status="done",
+                contact_id=contact_id,
+                contact_created=created,
+                done_at=datetime.now(UTC),
+                last_error=None,
+            )
+        )
+        await defer_portal_sync(conn, row.portal_id)
+        await defer_notify(conn, row.portal_id)
+
+    await run_in_transaction(services.engine, finish)
+
+
+async def note_failure(
+    services: Services, registration_id: int, exc: Exception, *, final: bool
+) -> None:
+    """Record why the job failed (``failed`` once the retries are used up)."""
+    values: dict[str, Any] = {"last_error": f"{type(exc).__name__}: {exc}"[:500]}
+    if final:
+        values["status"] = "failed"
+
+    async def record(conn: AsyncConnection) -> None:
+        await conn.execute(
+            update(registrations)
+            .where(registrations.c.id == registration_id, registrations.c.status != "done")
+            .values(**values)
+        )
+
+    await run_in_transaction(services.engine, record)
