@@ -370,8 +370,9 @@ async def test_s4_birthday_reminders_once_a_year(committed_engine: AsyncEngine) 
             h.move(h.add_deal(nocard, "1000"), "WON")
             await h.settle()
 
-            report = await daily_round(h.services, h.connection, now)
-            assert report.queued >= 4
+            # The worker's own periodic round (same services, same clock) may run first and
+            # queue some of them: what counts is that each reminder below arrives, once.
+            await daily_round(h.services, h.connection, now)
             await run_notify(h.services, h.connection.portal_id)
             await until(h, lambda: quiet_outbox(h))  # the worker may have taken some
             assert notices(h, "Завтра, 15.03, день рождения у клиента Глеб Завтрашний")

@@ -238,39 +238,38 @@ async def login_page(request: Request) -> Response:
     )
 
 
+async def _checked_phone(
+    request: Request, services: Services, form: Any, *, shown_phone: bool
+) -> tuple[str, int] | Response:
+    """The first steps of both login posts: the CSRF token, the phone (normalised) and the
+    portal the cabinet serves; or the login page again with the reason."""
+    raw = str(form.get("phone") or "")
+
+    def again(error: str, status: int, phone: str) -> Response:
+        context = {"step": "phone", "phone": phone, "error": error, "note": None}
+        return render(env, request, "login.html", context, status=status)
+
+    if not csrf_ok(request, form):
+        return again("csrf", 403, raw if shown_phone else "")
+    try:
+        phone = normalize_phone(raw)
+    except InvalidPhone:
+        return again("bad_phone", 422, raw)
+    portal_id = await portal_id_of(services)
+    if portal_id is None:
+        return again("not_configured", 503, raw)
+    return phone, portal_id
+
+
 @router.post("/login")
 async def request_code(request: Request) -> Response:
     services = services_of(request)
     settings = services.settings
     form = await request.form()
-    if not csrf_ok(request, form):
-        return render(
-            env,
-            request,
-            "login.html",
-            {"step": "phone", "phone": "", "error": "csrf", "note": None},
-            status=403,
-        )
-    raw = str(form.get("phone") or "")
-    try:
-        phone = normalize_phone(raw)
-    except InvalidPhone:
-        return render(
-            env,
-            request,
-            "login.html",
-            {"step": "phone", "phone": raw, "error": "bad_phone", "note": None},
-            status=422,
-        )
-    portal_id = await portal_id_of(services)
-    if portal_id is None:
-        return render(
-            env,
-            request,
-            "login.html",
-            {"step": "phone", "phone": raw, "error": "not_configured", "note": None},
-            status=503,
-        )
+    checked = await _checked_phone(request, services, form, shown_phone=False)
+    if isinstance(checked, Response):
+        return checked
+    phone, portal_id = checked
     now = services.now()
     addr = client_addr(request)
 
@@ -315,34 +314,10 @@ async def verify(request: Request) -> Response:
     services = services_of(request)
     settings = services.settings
     form = await request.form()
-    raw = str(form.get("phone") or "")
-    if not csrf_ok(request, form):
-        return render(
-            env,
-            request,
-            "login.html",
-            {"step": "phone", "phone": raw, "error": "csrf", "note": None},
-            status=403,
-        )
-    try:
-        phone = normalize_phone(raw)
-    except InvalidPhone:
-        return render(
-            env,
-            request,
-            "login.html",
-            {"step": "phone", "phone": raw, "error": "bad_phone", "note": None},
-            status=422,
-        )
-    portal_id = await portal_id_of(services)
-    if portal_id is None:
-        return render(
-            env,
-            request,
-            "login.html",
-            {"step": "phone", "phone": raw, "error": "not_configured", "note": None},
-            status=503,
-        )
+    checked = await _checked_phone(request, services, form, shown_phone=True)
+    if isinstance(checked, Response):
+        return checked
+    phone, portal_id = checked
     code = str(form.get("code") or "")
     now = services.now()
     addr = client_addr(request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.db.tables import accounts, ledger_entries, ledger_transactions, lots
@@ -13,31 +13,47 @@ from kopilka.domain.errors import UnknownTransaction
 from kopilka.ledger.posting import load_posted
 from kopilka.ledger.types import Balance, Book, LotView, Posted
 
+#: built once: the balance lookup is the public API's hottest path
+_BALANCE = (
+    select(
+        accounts.c.kind,
+        accounts.c.balance,
+        lots.c.id,
+        lots.c.amount,
+        lots.c.remaining,
+        lots.c.available_at,
+        lots.c.expires_at,
+    )
+    .select_from(
+        accounts.outerjoin(
+            lots,
+            (lots.c.account_id == accounts.c.id)
+            & (accounts.c.kind == "customer")
+            & (lots.c.remaining > 0),
+        )
+    )
+    .where(
+        accounts.c.program_id == bindparam("program_id"),
+        accounts.c.customer_id == bindparam("customer_id"),
+    )
+    .order_by(lots.c.expires_at.asc().nulls_last(), lots.c.id)
+)
+
 
 async def balance(conn: AsyncConnection, book: Book, customer_id: int, now: datetime) -> Balance:
+    """The customer's balance in one statement (one round trip: the public API's hot path):
+    the customer's accounts, each customer-account row joined with its open lots."""
     rows = (
-        await conn.execute(
-            select(accounts.c.id, accounts.c.kind, accounts.c.balance).where(
-                accounts.c.program_id == book.program_id, accounts.c.customer_id == customer_id
-            )
-        )
+        await conn.execute(_BALANCE, {"program_id": book.program_id, "customer_id": customer_id})
     ).all()
-    by_kind = {r.kind: (int(r.id), int(r.balance)) for r in rows}
-    total = by_kind.get("customer", (0, 0))[1]
-    held = by_kind.get("held", (0, 0))[1]
-    open_lots: list[LotView] = []
-    if "customer" in by_kind:
-        lot_rows = await conn.execute(
-            select(
-                lots.c.id, lots.c.amount, lots.c.remaining, lots.c.available_at, lots.c.expires_at
-            )
-            .where(lots.c.account_id == by_kind["customer"][0], lots.c.remaining > 0)
-            .order_by(lots.c.expires_at.asc().nulls_last(), lots.c.id)
-        )
-        open_lots = [
-            LotView(int(r.id), int(r.amount), int(r.remaining), r.available_at, r.expires_at)
-            for r in lot_rows
-        ]
+    by_kind = {r.kind: int(r.balance) for r in rows}
+    total = by_kind.get("customer", 0)
+    held = by_kind.get("held", 0)
+    open_lots = [
+        LotView(int(r.id), int(r.amount), int(r.remaining), r.available_at, r.expires_at)
+        for r in rows
+        if r.id is not None
+    ]
     pending = sum(lot.remaining for lot in open_lots if lot.available_at > now)
     available = sum(
         lot.remaining
