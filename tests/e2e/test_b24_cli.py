@@ -5,33 +5,15 @@ deals that were won before Kopilka was connected."""
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from b24emu import EmuServer
 from kopilka.cli import app
-from kopilka.config import get_settings
 from kopilka.devstack import emulated_portal
-from tests.conftest import create_database, drop_database
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "retail-wholesale.yaml"
-
-
-@pytest.fixture
-def database(pg_server: str, template_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    name = f"kopilka_cli_{uuid.uuid4().hex[:8]}"
-    url = create_database(pg_server, name, "kopilka_test_template")
-    monkeypatch.setenv("KOPILKA_DATABASE_URL", url)
-    monkeypatch.setenv("KOPILKA_B24_INTERVAL", "0.05")
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
-    drop_database(pg_server, name)
 
 
 def invoke(*args: str) -> str:

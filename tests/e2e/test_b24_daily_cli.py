@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,26 +17,11 @@ from typer.testing import CliRunner
 from b24emu import EmuServer, Portal
 from b24emu.seed import STANDARD_STAGES, add_category
 from kopilka.cli import app
-from kopilka.config import get_settings
 from kopilka.devstack import emulated_portal
-from tests.conftest import create_database, drop_database
 
 pytestmark = pytest.mark.timeout(180)
 
 TRAVEL = str(Path(__file__).parents[2] / "examples" / "travel-club.yaml")
-
-
-@pytest.fixture
-def database(pg_server: str, template_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    name = f"kopilka_daily_{uuid.uuid4().hex[:8]}"
-    url = create_database(pg_server, name, "kopilka_test_template")
-    monkeypatch.setenv("KOPILKA_DATABASE_URL", url)
-    monkeypatch.setenv("KOPILKA_B24_INTERVAL", "0.05")
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
-    drop_database(pg_server, name)
 
 
 def kopilka(*args: str) -> tuple[int, str]:

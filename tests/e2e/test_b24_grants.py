@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,29 +16,13 @@ from typer.testing import CliRunner
 
 from b24emu import EmuServer, Portal
 from kopilka.cli import app
-from kopilka.config import get_settings
 from kopilka.devstack import emulated_portal
-from tests.conftest import create_database, drop_database
 
 pytestmark = pytest.mark.timeout(180)
 
 TRAVEL = str(Path(__file__).parents[2] / "examples" / "travel-club.yaml")
 CASHBACK = "UF_CRM_KOP_CASHBACK"
 JUNE = "2026-06-01T10:00:00+03:00"
-
-
-@pytest.fixture
-def database(pg_server: str, template_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    name = f"kopilka_grants_{uuid.uuid4().hex[:8]}"
-    url = create_database(pg_server, name, "kopilka_test_template")
-    monkeypatch.setenv("KOPILKA_DATABASE_URL", url)
-    monkeypatch.setenv("KOPILKA_B24_INTERVAL", "0.05")
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.delenv("KOPILKA_PROGRAM", raising=False)
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
-    drop_database(pg_server, name)
 
 
 def kopilka(*args: str) -> tuple[int, str]:

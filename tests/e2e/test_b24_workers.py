@@ -5,12 +5,9 @@ same time and together never push the portal's bucket past its burst."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from itertools import pairwise
 
 import pytest
@@ -21,39 +18,15 @@ from b24emu import Faults, RateLimit
 from kopilka.db.tables import b24_deals, b24_sync_runs
 from kopilka.devstack import Stack, emulated_portal
 from tests.b24harness import kopilka_on_emulator
+from tests.e2e.conftest import worker_process
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 BALANCE = "UF_CRM_KOP_BALANCE"
 
 
-@contextmanager
-def worker(engine: AsyncEngine, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    url = engine.url.render_as_string(hide_password=False)
-    environ = {
-        **os.environ,
-        "KOPILKA_DATABASE_URL": url,
-        "KOPILKA_WORKER_HEARTBEAT": "0.5",
-        "KOPILKA_WORKER_STALLED_AFTER": "2",
-        "KOPILKA_B24_INTERVAL": "0.05",
-        "KOPILKA_B24_BURST": "5",
-        **env,
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kopilka", "worker", "--concurrency", "2"],
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+def worker(engine: AsyncEngine, **env: str) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    return worker_process(engine, **{"KOPILKA_B24_BURST": "5", **env})
 
 
 def win_deals(h: Stack, n: int) -> list[int]:

@@ -6,13 +6,10 @@ because its TAG makes the portal replace rather than add."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import pytest
 from sqlalchemy import select, update
@@ -24,39 +21,20 @@ from kopilka.fakes import SmsRuFake
 from kopilka.notify.jobs import defer_notify
 from kopilka.notify.outbox import queue
 from tests.b24harness import kopilka_on_emulator
+from tests.e2e.conftest import worker_process
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 
-@contextmanager
-def worker(engine: AsyncEngine, sms: SmsRuFake) -> Iterator[subprocess.Popen[bytes]]:
-    environ = {
-        **os.environ,
-        "KOPILKA_DATABASE_URL": engine.url.render_as_string(hide_password=False),
-        "KOPILKA_WORKER_HEARTBEAT": "0.5",
-        "KOPILKA_WORKER_STALLED_AFTER": "2",
-        "KOPILKA_B24_INTERVAL": "0.05",
-        "KOPILKA_B24_TIMEOUT": "2",
-        "KOPILKA_NOTIFY_TIMEOUT": "3",  # a claimed message's lease: 3 × 3 + 5 = 14 s
-        "KOPILKA_SMSRU_API_ID": "kill-test",
-        "KOPILKA_SMSRU_URL": sms.url,
-        "KOPILKA_QUIET_HOURS": "",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kopilka", "worker", "--concurrency", "2"],
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def worker(engine: AsyncEngine, sms: SmsRuFake) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    return worker_process(
+        engine,
+        KOPILKA_B24_TIMEOUT="2",
+        KOPILKA_NOTIFY_TIMEOUT="3",  # a claimed message's lease: 3 × 3 + 5 = 14 s
+        KOPILKA_SMSRU_API_ID="kill-test",
+        KOPILKA_SMSRU_URL=sms.url,
+        KOPILKA_QUIET_HOURS="",
     )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 async def row(engine: AsyncEngine, key: str) -> tuple[str, int, int]:

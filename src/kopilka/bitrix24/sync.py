@@ -467,7 +467,8 @@ async def _apply(
         if deal.stage == "process":
             await _transfer(conn, portal_id, program, record, deal)
         for cid in previous.contact_ids if previous else []:  # a contact taken off the deal
-            customers.setdefault(cid, await ensure_customer(conn, portal_id, f"contact:{cid}"))
+            if cid not in customers:
+                customers[cid] = await ensure_customer(conn, portal_id, f"contact:{cid}")
     if comments and record is not None:  # a deleted deal has no timeline to write on
         for tx in posted:
             await timeline_comment(conn, portal_id, deal_id, tx)
@@ -698,7 +699,8 @@ async def _contact_offers(
             )
     gone = set(previous.contact_ids if previous else []) - {c.id for c in contacts}
     for cid in sorted(gone):  # a contact taken off the deal pays nothing any more
-        customers.setdefault(cid, await ensure_customer(conn, portal_id, f"contact:{cid}"))
+        if cid not in customers:
+            customers[cid] = await ensure_customer(conn, portal_id, f"contact:{cid}")
         paid = await _contact_payment(
             conn, book, program, deal.id, "lost", cid, customers[cid], None, now
         )

@@ -95,13 +95,24 @@ async def send_code(services: Services, phone: str, code: str, code_id: int, lan
 async def home(request: Request) -> Response:
     services = services_of(request)
     now = services.now()
-    token = request.cookies.get(SESSION_COOKIE)
     async with services.engine.connect() as conn:
-        session = await sessions.find_session(conn, "customer", token, now)
-        if session is None or session.customer_id is None:
-            return to_login(request, "expired" if token else None)
-        context = await dashboard(conn, session.portal_id, session.customer_id, now)
+        who = await signed_in(request, conn, now)
+        if isinstance(who, Response):
+            return who
+        context = await dashboard(conn, *who, now)
     return render(env, request, "home.html", context)
+
+
+async def signed_in(
+    request: Request, conn: AsyncConnection, now: datetime
+) -> tuple[int, int] | Response:
+    """(portal id, customer id) of the cabinet's session; or the way to the login page (with
+    «session expired» when there was a session cookie)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    session = await sessions.find_session(conn, "customer", token, now)
+    if session is None or session.customer_id is None:
+        return to_login(request, "expired" if token else None)
+    return session.portal_id, session.customer_id
 
 
 async def dashboard(
@@ -188,12 +199,10 @@ async def full_history(request: Request) -> Response:
     services = services_of(request)
     now = services.now()
     async with services.engine.connect() as conn:
-        session = await sessions.find_session(
-            conn, "customer", request.cookies.get(SESSION_COOKIE), now
-        )
-        if session is None or session.customer_id is None:
-            return to_login(request, "expired")
-        context = await dashboard(conn, session.portal_id, session.customer_id, now, limit=500)
+        who = await signed_in(request, conn, now)
+        if isinstance(who, Response):
+            return who
+        context = await dashboard(conn, *who, now, limit=500)
     return render(env, request, "history.html", context)
 
 
@@ -202,12 +211,10 @@ async def card(request: Request) -> Response:
     services = services_of(request)
     now = services.now()
     async with services.engine.connect() as conn:
-        session = await sessions.find_session(
-            conn, "customer", request.cookies.get(SESSION_COOKIE), now
-        )
-        if session is None or session.customer_id is None:
-            return to_login(request, "expired")
-        customer = await customer_by_id(conn, session.portal_id, session.customer_id)
+        who = await signed_in(request, conn, now)
+        if isinstance(who, Response):
+            return who
+        customer = await customer_by_id(conn, *who)
     number = customer.card_number
     return render(
         env,
