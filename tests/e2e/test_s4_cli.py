@@ -11,9 +11,7 @@ from typer.testing import CliRunner
 from b24emu import EmuServer
 from kopilka.cli import app
 from kopilka.devstack import emulated_portal
-from tests.e2e.test_b24_cli import database, invoke
-
-__all__ = ["database"]  # the fixture, shared with test_b24_cli
+from tests.e2e.test_b24_cli import invoke
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "aesthetic-medicine.yaml"
 
