@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -33,6 +34,14 @@ MAX_ATTEMPTS = 5
 BATCH = 50
 
 
+@dataclass(frozen=True, slots=True)
+class Write:
+    key: str
+    method: str
+    params: Mapping[str, Any]
+    idempotent: bool
+
+
 async def queue_write(
     conn: AsyncConnection,
     portal_id: int,
@@ -42,26 +51,44 @@ async def queue_write(
     params: Mapping[str, Any],
     idempotent: bool,
 ) -> None:
-    stmt = insert(b24_outbox).values(
-        portal_id=portal_id, key=key, method=method, params=dict(params), idempotent=idempotent
-    )
-    if idempotent:  # the latest value wins, and is sent again even if an older one was sent
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["portal_id", "key"],
-            set_={
-                "method": stmt.excluded.method,
-                "params": stmt.excluded.params,
-                "status": "pending",
-                "attempts": 0,
-                "last_error": None,
-                "created_at": func.now(),
-            },
-            # a changed value, or the same value again after the portal gave up on it
-            where=(b24_outbox.c.params != stmt.excluded.params) | (b24_outbox.c.status == "failed"),
-        )
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=["portal_id", "key"])
-    await conn.execute(stmt)
+    await queue_writes(conn, portal_id, [Write(key, method, params, idempotent)])
+
+
+async def queue_writes(conn: AsyncConnection, portal_id: int, writes: Sequence[Write]) -> None:
+    """Queue writes in a statement per kind. Idempotent ones: the latest value wins, and is sent
+    again even if an older one was sent; the others: the first one queued under a key stays."""
+    for idempotent in (True, False):
+        rows = {  # one row per key (the last): a statement may not touch a row twice
+            w.key: {
+                "portal_id": portal_id,
+                "key": w.key,
+                "method": w.method,
+                "params": dict(w.params),
+                "idempotent": idempotent,
+            }
+            for w in (w for w in writes if w.idempotent == idempotent)
+        }
+        if not rows:
+            continue
+        stmt = insert(b24_outbox).values([rows[k] for k in sorted(rows)])
+        if idempotent:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["portal_id", "key"],
+                set_={
+                    "method": stmt.excluded.method,
+                    "params": stmt.excluded.params,
+                    "status": "pending",
+                    "attempts": 0,
+                    "last_error": None,
+                    "created_at": func.now(),
+                },
+                # a changed value, or the same value again after the portal gave up on it
+                where=(b24_outbox.c.params != stmt.excluded.params)
+                | (b24_outbox.c.status == "failed"),
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["portal_id", "key"])
+        await conn.execute(stmt)
 
 
 async def pending_count(conn: AsyncConnection, portal_id: int) -> int:

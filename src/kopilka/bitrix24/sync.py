@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -56,7 +56,13 @@ from kopilka.bitrix24.offers import (
 from kopilka.bitrix24.products import Product, needs_catalog, products_for
 from kopilka.bitrix24.reader import Snapshot, read_deals
 from kopilka.bitrix24.standing import AsOf, histories
-from kopilka.bitrix24.writeback import contact_fields_write, hold_comment, timeline_comment
+from kopilka.bitrix24.writeback import (
+    comment_write,
+    contact_fields_write,
+    hold_comment,
+    refresh_contacts,
+    timeline_comment,
+)
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import (
     b24_deal_shares,
@@ -73,12 +79,14 @@ from kopilka.domain.money import percent_of
 from kopilka.domain.offers import offers_for
 from kopilka.domain.split import ordered, split_total
 from kopilka.domain.transfer import product_to_deal
-from kopilka.ledger.book import ensure_customer
+from kopilka.ledger.book import ensure_customer, ensure_customers
 from kopilka.ledger.deals import (
+    DealToSettle,
     Reconciled,
     deal_reference,
     reconcile_deal,
     settle_deal,
+    settle_plain_deals,
     spendable_for_deal,
 )
 from kopilka.ledger.types import Book, HoldView, Posted
@@ -88,6 +96,7 @@ from kopilka.program.model import Program
 log = logging.getLogger("kopilka.bitrix24.sync")
 
 CHUNK = 500  # deals read per round: 10 list commands + 50 row commands, one or two requests
+BULK = 100  # deals settled per transaction when they need nothing but accruals
 RETRY_WRITES = (0.5, 2.0, 5.0)  # seconds before re-sending writes left pending; then the sweep
 GATHER_QUIET = 0.5  # seconds without a new hint: the burst is over
 GATHER_MAX = 3.0  # seconds a round waits for a burst at most
@@ -246,7 +255,13 @@ async def _drain(
             if sections:
                 ids = [to_int(r.raw.get("productId")) or 0 for rs in snap.rows.values() for r in rs]
                 products = await products_for(engine, client, portal_id, ids, properties=properties)
-            for deal_id, version in claimed.items():
+            declined = list(claimed)
+            if layout is None:  # per-contact offers hold points per contact: deal by deal
+                declined = await _settle_in_bulk(
+                    engine, book, program, portal_id, snap, products, claimed, now, comments, report
+                )
+            for deal_id in declined:
+                version = claimed[deal_id]
 
                 async def settle(
                     conn: AsyncConnection,
@@ -287,6 +302,45 @@ async def _drain(
         await asyncio.sleep(pause)
         report.writes += await outbox.flush(engine, client, portal_id)
     await run_in_transaction(engine, lambda conn: _touch(conn, portal_id))
+
+
+async def _settle_in_bulk(
+    engine: AsyncEngine,
+    book: Book,
+    program: Program,
+    portal_id: int,
+    snap: Snapshot,
+    products: Mapping[int, Product],
+    claimed: Mapping[int, int],
+    now: Callable[[], datetime],
+    comments: bool,
+    report: SyncReport,
+) -> list[int]:
+    """Settle the deals that need nothing but accruals, BULK to a transaction; returns the
+    others, in claimed order, for the deal-by-deal path. A part whose transaction fails goes
+    deal by deal as a whole, which finds the deal at fault."""
+    ids = list(claimed)
+    left: set[int] = set()
+    for at in range(0, len(ids), BULK):
+        part = {d: claimed[d] for d in ids[at : at + BULK]}
+
+        async def settle(
+            conn: AsyncConnection, part: Mapping[int, int] = part
+        ) -> tuple[int, list[int]]:
+            return await _apply_many(
+                conn, book, program, portal_id, snap, products, part, now(), comments
+            )
+
+        try:
+            posted, declined = await run_in_transaction(engine, settle)
+        except KopilkaError as exc:
+            log.info("%s deals of portal %s go deal by deal: %s", len(part), portal_id, exc)
+            left |= set(part)
+            continue
+        report.deals += len(part) - len(declined)
+        report.posted += posted
+        left |= set(declined)
+    return [d for d in ids if d in left]
 
 
 async def _gather(engine: AsyncEngine, portal_id: int, chunk: int) -> None:
@@ -398,7 +452,7 @@ async def _apply(
                 posted += paid.posted
         effects: DealEffects | None = None
         await _snapshot(conn, portal_id, deal_id, None, contact_ids, 0, applied, previous)
-        await _shares(conn, portal_id, program, deal_id, None)
+        await _shares(conn, portal_id, program, {deal_id: None})
     else:
         rows = snap.rows.get(deal_id, [])
         deal = build_deal(  # no contact list read: the deal's primary contact alone
@@ -463,7 +517,7 @@ async def _apply(
             previous,
             won_sections,
         )
-        await _shares(conn, portal_id, program, deal_id, deal)
+        await _shares(conn, portal_id, program, {deal_id: deal})
         if deal.stage == "process":
             await _transfer(conn, portal_id, program, record, deal)
         for cid in previous.contact_ids if previous else []:  # a contact taken off the deal
@@ -483,6 +537,124 @@ async def _apply(
         )
     )
     return len(posted)
+
+
+async def _apply_many(
+    conn: AsyncConnection,
+    book: Book,
+    program: Program,
+    portal_id: int,
+    snap: Snapshot,
+    products: Mapping[int, Product],
+    claimed: Mapping[int, int],
+    now: datetime,
+    comments: bool = True,
+) -> tuple[int, list[int]]:
+    """Many deals in one transaction, in a few statements each kind, when each needs nothing
+    but new accruals (most deals: a deal won, a deal synced again). The outcome is the one
+    :func:`_apply` reaches deal by deal. Returns what was posted and the deals left for
+    :func:`_apply`: deleted ones, ones paying with points, ones with something to undo.
+    """
+    previous = {
+        int(r.deal_id): r
+        for r in await conn.execute(
+            select(b24_deals).where(
+                b24_deals.c.portal_id == portal_id, b24_deals.c.deal_id.in_(list(claimed))
+            )
+        )
+    }
+    deals: dict[int, tuple[Deal, dict[str, Any], dict[str, list[int]], Any]] = {}
+    names: dict[str, str] = {}
+    for deal_id in claimed:
+        record = snap.deals.get(deal_id)
+        if record is None:
+            continue
+        before = previous.get(deal_id)
+        applied: dict[str, list[int]] = dict(before.applied_discount) if before else {}
+        deal = build_deal(
+            record,
+            snap.contact_ids.get(deal_id, []),
+            snap.contacts,
+            snap.rows.get(deal_id, []),
+            applied,
+            pay_field=program.fields.deal.pay_with_points,
+            now=now,
+        )
+        if deal.points_to_pay > 0:
+            continue
+        deal, won_sections = _with_catalog(deal, products, before)
+        deals[deal_id] = (deal, record, applied, won_sections)
+        for contact in deal.contacts:
+            info = snap.contacts.get(contact.id, {})
+            name = " ".join(str(info.get(k) or "") for k in ("NAME", "LAST_NAME")).strip()
+            names[f"contact:{contact.id}"] = name
+        for cid in before.contact_ids if before else []:  # a contact taken off the deal
+            names.setdefault(f"contact:{cid}", "")
+    customer_ids = await ensure_customers(conn, portal_id, names)
+    items = []
+    for deal, _, _, _ in deals.values():
+        customers = {c.id: customer_ids[f"contact:{c.id}"] for c in deal.contacts}
+        as_of = AsOf(deal.closed_at, deal.id) if deal.stage == "won" and deal.closed_at else None
+        known = (
+            await histories(
+                conn,
+                portal_id,
+                program,
+                list(customers),
+                now=now,
+                exclude_deal=deal.id,
+                as_of=as_of,
+            )
+            if uses_history(program)
+            else {}
+        )
+        items.append(DealToSettle(deal, customers, known))
+    settled = await settle_plain_deals(conn, book, program, items, now=now)
+    posted = 0
+    snapshots, shares, touched, effects_of = [], {}, set(), {}
+    comment_writes: list[outbox.Write] = []
+    for deal_id, (effects, result) in settled.items():
+        deal, record, applied, won_sections = deals[deal_id]
+        rows = snap.rows.get(deal_id, [])
+        applied = await _discount(conn, portal_id, deal_id, record, rows, applied, 0)
+        before = previous.get(deal_id)
+        snapshots.append(
+            _snapshot_row(
+                deal_id,
+                record,
+                [c.id for c in deal.contacts],
+                deal.opportunity,
+                applied,
+                before,
+                won_sections,
+            )
+        )
+        shares[deal_id] = deal
+        if deal.stage == "process":
+            await _transfer(conn, portal_id, program, record, deal)
+        for cid in [c.id for c in deal.contacts] + list(before.contact_ids if before else []):
+            touched.add(cid)
+            effects_of[cid] = effects  # the last deal's, as deal by deal
+        if comments:
+            comment_writes += [
+                comment_write(deal_id, tx) for tx in result.posted if not tx.replayed
+            ]
+        posted += len(result.posted)
+    await _store_snapshots(conn, portal_id, snapshots)
+    await _shares(conn, portal_id, program, shares)
+    await outbox.queue_writes(conn, portal_id, comment_writes)
+    await refresh_contacts(conn, book, program, portal_id, sorted(touched), now, effects=effects_of)
+    done = sorted(settled)
+    if done:
+        await conn.execute(
+            delete(b24_dirty_deals).where(
+                b24_dirty_deals.c.portal_id == portal_id,
+                tuple_(b24_dirty_deals.c.deal_id, b24_dirty_deals.c.version).in_(
+                    [(d, claimed[d]) for d in done]
+                ),
+            )
+        )
+    return posted, [d for d in claimed if d not in settled]
 
 
 async def _discount(
@@ -524,6 +696,20 @@ async def _snapshot(
     previous: Any,
     won_sections: dict[str, int | None] | None = None,
 ) -> None:
+    row = _snapshot_row(deal_id, record, contact_ids, amount, applied, previous, won_sections)
+    await _store_snapshots(conn, portal_id, [row])
+
+
+def _snapshot_row(
+    deal_id: int,
+    record: dict[str, Any] | None,
+    contact_ids: list[int],
+    amount: int,
+    applied: dict[str, list[int]],
+    previous: Any,
+    won_sections: dict[str, int | None] | None = None,
+) -> dict[str, Any]:
+    """What is recorded of the deal as seen now (a deleted one keeps what was last seen)."""
     if record is None:
         values: dict[str, Any] = {
             "category_id": previous.category_id if previous else 0,
@@ -544,10 +730,21 @@ async def _snapshot(
             "closed_at": parse_datetime(record.get("CLOSEDATE")),
             "modified_at": parse_datetime(record.get("DATE_MODIFY")),
         }
-    values |= {"applied_discount": applied, "won_sections": won_sections, "synced_at": func.now()}
-    stmt = insert(b24_deals).values(portal_id=portal_id, deal_id=deal_id, **values)
+    return values | {"deal_id": deal_id, "applied_discount": applied, "won_sections": won_sections}
+
+
+async def _store_snapshots(
+    conn: AsyncConnection, portal_id: int, rows: Sequence[dict[str, Any]]
+) -> None:
+    if not rows:
+        return
+    stmt = insert(b24_deals).values([{"portal_id": portal_id, **r} for r in rows])
+    columns = [k for k in rows[0] if k != "deal_id"]
     await conn.execute(
-        stmt.on_conflict_do_update(index_elements=["portal_id", "deal_id"], set_=values)
+        stmt.on_conflict_do_update(
+            index_elements=["portal_id", "deal_id"],
+            set_={c: stmt.excluded[c] for c in columns} | {"synced_at": func.now()},
+        )
     )
 
 
@@ -576,32 +773,34 @@ def _with_catalog(
 
 
 async def _shares(
-    conn: AsyncConnection, portal_id: int, program: Program, deal_id: int, deal: Deal | None
+    conn: AsyncConnection, portal_id: int, program: Program, deals: Mapping[int, Deal | None]
 ) -> None:
-    """Each contact's share of the deal while it is won (the base of histories and totals)."""
+    """Each contact's share of each deal while it is won (the base of histories and totals)."""
+    if not deals:
+        return
     await conn.execute(
         delete(b24_deal_shares).where(
-            b24_deal_shares.c.portal_id == portal_id, b24_deal_shares.c.deal_id == deal_id
+            b24_deal_shares.c.portal_id == portal_id, b24_deal_shares.c.deal_id.in_(list(deals))
         )
     )
-    if deal is None or deal.stage != "won" or deal.closed_at is None or not deal.contacts:
-        return
-    amounts = split_total(program.split, deal.contacts, basket(program, deal).order_amount)
-    await conn.execute(
-        insert(b24_deal_shares).values(
-            [
-                {
-                    "portal_id": portal_id,
-                    "deal_id": deal_id,
-                    "contact_id": contact_id,
-                    "category_id": deal.pipeline_id,
-                    "closed_at": deal.closed_at,
-                    "amount": amount,
-                }
-                for contact_id, amount in amounts.items()
-            ]
-        )
-    )
+    rows = []
+    for deal_id, deal in sorted(deals.items()):
+        if deal is None or deal.stage != "won" or deal.closed_at is None or not deal.contacts:
+            continue
+        amounts = split_total(program.split, deal.contacts, basket(program, deal).order_amount)
+        rows += [
+            {
+                "portal_id": portal_id,
+                "deal_id": deal_id,
+                "contact_id": contact_id,
+                "category_id": deal.pipeline_id,
+                "closed_at": deal.closed_at,
+                "amount": amount,
+            }
+            for contact_id, amount in amounts.items()
+        ]
+    if rows:
+        await conn.execute(insert(b24_deal_shares).values(rows))
 
 
 async def _transfer(

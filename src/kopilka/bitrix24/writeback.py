@@ -24,9 +24,9 @@ from kopilka.domain.effects import DealEffects, LevelStatus
 from kopilka.domain.explain import points_ru
 from kopilka.domain.levels import metric_of, status_for
 from kopilka.domain.offers import discount_percent
-from kopilka.ledger.book import ensure_customer
-from kopilka.ledger.queries import balance
-from kopilka.ledger.types import Book, HoldView, Posted
+from kopilka.ledger.book import ensure_customers
+from kopilka.ledger.queries import balances
+from kopilka.ledger.types import Balance, Book, HoldView, Posted
 from kopilka.program.model import Program
 from kopilka.program.rules import LevelTier
 
@@ -94,14 +94,16 @@ async def refresh_contacts(
     contact_ids: Sequence[int],
     now: datetime,
     *,
-    effects: DealEffects | None = None,
+    effects: Mapping[int, DealEffects] | None = None,
 ) -> None:
     """Queue the contacts' Kopilka fields, recomputed from the ledger and the recorded deals:
     balance, won deals, purchases, level and its percent, yearly totals. A level that changed
-    since the last write is explained on the contact's timeline, once.
+    since the last write is explained on the contact's timeline, once. A few statements for
+    any number of contacts (one more per contact when the program has levels).
 
-    ``effects`` (of the deal just settled) supplies the percent when the program has no levels.
-    Other fields of the contact are never sent, so they stay as the manager left them.
+    ``effects`` (contact id -> the effects of the deal just settled for it) supplies the percent
+    when the program has no levels. Other fields of the contact are never sent, so they stay as
+    the manager left them.
     """
     ids = sorted({int(c) for c in contact_ids})
     if not ids:
@@ -116,14 +118,17 @@ async def refresh_contacts(
     shown = [d for d in program.discounts if d.field]
     history = await histories(conn, portal_id, program, ids, now=now) if levels or shown else {}
     totals = await yearly_totals(conn, portal_id, program, now, ids)
+    points: dict[int, Balance] = {}
+    if mapped.balance:
+        customers = await ensure_customers(conn, portal_id, {f"contact:{c}": "" for c in ids})
+        found = await balances(conn, book, list(customers.values()), now)
+        points = {c: found[customers[f"contact:{c}"]] for c in ids}
+    writes: list[outbox.Write] = []
     for contact_id in ids:
         fields: dict[str, Any] = {}
         won, purchases = lifetime[contact_id]
         if mapped.balance:
-            customer_id = await ensure_customer(conn, portal_id, f"contact:{contact_id}")
-            fields[mapped.balance] = points_value(
-                (await balance(conn, book, customer_id, now)).available
-            )
+            fields[mapped.balance] = points_value(points[contact_id].available)
         if mapped.won_deals:
             fields[mapped.won_deals] = str(won)
         if mapped.purchases_total:
@@ -131,7 +136,11 @@ async def refresh_contacts(
         status = (
             status_for(levels, metric_of(program, levels, history[contact_id])) if levels else None
         )
-        percent = _plain(status.percent) if status else _percent(effects, contact_id)
+        percent = (
+            _plain(status.percent)
+            if status
+            else _percent((effects or {}).get(contact_id), contact_id)
+        )
         if mapped.percent and percent is not None:
             fields[mapped.percent] = percent
         if mapped.level and status is not None:
@@ -145,14 +154,15 @@ async def refresh_contacts(
             got = discount_percent(program, Contact(contact_id), history[contact_id], discount, now)
             fields[discount.field] = _plain(got) if got is not None else "0"
         if fields:
-            await outbox.queue_write(
-                conn,
-                portal_id,
-                key=f"contact:{contact_id}:fields",
-                method="crm.contact.update",
-                params={"id": contact_id, "fields": fields},
-                idempotent=True,
+            writes.append(
+                outbox.Write(
+                    f"contact:{contact_id}:fields",
+                    "crm.contact.update",
+                    {"id": contact_id, "fields": fields},
+                    idempotent=True,
+                )
             )
+    await outbox.queue_writes(conn, portal_id, writes)
 
 
 async def _level_change(
@@ -225,7 +235,15 @@ async def contact_fields_write(
     effects: DealEffects | None,
     now: datetime,
 ) -> None:
-    await refresh_contacts(conn, book, program, portal_id, list(customers), now, effects=effects)
+    await refresh_contacts(
+        conn,
+        book,
+        program,
+        portal_id,
+        list(customers),
+        now,
+        effects=dict.fromkeys(customers, effects) if effects else None,
+    )
 
 
 def comment_text(tx: Posted) -> str:
@@ -241,14 +259,15 @@ def comment_text(tx: Posted) -> str:
 async def timeline_comment(conn: AsyncConnection, portal_id: int, deal_id: int, tx: Posted) -> None:
     if tx.replayed:
         return
-    await outbox.queue_write(
-        conn,
-        portal_id,
-        key=f"comment:tx:{tx.id}",
-        method="crm.timeline.comment.add",
-        params={
-            "fields": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal", "COMMENT": comment_text(tx)}
-        },
+    await outbox.queue_writes(conn, portal_id, [comment_write(deal_id, tx)])
+
+
+def comment_write(deal_id: int, tx: Posted) -> outbox.Write:
+    """The deal's timeline comment explaining a posting: sent at most once."""
+    return outbox.Write(
+        f"comment:tx:{tx.id}",
+        "crm.timeline.comment.add",
+        {"fields": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal", "COMMENT": comment_text(tx)}},
         idempotent=False,
     )
 

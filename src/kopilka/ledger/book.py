@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -94,6 +94,33 @@ async def ensure_customer(
         .on_conflict_do_nothing()
     )
     return await get_customer_id(conn, portal_id, external_id)
+
+
+async def ensure_customers(
+    conn: AsyncConnection, portal_id: int, names: Mapping[str, str]
+) -> dict[str, int]:
+    """``external_id -> name`` (the name is used only for a customer created here) to customer
+    ids, in two statements for any number of customers."""
+    if not names:
+        return {}
+    wanted = sorted(names)  # one insertion order for every caller
+    await conn.execute(
+        insert(customers)
+        .values([{"portal_id": portal_id, "external_id": e, "name": names[e]} for e in wanted])
+        .on_conflict_do_nothing()
+    )
+    found = {
+        str(e): int(i)
+        for e, i in await conn.execute(
+            select(customers.c.external_id, customers.c.id).where(
+                customers.c.portal_id == portal_id, customers.c.external_id.in_(wanted)
+            )
+        )
+    }
+    missing = [e for e in wanted if e not in found]
+    if missing:
+        raise UnknownCustomer(f"no customer with id {missing[0]!r} in this portal")
+    return found
 
 
 async def get_customer_id(conn: AsyncConnection, portal_id: int, external_id: str) -> int:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import Row, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.db.tables import accounts, ledger_entries, ledger_transactions, lots
@@ -13,30 +15,34 @@ from kopilka.domain.errors import UnknownTransaction
 from kopilka.ledger.posting import load_posted
 from kopilka.ledger.types import Balance, Book, LotView, Posted
 
+_LOTS = select(
+    accounts.c.kind,
+    accounts.c.balance,
+    lots.c.id,
+    lots.c.amount,
+    lots.c.remaining,
+    lots.c.available_at,
+    lots.c.expires_at,
+).select_from(
+    accounts.outerjoin(
+        lots,
+        (lots.c.account_id == accounts.c.id)
+        & (accounts.c.kind == "customer")
+        & (lots.c.remaining > 0),
+    )
+)
 #: built once: the balance lookup is the public API's hottest path
-_BALANCE = (
-    select(
-        accounts.c.kind,
-        accounts.c.balance,
-        lots.c.id,
-        lots.c.amount,
-        lots.c.remaining,
-        lots.c.available_at,
-        lots.c.expires_at,
-    )
-    .select_from(
-        accounts.outerjoin(
-            lots,
-            (lots.c.account_id == accounts.c.id)
-            & (accounts.c.kind == "customer")
-            & (lots.c.remaining > 0),
-        )
-    )
+_BALANCE = _LOTS.where(
+    accounts.c.program_id == bindparam("program_id"),
+    accounts.c.customer_id == bindparam("customer_id"),
+).order_by(lots.c.expires_at.asc().nulls_last(), lots.c.id)
+_BALANCES = (
+    _LOTS.add_columns(accounts.c.customer_id)
     .where(
         accounts.c.program_id == bindparam("program_id"),
-        accounts.c.customer_id == bindparam("customer_id"),
+        accounts.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
     )
-    .order_by(lots.c.expires_at.asc().nulls_last(), lots.c.id)
+    .order_by(accounts.c.customer_id, lots.c.expires_at.asc().nulls_last(), lots.c.id)
 )
 
 
@@ -46,6 +52,23 @@ async def balance(conn: AsyncConnection, book: Book, customer_id: int, now: date
     rows = (
         await conn.execute(_BALANCE, {"program_id": book.program_id, "customer_id": customer_id})
     ).all()
+    return _fold(customer_id, rows, now)
+
+
+async def balances(
+    conn: AsyncConnection, book: Book, customer_ids: Sequence[int], now: datetime
+) -> dict[int, Balance]:
+    """:func:`balance` for many customers in one statement."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    found: dict[int, list[Row[Any]]] = {c: [] for c in ids}
+    for row in await conn.execute(_BALANCES, {"program_id": book.program_id, "customer_ids": ids}):
+        found[int(row.customer_id)].append(row)
+    return {c: _fold(c, rows, now) for c, rows in found.items()}
+
+
+def _fold(customer_id: int, rows: Sequence[Any], now: datetime) -> Balance:
     by_kind = {r.kind: int(r.balance) for r in rows}
     total = by_kind.get("customer", 0)
     held = by_kind.get("held", 0)
