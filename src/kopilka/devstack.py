@@ -32,7 +32,7 @@ from kopilka.bitrix24.connections import (
     portal_program,
     set_field_map,
 )
-from kopilka.bitrix24.provision import provision
+from kopilka.bitrix24.provision import events_for, provision
 from kopilka.bitrix24.sync import dirty_count
 from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
@@ -45,9 +45,6 @@ from kopilka.program.model import Program
 from kopilka.services import Services
 from kopilka.web.app import create_app
 
-DEAL_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
-PRODUCT_EVENTS = ("ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE")
-CONTACT_EVENTS = ("ONCRMCONTACTADD", "ONCRMCONTACTUPDATE")  # bonus cards
 SCOPES = ("crm", "im", "lists", "user", "bizproc", "catalog")
 APP_ID, APP_SECRET = "local.kopilka.demo", "demo-app-secret"
 
@@ -190,10 +187,14 @@ async def kopilka_on_emulator(
     worker: bool = True,
     settings: Settings | None = None,
     app: bool = False,
+    elsewhere: str | None = None,
 ) -> AsyncIterator[Stack]:
+    """Kopilka connected to an emulated portal and provisioned, its web app and (``worker``) a
+    worker running in this process; or, with ``elsewhere`` (the URL of a Kopilka web app run
+    apart, e.g. ``kopilka serve`` in another process on the same database), neither."""
     portal = portal or emulated_portal()
-    sock = free_socket()
-    web_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock = free_socket() if not elsewhere else None
+    web_url = elsewhere or f"http://127.0.0.1:{sock.getsockname()[1] if sock else 0}"
     with EmuServer(portal) as server:
         settings = settings or Settings(b24_interval=0.05, b24_burst=10)
         settings = settings.model_copy(
@@ -207,11 +208,11 @@ async def kopilka_on_emulator(
         url = engine.url.render_as_string(hide_password=False)
         services = Services(engine=engine, database_url=url, settings=settings)
         web = uvicorn.Server(uvicorn.Config(create_app(services), log_level="warning"))
-        tasks = [asyncio.create_task(web.serve(sockets=[sock]))]
+        tasks = [asyncio.create_task(web.serve(sockets=[sock]))] if sock else []
         try:
-            while not web.started:
+            while tasks and not web.started:
                 await asyncio.sleep(0.01)
-            connection = await _connect(services, portal, server, web_url, app=app)
+            connection = await _connect(services, portal, server, web_url, program, app=app)
 
             async def attach(conn: Any) -> None:
                 await attach_program(conn, connection.portal_id, program, source)
@@ -229,7 +230,7 @@ async def kopilka_on_emulator(
             await run_in_transaction(engine, store)
             async with engine.connect() as conn:  # with what provisioning recorded
                 connection = await get_connection(conn, connection.portal_id)
-            if worker:
+            if worker and not elsewhere:
                 tasks.append(
                     asyncio.create_task(
                         run_worker(
@@ -249,7 +250,13 @@ async def kopilka_on_emulator(
 
 
 async def _connect(
-    services: Services, portal: Portal, server: EmuServer, web_url: str, *, app: bool
+    services: Services,
+    portal: Portal,
+    server: EmuServer,
+    web_url: str,
+    program: Program,
+    *,
+    app: bool,
 ) -> Connection:
     if app:  # the portal installs the app: ONAPPINSTALL reaches /b24/install
         portal.register_app(client_id=APP_ID, client_secret=APP_SECRET, scopes=SCOPES)
@@ -261,9 +268,8 @@ async def _connect(
             raise RuntimeError("the emulated portal's install did not reach Kopilka")
         return found
     webhook = portal.add_webhook(user_id=1, scopes=SCOPES)
-    token = portal.add_outgoing_webhook(
-        web_url + "/b24/events", events=DEAL_EVENTS + PRODUCT_EVENTS + CONTACT_EVENTS
-    )
+    # the outgoing webhook with the events the program needs, as docs/bitrix24.md tells
+    token = portal.add_outgoing_webhook(web_url + "/b24/events", events=events_for(program))
 
     async def store(conn: Any) -> Connection:
         # the emulator's webhook host is 127.0.0.1, not its domain: name the member_id (as

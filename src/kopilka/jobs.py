@@ -20,6 +20,7 @@ from typing import Any
 
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -155,20 +156,31 @@ async def retry_stalled(job_app: procrastinate.App, seconds_since_heartbeat: flo
     return len(stalled)
 
 
-async def defer_sync(conn: AsyncConnection, portal_id: int, *, sweep: bool = False) -> bool:
-    """Defer the portal's sync in the caller's transaction; False if one is already waiting."""
+_WAITING = text(
+    "SELECT EXISTS (SELECT FROM procrastinate_jobs WHERE queueing_lock = :lock AND status = 'todo')"
+)
+
+
+async def defer_once(conn: AsyncConnection, task: str, lock: str, **kwargs: Any) -> bool:
+    """Defer ``task`` in the caller's transaction, unless a job under the same queueing lock is
+    already waiting (False then). The look comes first: in a burst of events nearly every call
+    finds the job waiting, and a refused insert costs a savepoint and an error."""
+    if await conn.scalar(_WAITING, {"lock": lock}):
+        return False
     raw = await conn.get_raw_connection()
     try:
         async with conn.begin_nested():  # a refused duplicate must not abort the caller
             await defer_app.configure_task(
-                SYNC_TASK,
-                queueing_lock=sync_lock(portal_id),
-                lock=sync_lock(portal_id),
-                connection=raw.driver_connection,
-            ).defer_async(portal_id=portal_id, sweep=sweep)
-    except AlreadyEnqueued:
+                task, queueing_lock=lock, lock=lock, connection=raw.driver_connection
+            ).defer_async(**kwargs)
+    except AlreadyEnqueued:  # deferred by another transaction meanwhile
         return False
     return True
+
+
+async def defer_sync(conn: AsyncConnection, portal_id: int, *, sweep: bool = False) -> bool:
+    """Defer the portal's sync in the caller's transaction; False if one is already waiting."""
+    return await defer_once(conn, SYNC_TASK, sync_lock(portal_id), portal_id=portal_id, sweep=sweep)
 
 
 async def expire_holds_job(context: procrastinate.JobContext, timestamp: int) -> int:

@@ -1,10 +1,13 @@
 """The doors Bitrix24 knocks on: ``POST /b24/events`` and ``POST /b24/install``.
 
 An event is verify → record the hint → defer the sync, in one transaction, and answer at once
-(STYLE 12; Bitrix24 does not wait long and never retries). The event's ``auth[application_token]``
-must match the one stored for the portal (from ONAPPINSTALL, or the outgoing webhook's token
-given to ``kopilka connect``); a forged or unknown one gets 401, is recorded in
-``b24_rejected_events`` and logged (without the token), and queues nothing.
+(STYLE 12; Bitrix24 does not wait long and never retries). The transaction does not wait for the
+disk (``synchronous_commit`` off): a hint lost in a crash is found again by the sweep.
+
+The event's ``auth[application_token]`` must match the one stored for the portal (from
+ONAPPINSTALL, or the outgoing webhook's token given to ``kopilka connect``); a forged or unknown
+one gets 401, is recorded in ``b24_rejected_events`` and logged (without the token), and queues
+nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24.connections import (
@@ -42,6 +45,7 @@ router = APIRouter(prefix="/b24", tags=["bitrix24"])
 DEAL_EVENTS = {"ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE"}
 PRODUCT_EVENTS = {"ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE"}  # the catalog cache is stale
 CONTACT_EVENTS = {"ONCRMCONTACTADD", "ONCRMCONTACTUPDATE"}  # bonus cards (kopilka.cards)
+HINT_EVENTS = DEAL_EVENTS | PRODUCT_EVENTS | CONTACT_EVENTS
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -96,6 +100,11 @@ async def receive_event(request: Request) -> JSONResponse:
         if connection is None or not connection.token_matches(auth.get("application_token")):
             return None
         await adopt_member_id(conn, connection, auth.get("member_id", ""))
+        if event in HINT_EVENTS:
+            # A hint is not worth waiting for the disk: lost in a crash, the sweep finds its
+            # deal anyway (as it finds those whose events never came). Events arrive one by
+            # one, so this wait would be paid per event.
+            await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
         if event in DEAL_EVENTS:
             raw_id = form.get("data[FIELDS][ID]", "")
             if raw_id.isdigit():

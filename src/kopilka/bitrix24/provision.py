@@ -15,6 +15,7 @@ from typing import Any
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection
 from kopilka.bitrix24.offers import provision_list
+from kopilka.bitrix24.products import needs_catalog
 from kopilka.program.model import Program
 
 #: user field type and labels (ru, en) per mapped role
@@ -34,16 +35,22 @@ DEAL_FIELDS: dict[str, tuple[str, str, str]] = {
     "points_paid": ("double", "Оплачено баллами", "Paid with points"),
     "points_earned": ("double", "Начислено баллов", "Points earned"),
 }
-EVENTS = (
-    "ONCRMDEALADD",
-    "ONCRMDEALUPDATE",
-    "ONCRMDEALDELETE",
-    "ONCRMPRODUCTUPDATE",
-    "ONCRMPRODUCTDELETE",
-    "ONCRMCONTACTADD",  # bonus cards (kopilka.cards)
-    "ONCRMCONTACTUPDATE",
-    "ONAPPUNINSTALL",
-)
+DEAL_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
+PRODUCT_EVENTS = ("ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE")  # the catalog cache goes stale
+CONTACT_EVENTS = ("ONCRMCONTACTADD", "ONCRMCONTACTUPDATE")  # bonus cards (kopilka.cards)
+
+
+def events_for(program: Program) -> tuple[str, ...]:
+    """The portal events the program needs: deals always; products when it looks at the
+    catalog; contacts when it issues bonus cards. Each event costs the portal and Kopilka a
+    request (and Kopilka's own contact writes come back as contact events), so none is asked
+    for in vain."""
+    events: tuple[str, ...] = DEAL_EVENTS
+    if needs_catalog(program)[0]:
+        events += PRODUCT_EVENTS
+    if program.cards is not None:
+        events += CONTACT_EVENTS
+    return events
 
 
 @dataclass
@@ -140,7 +147,7 @@ async def provision(
         have = {(str(b.get("event", "")).upper(), str(b.get("handler", ""))) for b in bound or []}
         binds: dict[str, tuple[str, Mapping[str, Any]]] = {
             e: ("event.bind", {"event": e, "handler": handler_url})
-            for e in EVENTS
+            for e in (*events_for(program), "ONAPPUNINSTALL")
             if (e, handler_url) not in have
         }
         if binds:

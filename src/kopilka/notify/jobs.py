@@ -43,19 +43,11 @@ def _services(context: procrastinate.JobContext) -> Services:
     return services
 
 
-async def _defer_in(conn: AsyncConnection, task: str, lock: str | None, **kwargs: Any) -> bool:
+async def _defer_in(conn: AsyncConnection, task: str, lock: str, **kwargs: Any) -> bool:
     """Defer ``task`` in the caller's transaction; False if one is already waiting."""
-    from kopilka.jobs import defer_app
+    from kopilka.jobs import defer_once
 
-    raw = await conn.get_raw_connection()
-    try:
-        async with conn.begin_nested():
-            await defer_app.configure_task(
-                task, queueing_lock=lock, lock=lock, connection=raw.driver_connection
-            ).defer_async(**kwargs)
-    except AlreadyEnqueued:
-        return False
-    return True
+    return await defer_once(conn, task, lock, **kwargs)
 
 
 async def defer_notify(conn: AsyncConnection, portal_id: int) -> bool:
