@@ -32,6 +32,8 @@ class Services:
     now: Callable[[], datetime] = utcnow
     http: httpx.AsyncClient | None = None
     _clients: dict[int, tuple[str, Bitrix24Client]] = field(default_factory=dict)
+    #: portals that events named lately, by member_id (see bitrix24.events): (until, portal)
+    event_portals: dict[str, tuple[float, Connection]] = field(default_factory=dict)
 
     def client_for(self, connection: Connection) -> Bitrix24Client:
         """The portal's client, shared by every job of this process (one limiter, one token

@@ -13,6 +13,7 @@ nothing.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -96,10 +97,9 @@ async def receive_event(request: Request) -> JSONResponse:
         return _error(400, "bad_request", "no event name")
 
     async def handle(conn: AsyncConnection) -> Connection | None:
-        connection = await find_connection(conn, auth.get("member_id", ""), auth.get("domain", ""))
-        if connection is None or not connection.token_matches(auth.get("application_token")):
+        connection = await _portal(conn, services, auth)
+        if connection is None:
             return None
-        await adopt_member_id(conn, connection, auth.get("member_id", ""))
         if event in HINT_EVENTS:
             # A hint is not worth waiting for the disk: lost in a crash, the sweep finds its
             # deal anyway (as it finds those whose events never came). Events arrive one by
@@ -121,6 +121,7 @@ async def receive_event(request: Request) -> JSONResponse:
                 await defer_cards(conn, connection.portal_id)
         elif event == "ONAPPUNINSTALL":
             await mark_uninstalled(conn, connection.portal_id)
+            services.event_portals.pop(connection.member_id, None)
         return connection
 
     connection = await run_in_transaction(services.engine, handle)
@@ -128,6 +129,28 @@ async def receive_event(request: Request) -> JSONResponse:
         await _reject(services, form, "application token does not match", remote)
         return _error(401, "invalid_application_token", "the event's application token is wrong")
     return JSONResponse({"ok": True})
+
+
+KNOWN_FOR = 10.0  # seconds a portal found by an event is taken from memory
+
+
+async def _portal(
+    conn: AsyncConnection, services: Services, auth: dict[str, str]
+) -> Connection | None:
+    """The portal the event names, if its application token is right. One that sent events
+    lately is taken from memory (events come in bursts: this saves a query per event); a
+    token that does not match the remembered one is checked against the database."""
+    member_id, token = auth.get("member_id", ""), auth.get("application_token")
+    known = services.event_portals.get(member_id)
+    if known and known[0] > time.monotonic() and known[1].token_matches(token):
+        return known[1]
+    connection = await find_connection(conn, member_id, auth.get("domain", ""))
+    if connection is None or not connection.token_matches(token):
+        return None
+    await adopt_member_id(conn, connection, member_id)
+    if connection.member_id == member_id and connection.status == "active":
+        services.event_portals[member_id] = (time.monotonic() + KNOWN_FOR, connection)
+    return connection
 
 
 async def _verify_install(http: httpx.AsyncClient, auth: dict[str, str]) -> bool:

@@ -111,27 +111,24 @@ class SyncReport:
     writes: int = 0
 
 
+_MARK_DIRTY = text("""
+INSERT INTO b24_dirty_deals (portal_id, deal_id, source)
+SELECT :portal_id, unnest(CAST(:deal_ids AS bigint[])), :source
+ON CONFLICT (portal_id, deal_id) DO UPDATE SET
+    version = b24_dirty_deals.version + 1,
+    source = EXCLUDED.source,
+    hinted_at = now(),
+    last_error = NULL  -- news about the deal: it is worth another try
+""")  # built once: the events endpoint runs it for every event
+
+
 async def mark_dirty(
     conn: AsyncConnection, portal_id: int, deal_ids: Sequence[int], source: str
 ) -> None:
     """Record hints. A newer hint for a deal being synced bumps its version, so it is not lost."""
     ids = sorted({int(d) for d in deal_ids if int(d) > 0})
-    if not ids:
-        return
-    stmt = insert(b24_dirty_deals).values(
-        [{"portal_id": portal_id, "deal_id": d, "source": source} for d in ids]
-    )
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["portal_id", "deal_id"],
-            set_={
-                "version": b24_dirty_deals.c.version + 1,
-                "source": stmt.excluded.source,
-                "hinted_at": func.now(),
-                "last_error": None,  # news about the deal: it is worth another try
-            },
-        )
-    )
+    if ids:
+        await conn.execute(_MARK_DIRTY, {"portal_id": portal_id, "deal_ids": ids, "source": source})
 
 
 async def dirty_count(conn: AsyncConnection, portal_id: int, *, parked: bool = True) -> int:
@@ -466,25 +463,10 @@ async def _apply(
         )
         deal, won_sections = _with_catalog(deal, products, previous)
         for contact in deal.contacts:
-            info = snap.contacts.get(contact.id, {})
-            name = " ".join(str(info.get(k) or "") for k in ("NAME", "LAST_NAME")).strip()
             customers[contact.id] = await ensure_customer(
-                conn, portal_id, f"contact:{contact.id}", name=name
+                conn, portal_id, f"contact:{contact.id}", name=_name(snap, contact.id)
             )
-        as_of = AsOf(deal.closed_at, deal.id) if deal.stage == "won" and deal.closed_at else None
-        known = (
-            await histories(
-                conn,
-                portal_id,
-                program,
-                list(customers),
-                now=now,
-                exclude_deal=deal_id,
-                as_of=as_of,
-            )
-            if uses_history(program)
-            else {}
-        )
+        known = await _histories(conn, portal_id, program, deal, list(customers), now)
         effects, result = await settle_deal(
             conn,
             book,
@@ -585,29 +567,14 @@ async def _apply_many(
         deal, won_sections = _with_catalog(deal, products, before)
         deals[deal_id] = (deal, record, applied, won_sections)
         for contact in deal.contacts:
-            info = snap.contacts.get(contact.id, {})
-            name = " ".join(str(info.get(k) or "") for k in ("NAME", "LAST_NAME")).strip()
-            names[f"contact:{contact.id}"] = name
+            names[f"contact:{contact.id}"] = _name(snap, contact.id)
         for cid in before.contact_ids if before else []:  # a contact taken off the deal
             names.setdefault(f"contact:{cid}", "")
     customer_ids = await ensure_customers(conn, portal_id, names)
     items = []
     for deal, _, _, _ in deals.values():
         customers = {c.id: customer_ids[f"contact:{c.id}"] for c in deal.contacts}
-        as_of = AsOf(deal.closed_at, deal.id) if deal.stage == "won" and deal.closed_at else None
-        known = (
-            await histories(
-                conn,
-                portal_id,
-                program,
-                list(customers),
-                now=now,
-                exclude_deal=deal.id,
-                as_of=as_of,
-            )
-            if uses_history(program)
-            else {}
-        )
+        known = await _histories(conn, portal_id, program, deal, list(customers), now)
         items.append(DealToSettle(deal, customers, known))
     settled = await settle_plain_deals(conn, book, program, items, now=now)
     posted = 0
@@ -655,6 +622,31 @@ async def _apply_many(
             )
         )
     return posted, [d for d in claimed if d not in settled]
+
+
+def _name(snap: Snapshot, contact_id: int) -> str:
+    info = snap.contacts.get(contact_id, {})
+    return " ".join(str(info.get(k) or "") for k in ("NAME", "LAST_NAME")).strip()
+
+
+async def _histories(
+    conn: AsyncConnection,
+    portal_id: int,
+    program: Program,
+    deal: Deal,
+    contact_ids: list[int],
+    now: datetime,
+) -> dict[int, CustomerHistory]:
+    """The contacts' histories as the deal sees them (a won deal: as of its close, so that a
+    replayed event cannot change its level), or none if the program never looks at them."""
+    if not uses_history(program):
+        return {}
+    as_of = AsOf(deal.closed_at, deal.id) if deal.stage == "won" and deal.closed_at else None
+    return dict(
+        await histories(
+            conn, portal_id, program, contact_ids, now=now, exclude_deal=deal.id, as_of=as_of
+        )
+    )
 
 
 async def _discount(
@@ -882,10 +874,14 @@ async def _contact_offers(
             holds.append(paid.hold)
         taken = min(ask, cap)
         total += (chosen.discount if chosen and deal.stage != "lost" else 0) + taken
-        info = snap.contacts.get(c.id, {})
-        name = " ".join(str(info.get(k) or "") for k in ("NAME", "LAST_NAME")).strip()
         params = element_write(
-            layout, deal.id, c.id, name, element, offers_text(mine), applied_text(chosen, taken)
+            layout,
+            deal.id,
+            c.id,
+            _name(snap, c.id),
+            element,
+            offers_text(mine),
+            applied_text(chosen, taken),
         )
         if params is not None:
             await outbox.queue_write(
