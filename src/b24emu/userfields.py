@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from b24emu.auth import new_token
 from b24emu.errors import ApiError, core, legacy
+from b24emu.listing import legacy_page
 from b24emu.params import as_list, get_ci
-from b24emu.registry import Call, Page, method
+from b24emu.registry import Call, method
 from b24emu.wire import (
     fmt_date,
     fmt_datetime,
@@ -327,7 +328,8 @@ def _register(entity: str, entity_id: str) -> None:
                     return to_int(row.get(key)) if key in ("ID", "SORT") else str(row.get(key))
 
                 rows.sort(key=sort_key, reverse=str(direction).upper() == "DESC")
-        return Page(rows, total=len(rows))
+        # 50 to a page with START, like every legacy list (the docs' example pages with next())
+        return legacy_page(rows, call.start)
 
     @method(f"{prefix}.get", "crm")
     def get(call: Call) -> Any:

@@ -53,6 +53,26 @@ def events_for(program: Program) -> tuple[str, ...]:
     return events
 
 
+async def _existing_fields(
+    client: Bitrix24Client, wanted: set[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of the fields the portal has, asked by name (``FIELD_NAME`` is an exact filter of
+    ``crm.*.userfield.list``): a portal with more fields than a 50-row page is answered right,
+    in one request per 50 fields."""
+    asked = sorted(wanted)
+    found: set[tuple[str, str]] = set()
+    for at in range(0, len(asked), 50):
+        part = asked[at : at + 50]
+        results = await client.batch(
+            {
+                f"f{n}": (f"crm.{entity}.userfield.list", {"filter": {"FIELD_NAME": name}})
+                for n, (entity, name) in enumerate(part)
+            }  # not numeric keys: PHP would answer those as a JSON array (reference §5)
+        )
+        found |= {part[int(k[1:])] for k, rows in results.items() if rows}
+    return found
+
+
 @dataclass
 class Provisioned:
     created: list[str] = field(default_factory=list)
@@ -117,19 +137,12 @@ async def provision(
     now: datetime | None = None,
 ) -> Provisioned:
     done = Provisioned()
-    existing: dict[str, set[str]] = {}
-    lists = await client.batch(
-        {
-            "contact": ("crm.contact.userfield.list", {"order": {"ID": "ASC"}}),
-            "deal": ("crm.deal.userfield.list", {"order": {"ID": "ASC"}}),
-        }
-    )
-    for entity, result in lists.items():
-        existing[entity] = {str(f.get("FIELD_NAME")) for f in result or []}
+    wanted = list(wanted_fields(program, now))
+    existing = await _existing_fields(client, {(entity, name) for entity, _, name, _ in wanted})
     adds: dict[str, tuple[str, Mapping[str, Any]]] = {}
-    for entity, role, name, spec in wanted_fields(program, now):
+    for entity, role, name, spec in wanted:
         done.field_map.setdefault(entity, {})[role] = name
-        if name in existing.get(entity, set()):
+        if (entity, name) in existing:
             done.existing.append(name)
             continue
         adds[f"{entity}_{role}"] = (
