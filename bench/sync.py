@@ -14,15 +14,18 @@ of the deal's sum to the primary contact's ``UF_CRM_KOP_BALANCE``.
    is retried after a 1 s sleep;
 2. fast-bitrix24 (``BitrixAsync``): ``get_by_ID`` for the three reads and ``call`` with a list of
    updates, auto-batched, with its own pacing;
-3. Kopilka, twice (timeline comments on, the default, and off): the portal's events reach
-   Kopilka's web app, its worker syncs (``kopilka.devstack.kopilka_on_emulator``), paced by its
-   own limiter at the real settings (interval 0.5 s, burst 10). Timed from the first WON until
-   ``stack.settle()`` returns: every event delivered, every deal synced, every write sent.
+3. Kopilka, four times: timeline comments on (the default) and off, each as ``kopilka serve``
+   (one process) and as ``kopilka web`` + ``kopilka worker`` (two), started by this script in
+   processes of their own, as in production, paced by Kopilka's own limiter at the real
+   settings (interval 0.5 s, burst 10); the portal's events reach Kopilka's web app over HTTP.
+   Timed from the first WON until ``stack.settle()`` returns: every event delivered, every
+   deal synced, every write sent.
 
 The primary figures are the portal's own: HTTP requests received (503-refused ones included),
 503 answers, commands run (batch sub-commands counted one by one). The bound set by the rate
 limit, for a client making ``r`` accepted requests per deal: at most ``2/r`` deals/s in steady
-state; over a run of ``T`` s that starts with an empty bucket, at most ``(50 + 2T)/r`` deals.
+state (the verdict's bound); over a run of ``T`` s that starts with an empty bucket, at most
+``(50 + 2T)/r`` deals (also shown).
 """
 
 from __future__ import annotations
