@@ -1,20 +1,41 @@
-"""What the end-to-end tests share: a database of its own for the `kopilka` command, and real
-`kopilka worker` processes."""
+"""What the end-to-end tests share: a database of its own for the `kopilka` command, the command
+itself, a plain call into an emulated portal, and real `kopilka worker` processes."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
+from typer.testing import CliRunner
 
+from b24emu import Portal
+from kopilka.cli import app
 from kopilka.config import get_settings
 from tests.conftest import create_database, drop_database
+
+TRAVEL = str(Path(__file__).parents[2] / "examples" / "travel-club.yaml")
+
+
+def kopilka(*args: str) -> tuple[int, str]:
+    """Run the `kopilka` command; its exit code and its output with whitespace runs folded."""
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, re.sub(r"\s+", " ", result.output)
+
+
+def call(portal: Portal, method: str, params: dict[str, Any]) -> Any:
+    """A call into the emulated portal (in process, not rate limited) that must succeed."""
+    answer = portal.call(method, params)
+    assert "error" not in answer, answer
+    return answer["result"]
 
 
 @pytest.fixture

@@ -5,34 +5,18 @@ daily`` sets the birthday checkbox (travel club, seed 004)."""
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from typer.testing import CliRunner
 
 from b24emu import EmuServer, Portal
 from b24emu.seed import STANDARD_STAGES, add_category
-from kopilka.cli import app
 from kopilka.devstack import emulated_portal
+from tests.e2e.conftest import TRAVEL, call, kopilka
 
 pytestmark = pytest.mark.timeout(180)
 
-TRAVEL = str(Path(__file__).parents[2] / "examples" / "travel-club.yaml")
-
-
-def kopilka(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, re.sub(r"\s+", " ", result.output)
-
-
-def call(portal: Portal, method: str, params: dict[str, Any]) -> Any:
-    answer = portal.call(method, params)
-    assert "error" not in answer, answer
-    return answer["result"]
 
 
 def won_before(portal: Portal, contact: int, amount: int, category: int, closed: str) -> None:

@@ -7,33 +7,17 @@ daily run then expires the year's bonuses after New Year."""
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from b24emu import EmuServer, Portal
-from kopilka.cli import app
 from kopilka.devstack import emulated_portal
+from tests.e2e.conftest import TRAVEL, call, kopilka
 
 pytestmark = pytest.mark.timeout(180)
 
-TRAVEL = str(Path(__file__).parents[2] / "examples" / "travel-club.yaml")
 CASHBACK = "UF_CRM_KOP_CASHBACK"
 JUNE = "2026-06-01T10:00:00+03:00"
-
-
-def kopilka(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, re.sub(r"\s+", " ", result.output)
-
-
-def call(portal: Portal, method: str, params: dict[str, Any]) -> Any:
-    answer = portal.call(method, params)
-    assert "error" not in answer, answer
-    return answer["result"]
 
 
 def notes(portal: Portal, contact: int) -> list[str]:

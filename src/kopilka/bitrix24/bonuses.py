@@ -16,7 +16,7 @@ from kopilka.bitrix24 import outbox
 from kopilka.bitrix24.connections import Connection, portal_program
 from kopilka.bitrix24.daily import CONTACT_PREFIX, flush, serialise_with_sync
 from kopilka.bitrix24.errors import B24Error, B24NotFound
-from kopilka.bitrix24.writeback import refresh_contacts
+from kopilka.bitrix24.writeback import refresh_contacts, timeline_write
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import InvalidCommand, NotFound
 from kopilka.domain.explain import points_ru
@@ -64,19 +64,9 @@ async def reflect_grant(
     if posted.replayed:
         return
     await refresh_contacts(conn, book, program, portal_id, [contact_id], now)
-    await outbox.queue_write(
-        conn,
-        portal_id,
-        key=f"comment:tx:{posted.id}",
-        method="crm.timeline.comment.add",
-        params={
-            "fields": {
-                "ENTITY_ID": contact_id,
-                "ENTITY_TYPE": "contact",
-                "COMMENT": grant_comment(posted),
-            }
-        },
-        idempotent=False,
+    key = f"comment:tx:{posted.id}"
+    await outbox.queue_writes(
+        conn, portal_id, [timeline_write("contact", contact_id, key, grant_comment(posted))]
     )
 
 

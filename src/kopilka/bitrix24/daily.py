@@ -34,7 +34,7 @@ from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection, get_connection, portal_program
 from kopilka.bitrix24.service import sweep_portal
 from kopilka.bitrix24.sync import SYNC_LOCK, SyncReport, mark_dirty, sync_portal
-from kopilka.bitrix24.writeback import refresh_contacts
+from kopilka.bitrix24.writeback import refresh_contacts, timeline_write
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import accounts, b24_daily_runs, b24_deal_shares, b24_deals, customers
 from kopilka.domain.birthday import in_birthday_window
@@ -289,19 +289,11 @@ async def expire_portal(
                 account = next(leg.account_id for leg in tx.legs if leg.amount < 0)
                 contact = owners.get(account)
                 if contact is not None and not tx.replayed:
-                    await outbox.queue_write(
+                    key = f"comment:tx:{tx.id}"
+                    await outbox.queue_writes(
                         conn,
                         connection.portal_id,
-                        key=f"comment:tx:{tx.id}",
-                        method="crm.timeline.comment.add",
-                        params={
-                            "fields": {
-                                "ENTITY_ID": contact,
-                                "ENTITY_TYPE": "contact",
-                                "COMMENT": expiry_comment(tx),
-                            }
-                        },
-                        idempotent=False,
+                        [timeline_write("contact", contact, key, expiry_comment(tx))],
                     )
             return posted
 

@@ -59,18 +59,14 @@ async def _existing_fields(
     """Which of the fields the portal has, asked by name (``FIELD_NAME`` is an exact filter of
     ``crm.*.userfield.list``): a portal with more fields than a 50-row page is answered right,
     in one request per 50 fields."""
-    asked = sorted(wanted)
-    found: set[tuple[str, str]] = set()
-    for at in range(0, len(asked), 50):
-        part = asked[at : at + 50]
-        results = await client.batch(
-            {
-                f"f{n}": (f"crm.{entity}.userfield.list", {"filter": {"FIELD_NAME": name}})
-                for n, (entity, name) in enumerate(part)
-            }  # not numeric keys: PHP would answer those as a JSON array (reference §5)
-        )
-        found |= {part[int(k[1:])] for k, rows in results.items() if rows}
-    return found
+    asked = {f"{entity}_{name}": (entity, name) for entity, name in sorted(wanted)}
+    results = await client.batch_many(
+        {
+            key: (f"crm.{entity}.userfield.list", {"filter": {"FIELD_NAME": name}})
+            for key, (entity, name) in asked.items()
+        }
+    )
+    return {asked[key] for key, rows in results.items() if rows}
 
 
 @dataclass

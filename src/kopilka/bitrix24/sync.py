@@ -58,7 +58,6 @@ from kopilka.bitrix24.reader import Snapshot, read_deals
 from kopilka.bitrix24.standing import AsOf, histories
 from kopilka.bitrix24.writeback import (
     comment_write,
-    contact_fields_write,
     hold_comment,
     refresh_contacts,
     timeline_comment,
@@ -510,7 +509,15 @@ async def _apply(
             await timeline_comment(conn, portal_id, deal_id, tx)
         for hold in holds:
             await hold_comment(conn, portal_id, deal_id, hold)
-    await contact_fields_write(conn, book, program, portal_id, customers, effects, now)
+    await refresh_contacts(
+        conn,
+        book,
+        program,
+        portal_id,
+        list(customers),
+        now,
+        effects=dict.fromkeys(customers, effects) if effects else None,
+    )
     await conn.execute(
         delete(b24_dirty_deals).where(
             b24_dirty_deals.c.portal_id == portal_id,

@@ -202,19 +202,17 @@ async def _level_change(
         else True
     )
     text = level_text(status, up=up)
-    await outbox.queue_write(
+    await outbox.queue_writes(
         conn,
         portal_id,
-        key=f"comment:level:{contact_id}:{change}",
-        method="crm.timeline.comment.add",
-        params={
-            "fields": {
-                "ENTITY_ID": contact_id,
-                "ENTITY_TYPE": "contact",
-                "COMMENT": f"{text} · изменение №{change}",
-            }
-        },
-        idempotent=False,
+        [
+            timeline_write(
+                "contact",
+                contact_id,
+                f"comment:level:{contact_id}:{change}",
+                f"{text} · изменение №{change}",
+            )
+        ],
     )
 
 
@@ -224,26 +222,6 @@ def level_text(status: LevelStatus, *, up: bool) -> str:
         return "Копилка: уровень снят"
     verb = "повышен" if up else "понижен"
     return f"Копилка: уровень {verb} до «{status.title}» — {_plain(status.percent)} %"
-
-
-async def contact_fields_write(
-    conn: AsyncConnection,
-    book: Book,
-    program: Program,
-    portal_id: int,
-    customers: Mapping[int, int],
-    effects: DealEffects | None,
-    now: datetime,
-) -> None:
-    await refresh_contacts(
-        conn,
-        book,
-        program,
-        portal_id,
-        list(customers),
-        now,
-        effects=dict.fromkeys(customers, effects) if effects else None,
-    )
 
 
 def comment_text(tx: Posted) -> str:
@@ -262,14 +240,20 @@ async def timeline_comment(conn: AsyncConnection, portal_id: int, deal_id: int, 
     await outbox.queue_writes(conn, portal_id, [comment_write(deal_id, tx)])
 
 
-def comment_write(deal_id: int, tx: Posted) -> outbox.Write:
-    """The deal's timeline comment explaining a posting: sent at most once."""
+def timeline_write(entity: str, entity_id: int, key: str, text: str) -> outbox.Write:
+    """A comment on a deal's or a contact's timeline, sent at most once under ``key`` (the
+    text carries its own number, so an unanswered send can be checked on the portal)."""
     return outbox.Write(
-        f"comment:tx:{tx.id}",
+        key,
         "crm.timeline.comment.add",
-        {"fields": {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal", "COMMENT": comment_text(tx)}},
+        {"fields": {"ENTITY_ID": entity_id, "ENTITY_TYPE": entity, "COMMENT": text}},
         idempotent=False,
     )
+
+
+def comment_write(deal_id: int, tx: Posted) -> outbox.Write:
+    """The deal's timeline comment explaining a posting."""
+    return timeline_write("deal", deal_id, f"comment:tx:{tx.id}", comment_text(tx))
 
 
 async def hold_comment(conn: AsyncConnection, portal_id: int, deal_id: int, hold: HoldView) -> None:
@@ -277,17 +261,7 @@ async def hold_comment(conn: AsyncConnection, portal_id: int, deal_id: int, hold
         return
     text = f"Копилка: {KIND_TITLES['hold']} {points_ru(hold.amount)}"
     mark = f" · резерв №{hold.id}"
-    await outbox.queue_write(
-        conn,
-        portal_id,
-        key=f"comment:hold:{hold.id}",
-        method="crm.timeline.comment.add",
-        params={
-            "fields": {
-                "ENTITY_ID": deal_id,
-                "ENTITY_TYPE": "deal",
-                "COMMENT": (f"{text} — {hold.reason}" if hold.reason else text) + mark,
-            }
-        },
-        idempotent=False,
+    text = (f"{text} — {hold.reason}" if hold.reason else text) + mark
+    await outbox.queue_writes(
+        conn, portal_id, [timeline_write("deal", deal_id, f"comment:hold:{hold.id}", text)]
     )

@@ -260,13 +260,12 @@ def plan_deal(
         if slot in wanted and len(have) == 1 and have[0].amount == wanted[slot].amount
     }
     # 1. Undo a payment that is no longer right: refund a capture, release a hold.
-    captured_right = (
+    captured = (  # exactly the payment wanted, already taken: nothing to do about it
         stage == "won"
         and len(state.captures) == 1
         and (state.captures[0].amount, state.captures[0].customer_id) == (amount, payer)
     )
-    captured = bool(state.captures) and captured_right
-    if not captured_right:
+    if not captured:
         plan.refund = [cap.transaction_id for cap in state.captures]
     hold = state.active_hold
     if hold and (hold.amount != amount or state.active_hold_customer != payer):
