@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import psycopg
 from typer.testing import CliRunner
 
 from b24emu import EmuServer
@@ -77,3 +78,25 @@ def test_connect_refuses_a_bad_webhook_url(database: str) -> None:
     )
     assert result.exit_code == 2
     assert "webhook URL must look like" in result.output
+
+
+def test_a_connect_that_cannot_prove_its_webhook_stores_nothing(database: str) -> None:
+    portal = emulated_portal()
+    with EmuServer(portal) as server:
+        good = portal.add_webhook(user_id=1, scopes=("crm", "user"))
+        wrong = good.rstrip("/").rsplit("/", 1)[0] + "/not-the-code/"
+        unreachable = "http://127.0.0.1:9/rest/1/abcdef/"  # nothing listens on port 9
+        for webhook in (wrong, unreachable):
+            result = CliRunner().invoke(
+                app,
+                ["connect", "--webhook", webhook, "--event-token", "t" * 32, "-p", str(EXAMPLE)],
+            )
+            assert result.exit_code != 0, result.output
+            assert "the webhook does not work, nothing was stored" in result.output
+            assert "not-the-code" not in result.output  # the webhook's code is a credential
+        assert server.url  # the portal was up all along: only the webhooks were wrong
+    with psycopg.connect(database.replace("+psycopg", "")) as conn:
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM b24_connections), (SELECT count(*) FROM portals)"
+        ).fetchone()
+    assert counts == (0, 0)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import httpx
 import typer
 import uvicorn
 from rich.progress import Progress
 
+from kopilka.bitrix24.auth import WebhookAuth
 from kopilka.bitrix24.bonuses import contact_ref, grant_on_portal
+from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import (
     Connection,
     UnknownPortal,
@@ -23,6 +26,8 @@ from kopilka.bitrix24.connections import (
     set_field_map,
 )
 from kopilka.bitrix24.daily import JOBS, DailyReport, flush, refresh_all, run_daily
+from kopilka.bitrix24.errors import B24Error
+from kopilka.bitrix24.limiter import MemoryRateLimiter
 from kopilka.bitrix24.provision import provision as provision_portal
 from kopilka.bitrix24.service import backfill
 from kopilka.bitrix24.sync import SyncReport, sync_portal
@@ -69,6 +74,26 @@ async def _connection(services: Services, ref: str | None) -> Connection:
         return await find_by_reference(conn, ref)
 
 
+async def prove_webhook(services: Services, url: str) -> dict[str, Any]:
+    """The webhook's own ``profile``: the portal answers it only for a working webhook."""
+    try:
+        auth = WebhookAuth(url)
+    except ValueError:
+        raise InvalidCommand(
+            "the webhook URL must look like https://<portal>/rest/<user_id>/<code>/"
+        ) from None
+    if services.http is None:
+        services.http = httpx.AsyncClient(timeout=services.settings.b24_timeout)
+    client = Bitrix24Client(
+        auth, limiter=MemoryRateLimiter(), http=services.http, timeout=15.0, max_retries=1
+    )
+    try:
+        profile = await client.call("profile")
+    except B24Error as exc:
+        raise InvalidCommand(f"the webhook does not work, nothing was stored: {exc}") from None
+    return profile if isinstance(profile, dict) else {}
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def connect(
@@ -86,6 +111,9 @@ def register(app: typer.Typer) -> None:
 
         async def go() -> Connection:
             async with open_services(get_settings()) as services:
+                # Proven before anything is stored: a webhook that does not answer leaves no
+                # connection behind to be retried every minute.
+                profile = await prove_webhook(services, webhook)
 
                 async def store(conn):  # type: ignore[no-untyped-def]
                     connection = await connect_webhook(
@@ -95,7 +123,6 @@ def register(app: typer.Typer) -> None:
                     return connection
 
                 connection: Connection = await run_in_transaction(services.engine, store)
-                profile = await services.client_for(connection).call("profile")
                 out.print(
                     f"connected portal {connection.portal_id} ({connection.domain}) as "
                     f"{profile.get('NAME', '')} {profile.get('LAST_NAME', '')}".rstrip()
