@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     worker_stalled_after: float = 30.0
     #: The public URL of this Kopilka (for event handlers bound in app mode).
     public_url: str = "http://127.0.0.1:8000"
+    #: Rejected /b24 requests recorded per source address and in all per minute; rows kept.
+    b24_rejections_per_source: int = 20
+    b24_rejections_per_minute: int = 200
+    b24_rejections_kept: int = 10_000
+
+    # --- Every web request ---
+    #: Largest request body accepted, in bytes (a Bitrix24 event is a few KB): larger gets 413.
+    max_body_bytes: int = 131_072
 
     # --- Cards, registration and notifications (issue 5; docs/notifications.md) ---
     #: SMS: "auto" takes SMS.ru when its api_id is set, else UniSender when its key and SMS

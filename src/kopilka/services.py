@@ -16,6 +16,7 @@ from kopilka.bitrix24.auth import OAuthAuth, PgTokenStore, WebhookAuth
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection
 from kopilka.bitrix24.limiter import PgRateLimiter
+from kopilka.bitrix24.rejections import RejectionBudget
 from kopilka.config import Settings
 from kopilka.runtime import open_engine
 
@@ -34,6 +35,16 @@ class Services:
     _clients: dict[int, tuple[str, Bitrix24Client]] = field(default_factory=dict)
     #: portals that events named lately, by member_id (see bitrix24.events): (until, portal)
     event_portals: dict[str, tuple[float, Connection]] = field(default_factory=dict)
+    #: how many rejected /b24 requests may still be recorded (see bitrix24.rejections)
+    rejections: RejectionBudget = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.rejections = RejectionBudget(
+            per_source=s.b24_rejections_per_source,
+            overall=s.b24_rejections_per_minute,
+            kept=s.b24_rejections_kept,
+        )
 
     def client_for(self, connection: Connection) -> Bitrix24Client:
         """The portal's client, shared by every job of this process (one limiter, one token

@@ -18,8 +18,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.bitrix24.install import Installation
 from kopilka.db.tables import b24_connections, portals, program_versions, programs
-from kopilka.domain.errors import InvalidCommand, NotFound
+from kopilka.domain.errors import Conflict, InvalidCommand, NotFound
 from kopilka.ledger.book import ensure_book, ensure_portal, program_book
 from kopilka.ledger.types import Book
 from kopilka.program.loader import parse_program
@@ -39,6 +40,7 @@ class Connection:
     portal_id: int
     member_id: str
     mode: str
+    client_id: str | None
     domain: str
     webhook_url: str | None
     client_endpoint: str | None
@@ -73,6 +75,7 @@ def _row(row: Any) -> Connection:
         portal_id=m["portal_id"],
         member_id=m["member_id"],
         mode=m["mode"],
+        client_id=m["client_id"],
         domain=m["domain"],
         webhook_url=m["webhook_url"],
         client_endpoint=m["client_endpoint"],
@@ -112,26 +115,38 @@ async def connect_webhook(
     return await get_connection(conn, portal_id)
 
 
-async def install_app(conn: AsyncConnection, auth: dict[str, Any], now: datetime) -> Connection:
-    """Store (or refresh) an app installation from the ONAPPINSTALL ``auth`` block."""
-    missing = [
-        k
-        for k in ("member_id", "application_token", "access_token", "refresh_token", "domain")
-        if not auth.get(k)
-    ]
-    if missing:
-        raise InvalidCommand(f"the install payload lacks {', '.join(missing)}")
-    domain = str(auth["domain"])
-    portal_id = await ensure_portal(conn, str(auth["member_id"]), domain)
-    endpoint = str(auth.get("client_endpoint") or f"https://{domain}/rest/")
+class InstallConflict(Conflict):
+    code = "install_conflict"
+
+
+async def install_app(conn: AsyncConnection, inst: Installation, now: datetime) -> Connection:
+    """Store a proven installation (:mod:`kopilka.bitrix24.install`). A new portal is added; an
+    existing connection is updated only when it is this same application already installed
+    there — same ``client_id`` and application token, or one whose uninstall was recorded.
+    Anything else (a webhook connection, another application, another token) is refused: an
+    install never silently replaces a connection."""
+    existing = await find_connection(conn, inst.member_id, inst.domain)
+    if existing is not None:
+        if existing.mode != "app":
+            raise InstallConflict(
+                f"portal {existing.portal_id} is connected by webhook; disconnect it first"
+            )
+        if existing.client_id not in (None, inst.client_id):  # None: installed before 0009
+            raise InstallConflict(f"portal {existing.portal_id} is connected by another app")
+        if existing.status == "active" and not existing.token_matches(inst.application_token):
+            raise InstallConflict(
+                f"portal {existing.portal_id} is connected with another application token"
+            )
+    portal_id = await ensure_portal(conn, inst.member_id, inst.domain)
     values = {
         "mode": "app",
-        "domain": domain,
-        "client_endpoint": endpoint,
-        "access_token": str(auth["access_token"]),
-        "refresh_token": str(auth["refresh_token"]),
-        "token_expires_at": now + timedelta(seconds=int(auth.get("expires_in") or 3600)),
-        "application_token": str(auth["application_token"]),
+        "client_id": inst.client_id,
+        "domain": inst.domain,
+        "client_endpoint": inst.client_endpoint,
+        "access_token": inst.access_token,
+        "refresh_token": inst.refresh_token,
+        "token_expires_at": now + timedelta(seconds=inst.expires_in),
+        "application_token": inst.application_token,
         "status": "active",
     }
     await conn.execute(

@@ -6,34 +6,39 @@ disk (``synchronous_commit`` off): a hint lost in a crash is found again by the 
 
 The event's ``auth[application_token]`` must match the one stored for the portal (from
 ONAPPINSTALL, or the outgoing webhook's token given to ``kopilka connect``); a forged or unknown
-one gets 401, is recorded in ``b24_rejected_events`` and logged (without the token), and queues
-nothing.
+one gets 401, is recorded in ``b24_rejected_events`` and logged (without the token, and within
+the bounds of :mod:`kopilka.bitrix24.rejections`), and queues nothing. An id that is not ASCII
+digits within BIGINT gets 400 before anything is read or written.
+
+An install is believed only once Bitrix24's OAuth server vouches for it
+(:mod:`kopilka.bitrix24.install`); nothing a request names is ever called.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
-from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24.connections import (
     Connection,
+    InstallConflict,
     adopt_member_id,
     find_connection,
     install_app,
     mark_uninstalled,
 )
+from kopilka.bitrix24.install import InstallRefused, prove_installation
 from kopilka.bitrix24.products import mark_stale
+from kopilka.bitrix24.rejections import record_rejection
 from kopilka.bitrix24.sync import mark_dirty
 from kopilka.db.engine import run_in_transaction
-from kopilka.db.tables import b24_rejected_events
-from kopilka.domain.errors import InvalidCommand
 from kopilka.jobs import defer_sync
 from kopilka.notify.jobs import defer_cards
 from kopilka.notify.service import mark_contacts
@@ -54,26 +59,27 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 
 async def _reject(services: Services, form: dict[str, str], reason: str, remote: str) -> None:
-    auth = nested(form, "auth")
-
-    async def record(conn: AsyncConnection) -> None:
-        await conn.execute(
-            insert(b24_rejected_events).values(
-                member_id=auth.get("member_id", "")[:64],
-                event=form.get("event", "")[:64],
-                reason=reason,
-                remote=remote,
-            )
-        )
-
-    await run_in_transaction(services.engine, record)
-    log.warning(
-        "rejected Bitrix24 event %r for member %r from %s: %s",
-        form.get("event", "")[:64],
-        auth.get("member_id", "")[:64],
-        remote,
-        reason,
+    await record_rejection(
+        services.engine,
+        services.rejections,
+        member_id=nested(form, "auth").get("member_id", ""),
+        event=form.get("event", ""),
+        reason=reason,
+        remote=remote,
     )
+
+
+MAX_ID = 2**63 - 1
+
+
+def entity_id(form: dict[str, str]) -> int | None:
+    """``data[FIELDS][ID]``: None when absent; ASCII digits within BIGINT, else ValueError."""
+    raw = form.get("data[FIELDS][ID]")
+    if raw is None or raw == "":
+        return None
+    if not re.fullmatch(r"[0-9]{1,19}", raw) or not 0 < int(raw) <= MAX_ID:
+        raise ValueError("data[FIELDS][ID] is not an id")
+    return int(raw)
 
 
 async def _incoming(request: Request) -> tuple[str, dict[str, str] | None]:
@@ -95,6 +101,10 @@ async def receive_event(request: Request) -> JSONResponse:
     auth = nested(form, "auth")
     if not event:
         return _error(400, "bad_request", "no event name")
+    try:
+        item_id = entity_id(form)
+    except ValueError as exc:
+        return _error(400, "bad_request", str(exc))
 
     async def handle(conn: AsyncConnection) -> Connection | None:
         connection = await _portal(conn, services, auth)
@@ -106,18 +116,15 @@ async def receive_event(request: Request) -> JSONResponse:
             # one, so this wait would be paid per event.
             await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
         if event in DEAL_EVENTS:
-            raw_id = form.get("data[FIELDS][ID]", "")
-            if raw_id.isdigit():
-                await mark_dirty(conn, connection.portal_id, [int(raw_id)], event.lower())
+            if item_id is not None:
+                await mark_dirty(conn, connection.portal_id, [item_id], event.lower())
                 await defer_sync(conn, connection.portal_id)
         elif event in PRODUCT_EVENTS:
-            raw_id = form.get("data[FIELDS][ID]", "")
-            if raw_id.isdigit():
-                await mark_stale(conn, connection.portal_id, [int(raw_id)])
+            if item_id is not None:
+                await mark_stale(conn, connection.portal_id, [item_id])
         elif event in CONTACT_EVENTS:
-            raw_id = form.get("data[FIELDS][ID]", "")
-            if raw_id.isdigit():
-                await mark_contacts(conn, connection.portal_id, [int(raw_id)])
+            if item_id is not None:
+                await mark_contacts(conn, connection.portal_id, [item_id])
                 await defer_cards(conn, connection.portal_id)
         elif event == "ONAPPUNINSTALL":
             await mark_uninstalled(conn, connection.portal_id)
@@ -153,38 +160,28 @@ async def _portal(
     return connection
 
 
-async def _verify_install(http: httpx.AsyncClient, auth: dict[str, str]) -> bool:
-    """Ask the portal itself whether the token it just gave us works (reference §1.3)."""
-    endpoint = auth.get("client_endpoint") or f"https://{auth.get('domain', '')}/rest/"
-    try:
-        answer = await http.post(
-            f"{endpoint}app.info.json", json={"auth": auth.get("access_token", "")}, timeout=10
-        )
-        body: Any = answer.json()
-    except (httpx.HTTPError, ValueError):
-        return False
-    return answer.status_code == 200 and isinstance(body, dict) and "result" in body
-
-
 @router.post("/install")
 async def install(request: Request) -> JSONResponse:
+    """ONAPPINSTALL (reference §1.2.5), proven by Bitrix24's OAuth server (bitrix24.install)."""
     services: Services = request.app.state.services
     remote, form = await _incoming(request)
     if form is None:
         return _error(400, "bad_request", "the body is not a form")
-    auth = nested(form, "auth")
     if form.get("event", "").upper() not in ("ONAPPINSTALL", ""):
         return _error(400, "bad_request", "expected ONAPPINSTALL")
     if services.http is None:
         services.http = httpx.AsyncClient(timeout=services.settings.b24_timeout)
-    if not await _verify_install(services.http, auth):
-        await _reject(services, form, "install token not accepted by the portal", remote)
-        return _error(401, "install_not_verified", "the portal did not confirm this installation")
     try:
+        proven = await prove_installation(services.http, services.settings, nested(form, "auth"))
         connection = await run_in_transaction(
-            services.engine, lambda conn: install_app(conn, dict(auth), services.now())
+            services.engine, lambda conn: install_app(conn, proven, services.now())
         )
-    except InvalidCommand as exc:
-        return _error(422, exc.code, exc.message)
+    except InstallRefused as exc:
+        await _reject(services, form, exc.message, remote)
+        return _error(exc.status, exc.code, exc.message)
+    except InstallConflict as exc:
+        await _reject(services, form, exc.message, remote)
+        return _error(409, exc.code, exc.message)
+    services.event_portals.pop(connection.member_id, None)
     log.info("installed on portal %s (%s)", connection.portal_id, connection.domain)
     return JSONResponse({"ok": True, "portal_id": connection.portal_id})

@@ -144,6 +144,7 @@ b24_connections = Table(
     metadata,
     Column("portal_id", BigInteger, primary_key=True),
     Column("mode", Text, nullable=False),
+    Column("client_id", Text),  # the app's client id (app mode, migration 0009)
     Column("domain", Text, nullable=False),
     Column("webhook_url", Text),
     Column("client_endpoint", Text),

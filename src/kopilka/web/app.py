@@ -19,6 +19,7 @@ from kopilka.cabinet.pages import static as cabinet_static
 from kopilka.cards_api import router as cards_router
 from kopilka.registration import router as registration_router
 from kopilka.services import Services
+from kopilka.web.limits import BodyLimit
 from kopilka.web.metrics import render
 
 
@@ -31,6 +32,7 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(title="Kopilka", version="0.1.0", lifespan=lifespan)
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     app.include_router(b24_router)
     app.include_router(api_router)
     app.include_router(cabinet_router)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import suppress
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 import httpx
@@ -33,25 +33,34 @@ class Web:
     connection: Connection
 
 
-@pytest.fixture
-async def web(committed_engine: AsyncEngine) -> AsyncIterator[Web]:
-    url = committed_engine.url.render_as_string(hide_password=False)
-    services = Services(engine=committed_engine, database_url=url, settings=Settings())
+@asynccontextmanager
+async def running(engine: AsyncEngine, settings: Settings | None = None) -> AsyncIterator[Web]:
+    """Kopilka's web app on a loopback port, with one webhook portal connected."""
+    url = engine.url.render_as_string(hide_password=False)
+    services = Services(engine=engine, database_url=url, settings=settings or Settings())
     sock = free_socket()
     server = uvicorn.Server(uvicorn.Config(create_app(services), log_level="warning"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.01)
     connection = await run_in_transaction(
-        committed_engine,
+        engine,
         lambda conn: connect_webhook(
             conn, webhook_url="https://shop.bitrix24.ru/rest/1/abcdef/", event_token=TOKEN
         ),
     )
-    yield Web(f"http://127.0.0.1:{sock.getsockname()[1]}", committed_engine, connection)
-    server.should_exit = True
-    with suppress(Exception):
-        await asyncio.wait_for(task, 5)
+    try:
+        yield Web(f"http://127.0.0.1:{sock.getsockname()[1]}", engine, connection)
+    finally:
+        server.should_exit = True
+        with suppress(Exception):
+            await asyncio.wait_for(task, 5)
+
+
+@pytest.fixture
+async def web(committed_engine: AsyncEngine) -> AsyncIterator[Web]:
+    async with running(committed_engine) as served:
+        yield served
 
 
 def event(
