@@ -1,0 +1,127 @@
+"""Steps 2–4 for many deals in one transaction, when each needs nothing but new accruals (most
+deals: a deal won, a deal synced again): every kind of read and write is one statement for the
+whole part. Reaches the outcome :mod:`kopilka.bitrix24.sync.one` reaches deal by deal (the
+ledger's ``plan_deal`` is shared; a property test compares the two)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kopilka.bitrix24 import outbox
+from kopilka.bitrix24.mapping import build_deal
+from kopilka.bitrix24.sync.read import Chunk, Scope, contact_name
+from kopilka.bitrix24.sync.seen import (
+    deal_histories,
+    shares,
+    snapshot_row,
+    store_snapshots,
+    with_catalog,
+)
+from kopilka.bitrix24.sync.writes import discount, transfer
+from kopilka.bitrix24.writeback import comment_write, refresh_contacts
+from kopilka.db.tables import b24_deals, b24_dirty_deals
+from kopilka.domain.deal import Deal
+from kopilka.ledger.book import ensure_customers
+from kopilka.ledger.deals import DealToSettle, settle_plain_deals
+
+
+async def settle_many(
+    conn: AsyncConnection, scope: Scope, chunk: Chunk, claimed: Mapping[int, int], now: datetime
+) -> tuple[int, list[int]]:
+    """Many deals in one transaction, in a few statements each kind, when each needs nothing
+    but new accruals (most deals: a deal won, a deal synced again). The outcome is the one
+    :func:`~kopilka.bitrix24.sync.one.settle_one` reaches deal by deal. Returns what was posted
+    and the deals left for ``settle_one``: deleted ones, ones paying with points, ones with
+    something to undo.
+    """
+    book, program, portal_id, snap = scope.book, scope.program, scope.portal_id, chunk.snap
+    previous = {
+        int(r.deal_id): r
+        for r in await conn.execute(
+            select(b24_deals).where(
+                b24_deals.c.portal_id == portal_id, b24_deals.c.deal_id.in_(list(claimed))
+            )
+        )
+    }
+    deals: dict[int, tuple[Deal, dict[str, Any], dict[str, list[int]], Any]] = {}
+    names: dict[str, str] = {}
+    for deal_id in claimed:
+        record = snap.deals.get(deal_id)
+        if record is None:
+            continue
+        before = previous.get(deal_id)
+        applied: dict[str, list[int]] = dict(before.applied_discount) if before else {}
+        deal = build_deal(
+            record,
+            snap.contact_ids.get(deal_id, []),
+            snap.contacts,
+            snap.rows.get(deal_id, []),
+            applied,
+            pay_field=program.fields.deal.pay_with_points,
+            now=now,
+        )
+        if deal.points_to_pay > 0:
+            continue
+        deal, won_sections = with_catalog(deal, chunk.products, before)
+        deals[deal_id] = (deal, record, applied, won_sections)
+        for contact in deal.contacts:
+            names[f"contact:{contact.id}"] = contact_name(snap, contact.id)
+        for cid in before.contact_ids if before else []:  # a contact taken off the deal
+            names.setdefault(f"contact:{cid}", "")
+    customer_ids = await ensure_customers(conn, portal_id, names)
+    items = []
+    for deal, _, _, _ in deals.values():
+        customers = {c.id: customer_ids[f"contact:{c.id}"] for c in deal.contacts}
+        known = await deal_histories(conn, portal_id, program, deal, list(customers), now)
+        items.append(DealToSettle(deal, customers, known))
+    settled = await settle_plain_deals(conn, book, program, items, now=now)
+    posted = 0
+    snapshots, shared, touched, effects_of = [], {}, set(), {}
+    comment_writes: list[outbox.Write] = []
+    for deal_id, (effects, result) in settled.items():
+        deal, record, applied, won_sections = deals[deal_id]
+        rows = snap.rows.get(deal_id, [])
+        applied = await discount(conn, portal_id, deal_id, record, rows, applied, 0)
+        before = previous.get(deal_id)
+        snapshots.append(
+            snapshot_row(
+                deal_id,
+                record,
+                [c.id for c in deal.contacts],
+                deal.opportunity,
+                applied,
+                before,
+                won_sections,
+            )
+        )
+        shared[deal_id] = deal
+        if deal.stage == "process":
+            await transfer(conn, portal_id, program, record, deal)
+        for cid in [c.id for c in deal.contacts] + list(before.contact_ids if before else []):
+            touched.add(cid)
+            effects_of[cid] = effects  # the last deal's, as deal by deal
+        if scope.comments:
+            comment_writes += [
+                comment_write(deal_id, tx) for tx in result.posted if not tx.replayed
+            ]
+        posted += len(result.posted)
+    await store_snapshots(conn, portal_id, snapshots)
+    await shares(conn, portal_id, program, shared)
+    await outbox.queue_writes(conn, portal_id, comment_writes)
+    await refresh_contacts(conn, book, program, portal_id, sorted(touched), now, effects=effects_of)
+    done = sorted(settled)
+    if done:
+        await conn.execute(
+            delete(b24_dirty_deals).where(
+                b24_dirty_deals.c.portal_id == portal_id,
+                tuple_(b24_dirty_deals.c.deal_id, b24_dirty_deals.c.version).in_(
+                    [(d, claimed[d]) for d in done]
+                ),
+            )
+        )
+    return posted, [d for d in claimed if d not in settled]

@@ -1,0 +1,143 @@
+"""Steps 2–4 for one deal, in one transaction: plan and settle its ledger (points paid, earned,
+held, reversed — only the difference from what is posted), record what was seen, queue the
+portal writes. The path for deals that need more than new accruals: deleted ones, ones paying
+with points, ones with something to undo, per-contact offers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kopilka.bitrix24.mapping import build_deal
+from kopilka.bitrix24.sync.contact_offers import contact_offers, contact_payment
+from kopilka.bitrix24.sync.read import Chunk, Scope, contact_name
+from kopilka.bitrix24.sync.seen import deal_histories, shares, snapshot, with_catalog
+from kopilka.bitrix24.sync.writes import discount, transfer
+from kopilka.bitrix24.writeback import hold_comment, refresh_contacts, timeline_comment
+from kopilka.db.tables import b24_deals, b24_dirty_deals
+from kopilka.domain.effects import DealEffects
+from kopilka.ledger.book import ensure_customer
+from kopilka.ledger.deals import deal_reference, reconcile_deal, settle_deal
+
+
+async def settle_one(
+    conn: AsyncConnection, scope: Scope, chunk: Chunk, deal_id: int, version: int, now: datetime
+) -> int:
+    """One deal in one transaction: settle the ledger, record the snapshot and the contacts'
+    shares, queue the writes. Returns how many entries were posted."""
+    book, program, portal_id, layout = scope.book, scope.program, scope.portal_id, scope.layout
+    snap = chunk.snap
+    previous = (
+        await conn.execute(
+            select(b24_deals).where(
+                b24_deals.c.portal_id == portal_id, b24_deals.c.deal_id == deal_id
+            )
+        )
+    ).first()
+    applied: dict[str, list[int]] = dict(previous.applied_discount) if previous else {}
+    record = snap.deals.get(deal_id)
+    customers: dict[int, int] = {}
+    if record is None:  # deleted in the portal: nothing of it stands any more
+        contact_ids = list(previous.contact_ids) if previous else []
+        for cid in contact_ids:
+            customers[cid] = await ensure_customer(conn, portal_id, f"contact:{cid}")
+        result = await reconcile_deal(
+            conn,
+            book,
+            reference=deal_reference(deal_id),
+            stage="lost",
+            effects=DealEffects(deal_id=deal_id, program_hash=program.hash),
+            customers=customers,
+            now=now,
+            hold_ttl=timedelta(hours=program.redemption.hold_ttl_hours),
+            source=f"deal {deal_id} deleted",
+        )
+        posted = list(result.posted)
+        if layout is not None:
+            for cid in contact_ids:
+                paid = await contact_payment(
+                    conn, scope, deal_id, "lost", cid, customers[cid], None, now
+                )
+                posted += paid.posted
+        effects: DealEffects | None = None
+        await snapshot(conn, portal_id, deal_id, None, contact_ids, 0, applied, previous)
+        await shares(conn, portal_id, program, {deal_id: None})
+    else:
+        rows = snap.rows.get(deal_id, [])
+        deal = build_deal(  # no contact list read: the deal's primary contact alone
+            record,
+            snap.contact_ids.get(deal_id, []),
+            snap.contacts,
+            rows,
+            applied,
+            pay_field=program.fields.deal.pay_with_points,
+            now=now,
+        )
+        deal, won_sections = with_catalog(deal, chunk.products, previous)
+        for contact in deal.contacts:
+            customers[contact.id] = await ensure_customer(
+                conn, portal_id, f"contact:{contact.id}", name=contact_name(snap, contact.id)
+            )
+        known = await deal_histories(conn, portal_id, program, deal, list(customers), now)
+        effects, result = await settle_deal(
+            conn,
+            book,
+            program,
+            deal,
+            customers=customers,
+            histories=known,
+            now=now,
+            source=f"deal {deal_id}",
+        )
+        posted = list(result.posted)
+        holds = [result.hold] if result.hold is not None else []
+        extra = 0
+        if layout is not None:
+            extra, more, more_holds = await contact_offers(
+                conn, scope, layout, snap, deal, known, customers, previous, now
+            )
+            posted += more
+            holds += more_holds
+        want = (effects.redemption.amount if effects.redemption else 0) + extra
+        applied = await discount(conn, portal_id, deal_id, record, rows, applied, want)
+        await snapshot(
+            conn,
+            portal_id,
+            deal_id,
+            record,
+            [c.id for c in deal.contacts],
+            deal.opportunity,
+            applied,
+            previous,
+            won_sections,
+        )
+        await shares(conn, portal_id, program, {deal_id: deal})
+        if deal.stage == "process":
+            await transfer(conn, portal_id, program, record, deal)
+        for cid in previous.contact_ids if previous else []:  # a contact taken off the deal
+            if cid not in customers:
+                customers[cid] = await ensure_customer(conn, portal_id, f"contact:{cid}")
+    if scope.comments and record is not None:  # a deleted deal has no timeline to write on
+        for tx in posted:
+            await timeline_comment(conn, portal_id, deal_id, tx)
+        for hold in holds:
+            await hold_comment(conn, portal_id, deal_id, hold)
+    await refresh_contacts(
+        conn,
+        book,
+        program,
+        portal_id,
+        list(customers),
+        now,
+        effects=dict.fromkeys(customers, effects) if effects else None,
+    )
+    await conn.execute(
+        delete(b24_dirty_deals).where(
+            b24_dirty_deals.c.portal_id == portal_id,
+            b24_dirty_deals.c.deal_id == deal_id,
+            b24_dirty_deals.c.version == version,
+        )
+    )
+    return len(posted)
