@@ -29,6 +29,7 @@ from kopilka.cli.common import (
     with_book,
 )
 from kopilka.cli.render import balance_table, explain_text, history_table, program_summary
+from kopilka.cli.secrets import register as register_secrets
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction, safe_url
 from kopilka.domain.errors import KopilkaError
@@ -387,3 +388,4 @@ def demo() -> None:
 register_bitrix24(app)
 register_api(app)
 register_cards(app)
+register_secrets(app)
