@@ -106,7 +106,10 @@ async def _load_async(path: Path) -> tuple[Program, str]:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (the embedded server is started if needed)."""
-    url = prepare_database(get_settings(), migrate=True)
+    try:
+        url = prepare_database(get_settings(), migrate=True)
+    except KopilkaError as exc:  # e.g. no key for the stored secrets
+        raise fail(f"{exc.message} [{exc.code}]") from None
     out.print(f"database is up to date: {safe_url(url)}")
 
 
