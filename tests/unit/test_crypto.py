@@ -4,6 +4,7 @@ errors that name the setting and never a key or a secret."""
 from __future__ import annotations
 
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,16 @@ def test_development_makes_a_private_key_file_once(tmp_path: Path, env: Environm
     again = crypto.load_keyring(settings(tmp_path, env))
     assert again.decrypt(stored) == SECRET  # the same key, not a new one
     assert str(key_file) in again.source
+
+
+def test_concurrent_first_starts_agree_on_one_key(tmp_path: Path) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        rings = list(
+            pool.map(lambda _: crypto.load_keyring(settings(tmp_path, Environment.test)), range(8))
+        )
+    stored = rings[0].encrypt(SECRET)
+    assert all(ring.decrypt(stored) == SECRET for ring in rings)
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["secret.key"]
 
 
 def test_an_application_token_check_takes_any_guess() -> None:

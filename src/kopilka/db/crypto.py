@@ -16,6 +16,7 @@ Fernet is randomised: an encrypted column cannot be compared or searched in SQL.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -104,16 +105,15 @@ def _key_file(data_dir: Path) -> Path:
     path = data_dir / KEY_FILE
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        draft = data_dir / f".{KEY_FILE}.{os.getpid()}"
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(new_key() + "\n")
+        fd, draft = tempfile.mkstemp(prefix=f".{KEY_FILE}.", dir=data_dir)  # mode 0600
         try:
+            with os.fdopen(fd, "w") as f:
+                f.write(new_key() + "\n")
             os.link(draft, path)  # fails if another process made it first; then use theirs
         except FileExistsError:
             pass
         finally:
-            draft.unlink()
+            os.unlink(draft)
     return path
 
 
