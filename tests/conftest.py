@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,6 +28,10 @@ from kopilka.db.engine import create_engine, normalise_url
 from kopilka.db.migrate import upgrade
 
 TEMPLATE = "kopilka_test_template"
+
+# The secrets the tests store are encrypted with a key of this run (docs/security.md), not with
+# a key file left in the checkout's var/; the worker processes the tests start inherit it.
+os.environ.setdefault("KOPILKA_SECRET_KEYS", Fernet.generate_key().decode())
 
 
 @pytest.fixture(autouse=True)

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     #: The tenant used by the CLI when no portal is named (self-hosted single company).
     default_portal: str = "local"
     log_level: str = "INFO"
+    #: Fernet keys, comma-separated, that encrypt the secrets stored in the database: the first
+    #: encrypts, all decrypt (docs/security.md). Unset: development and test make and use
+    #: ``data_dir/secret.key``; production refuses to start.
+    secret_keys: SecretStr | None = None
 
     # --- Bitrix24 ---
     #: OAuth application credentials (local or Market app); unused with incoming webhooks.

@@ -10,6 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kopilka.config import Settings
+from kopilka.db import crypto
 from kopilka.db.engine import create_engine, resolve_database_url
 from kopilka.db.migrate import alembic_config, current_revision, upgrade
 from kopilka.domain.errors import KopilkaError
@@ -24,7 +25,9 @@ def head_revision(url: str) -> str | None:
 
 
 def prepare_database(settings: Settings, *, migrate: bool) -> str:
-    """Start or find the server; apply migrations (``migrate``) or insist they were applied."""
+    """Start or find the server; apply migrations (``migrate``) or insist they were applied.
+    First the keys of the stored secrets are loaded: without them (production) nothing starts."""
+    crypto.configure(settings)
     url = resolve_database_url(settings)
     if migrate:
         upgrade(url)

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kopilka.bitrix24.errors import (
@@ -36,6 +36,7 @@ from kopilka.bitrix24.errors import (
     B24TransportError,
     from_envelope,
 )
+from kopilka.db.crypto import EncryptedText
 
 DEFAULT_TOKEN_URL = "https://oauth.bitrix.info/oauth/token/"  # noqa: S105 - a URL
 #: how errors of the token endpoint name their "method"
@@ -110,18 +111,25 @@ class MemoryTokenStore:
             return self._tokens, True
 
 
+# The tokens are stored encrypted (kopilka.db.crypto): these statements bind and read them
+# through the same EncryptedText type as the table description, so they hold only ciphertext.
 _SELECT = """
 SELECT access_token, refresh_token, token_version,
        COALESCE(EXTRACT(EPOCH FROM token_expires_at - now()), 0)::float8 AS remaining
 FROM b24_connections WHERE portal_id = :portal_id
 """
+_COLUMNS = {"access_token": EncryptedText(), "refresh_token": EncryptedText()}
+_LOAD = text(_SELECT).columns(**_COLUMNS)
+_LOCK = text(_SELECT + " FOR UPDATE").columns(**_COLUMNS)
 _UPDATE = text("""
 UPDATE b24_connections SET access_token = :access, refresh_token = :refresh,
     token_expires_at = now() + make_interval(secs => :expires_in),
     token_version = token_version + 1
 WHERE portal_id = :portal_id
 RETURNING token_version
-""")
+""").bindparams(
+    bindparam("access", type_=EncryptedText()), bindparam("refresh", type_=EncryptedText())
+)
 
 
 class PgTokenStore:
@@ -143,7 +151,7 @@ class PgTokenStore:
 
     async def load(self) -> Tokens:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(text(_SELECT), {"portal_id": self.portal_id})).first()
+            row = (await conn.execute(_LOAD, {"portal_id": self.portal_id})).first()
         return self._tokens(row)
 
     async def rotate(self, stale_version: int, grant: GrantFn) -> tuple[Tokens, bool]:
@@ -152,9 +160,7 @@ class PgTokenStore:
         # Not run_in_transaction: re-running after the endpoint answered would spend the old,
         # already rotated refresh token.
         async with self.engine.begin() as conn:
-            row = (
-                await conn.execute(text(_SELECT + " FOR UPDATE"), {"portal_id": self.portal_id})
-            ).first()
+            row = (await conn.execute(_LOCK, {"portal_id": self.portal_id})).first()
             current = self._tokens(row)
             if current.version != stale_version:
                 return current, False

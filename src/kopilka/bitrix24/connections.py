@@ -53,7 +53,11 @@ class Connection:
         return f"Connection(portal={self.portal_id}, domain={self.domain!r}, mode={self.mode})"
 
     def token_matches(self, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.application_token, str(token))
+        """Constant-time, on the decrypted token; as bytes, so a non-ASCII guess is a mismatch
+        (``compare_digest`` refuses non-ASCII ``str``)."""
+        return bool(token) and hmac.compare_digest(
+            self.application_token.encode(), str(token).encode()
+        )
 
 
 def _host(url: str) -> str:

@@ -29,6 +29,7 @@ from kopilka.cli.common import (
     with_book,
 )
 from kopilka.cli.render import balance_table, explain_text, history_table, program_summary
+from kopilka.cli.secrets import register as register_secrets
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction, safe_url
 from kopilka.domain.errors import KopilkaError
@@ -105,7 +106,10 @@ async def _load_async(path: Path) -> tuple[Program, str]:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (the embedded server is started if needed)."""
-    url = prepare_database(get_settings(), migrate=True)
+    try:
+        url = prepare_database(get_settings(), migrate=True)
+    except KopilkaError as exc:  # e.g. no key for the stored secrets
+        raise fail(f"{exc.message} [{exc.code}]") from None
     out.print(f"database is up to date: {safe_url(url)}")
 
 
@@ -387,3 +391,4 @@ def demo() -> None:
 register_bitrix24(app)
 register_api(app)
 register_cards(app)
+register_secrets(app)

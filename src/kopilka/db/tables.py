@@ -18,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from kopilka.db.crypto import EncryptedText
+
 metadata = MetaData()
 TZ = DateTime(timezone=True)
 
@@ -146,13 +148,13 @@ b24_connections = Table(
     Column("mode", Text, nullable=False),
     Column("client_id", Text),  # the app's client id (app mode, migration 0009)
     Column("domain", Text, nullable=False),
-    Column("webhook_url", Text),
+    Column("webhook_url", EncryptedText),
     Column("client_endpoint", Text),
-    Column("access_token", Text),
-    Column("refresh_token", Text),
+    Column("access_token", EncryptedText),
+    Column("refresh_token", EncryptedText),
     Column("token_expires_at", TZ),
     Column("token_version", BigInteger, nullable=False),
-    Column("application_token", Text, nullable=False),
+    Column("application_token", EncryptedText, nullable=False),
     Column("program_id", BigInteger),
     Column("field_map", JSONB, nullable=False),
     Column("status", Text, nullable=False),
