@@ -106,6 +106,7 @@ def test_an_application_token_check_takes_any_guess() -> None:
         portal_id=1,
         member_id="m",
         mode="webhook",
+        client_id=None,
         domain="shop.bitrix24.ru",
         webhook_url=SECRET,
         client_endpoint=None,
