@@ -14,11 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.api.errors import ApiError, ErrorResponse
 from kopilka.api.keys import ApiPrincipal, require_scope
 from kopilka.bitrix24.connections import get_connection, portal_program
+from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.errors import B24Error
 from kopilka.cards import CardOutcome, issue_card
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import KopilkaError
 from kopilka.notify.contacts import read_contacts
+from kopilka.notify.deferred import defer_notify
 from kopilka.program.notify import Cards
 from kopilka.services import Services
 
@@ -33,8 +35,6 @@ class ContactNotFound(LookupError):
 async def issue_by_hand(
     services: Services, portal_id: int, contact_id: int, *, actor: str
 ) -> CardOutcome:
-    from kopilka.notify.jobs import defer_notify, defer_portal_sync
-
     async with services.engine.connect() as conn:
         connection = await get_connection(conn, portal_id)
         _book, program = await portal_program(conn, connection)
@@ -50,7 +50,7 @@ async def issue_by_hand(
         outcome = await issue_card(
             conn, portal_id, program, contact, issued_by=actor, check_required=False
         )
-        await defer_portal_sync(conn, portal_id)
+        await defer_sync(conn, portal_id)
         await defer_notify(conn, portal_id)
         return outcome
 

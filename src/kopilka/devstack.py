@@ -32,12 +32,13 @@ from kopilka.bitrix24.connections import (
     portal_program,
     set_field_map,
 )
+from kopilka.bitrix24.deferred import SYNC_TASK
 from kopilka.bitrix24.provision import events_for, provision
 from kopilka.bitrix24.sync import dirty_count
 from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_outbox
-from kopilka.jobs import SYNC_TASK, run_worker
+from kopilka.jobs import run_worker
 from kopilka.ledger.book import get_customer_id
 from kopilka.ledger.queries import balance
 from kopilka.ledger.types import Balance

@@ -38,8 +38,8 @@ async def expire_due_holds(engine: AsyncEngine, now: datetime) -> int:
 
         async def unit(conn: AsyncConnection, book: Book = book) -> int:
             from kopilka.bitrix24.connections import is_connected
+            from kopilka.bitrix24.deferred import defer_sync
             from kopilka.bitrix24.sync import mark_dirty
-            from kopilka.jobs import defer_sync
 
             done = await expire_holds(conn, book, now=now)
             deals = sorted({int(m.group(1)) for p in done if (m := _DEAL.match(p.reference or ""))})

@@ -1,218 +1,61 @@
-"""Background work on procrastinate (DESIGN D2): jobs are rows in Kopilka's own database.
+"""The worker's app: every feature's tasks gathered on one procrastinate app (DESIGN D2). This
+is process plumbing, imported by the CLI and the devstack only; features defer their jobs
+through :mod:`kopilka.queue` and register their tasks in their own ``tasks.py``:
 
-* ``bitrix24.portal.sync`` drains a portal's dirty deals. Deferred by the events endpoint *in the
-  transaction that records the hint*, with a queueing lock per portal so that a burst of events
-  leaves one waiting job, and a lock per portal so that two workers never sync a portal at once.
-* ``bitrix24.sweep`` (every minute) marks deals modified since the last sweep dirty and defers
-  their sync: missed events are repaired within minutes.
-* ``bitrix24.daily`` (every 10 minutes) defers ``bitrix24.portal.daily`` for each connected
-  portal: due expiries every time; the birthday window and the contacts' totals once per local
-  day of the program (``kopilka.bitrix24.daily``).
-* ``ledger.expire_holds`` (every 5 minutes) releases holds past their TTL (``kopilka.holds``).
-* ``jobs.retry_stalled`` (every minute) re-queues jobs of workers that stopped sending heartbeats,
-  e.g. killed by SIGKILL mid-job; the sync is idempotent, so running it again is safe.
+* ``kopilka.bitrix24.tasks``: the portal sync, the sweep, the daily jobs;
+* ``kopilka.notify.jobs``: notifications, cards, registrations, birthdays;
+* here, what belongs to no feature: ``ledger.expire_holds`` (every 5 minutes) releases holds
+  past their TTL (``kopilka.holds``), and ``jobs.retry_stalled`` (every minute) re-queues jobs
+  of workers that stopped sending heartbeats, e.g. killed by SIGKILL mid-job; the sync is
+  idempotent, so running it again is safe.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kopilka.logs import bound
-from kopilka.notify.jobs import notify_soon
+from kopilka.bitrix24 import tasks as bitrix24_tasks
+from kopilka.bitrix24.deferred import DAILY_TASK, SYNC_TASK, defer_daily, defer_sync
+from kopilka.bitrix24.tasks import daily_tick_job
+from kopilka.holds import expire_due_holds
 from kopilka.notify.jobs import register as register_notify
+from kopilka.queue import conninfo, defer_once, job_services, retry_stalled
 from kopilka.services import Services
 
-log = logging.getLogger("kopilka.jobs")
-
-SYNC_TASK = "bitrix24.portal.sync"
-#: A failed sync is not retried by procrastinate (a retried job would collide with the next one
-#: queued under the portal's queueing lock): it defers its successor, later and later.
-SYNC_BACKOFF = (2, 5, 15, 60, 300)
-
-
-def conninfo(url: str) -> str:
-    """libpq's form of a SQLAlchemy URL (procrastinate speaks psycopg directly)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def sync_lock(portal_id: int) -> str:
-    return f"bitrix24.sync:{portal_id}"
-
-
-def _services(context: procrastinate.JobContext) -> Services:
-    services = (context.additional_context or {}).get("services")
-    assert isinstance(services, Services), "workers are started by kopilka.jobs.run_worker"
-    return services
-
-
-async def sync_portal_job(
-    context: procrastinate.JobContext, portal_id: int, sweep: bool = False, attempt: int = 0
-) -> dict[str, Any]:
-    from kopilka.bitrix24.service import run_sync
-
-    with bound(portal_id=portal_id, job_id=context.job.id if context.job else None):
-        try:
-            report = await run_sync(_services(context), portal_id, sweep=sweep)
-        except Exception:
-            delay = SYNC_BACKOFF[min(attempt, len(SYNC_BACKOFF) - 1)]
-            log.exception("sync of portal %s failed; trying again in %d s", portal_id, delay)
-            try:
-                await context.app.configure_task(
-                    SYNC_TASK,
-                    queueing_lock=sync_lock(portal_id),
-                    lock=sync_lock(portal_id),
-                    schedule_in={"seconds": delay},
-                ).defer_async(portal_id=portal_id, sweep=sweep, attempt=attempt + 1)
-            except AlreadyEnqueued:
-                pass  # a newer hint already queued a sync
-            return {"failed": True}
-        if report.posted:  # ledger changes leave notification events: expand and send them
-            await notify_soon(context.app, portal_id)
-        log.info(
-            "synced portal %s: %d deals, %d postings, %d writes, %d failed",
-            portal_id,
-            report.deals,
-            report.posted,
-            report.writes,
-            len(report.failed),
-        )
-    return {"deals": report.deals, "posted": report.posted, "failed": report.failed}
-
-
-async def sweep_job(context: procrastinate.JobContext, timestamp: int) -> None:
-    from kopilka.bitrix24.service import defer_sweeps
-
-    await defer_sweeps(_services(context))
-
-
-DAILY_TASK = "bitrix24.portal.daily"
-
-
-def daily_lock(portal_id: int) -> str:
-    return f"bitrix24.daily:{portal_id}"
-
-
-async def daily_job(context: procrastinate.JobContext, portal_id: int) -> dict[str, Any]:
-    from kopilka.bitrix24.daily import run_daily
-
-    with bound(portal_id=portal_id, job_id=context.job.id if context.job else None):
-        report = await run_daily(_services(context), portal_id)
-    return report.as_dict()
-
-
-async def daily_tick_job(context: procrastinate.JobContext, timestamp: int) -> None:
-    from kopilka.bitrix24.connections import active_connections
-    from kopilka.db.engine import run_in_transaction
-
-    async def defer(conn: AsyncConnection) -> None:
-        for connection in await active_connections(conn):
-            await defer_daily(conn, connection.portal_id)
-
-    await run_in_transaction(_services(context).engine, defer)
-
-
-async def defer_daily(conn: AsyncConnection, portal_id: int) -> bool:
-    """Defer the portal's daily run in the caller's transaction; False if one is waiting."""
-    raw = await conn.get_raw_connection()
-    try:
-        async with conn.begin_nested():
-            await defer_app.configure_task(
-                DAILY_TASK,
-                queueing_lock=daily_lock(portal_id),
-                lock=daily_lock(portal_id),
-                connection=raw.driver_connection,
-            ).defer_async(portal_id=portal_id)
-    except AlreadyEnqueued:
-        return False
-    return True
+__all__ = [
+    "DAILY_TASK",
+    "SYNC_TASK",
+    "daily_tick_job",
+    "defer_daily",
+    "defer_once",
+    "defer_sync",
+    "make_app",
+    "run_worker",
+    "worker_app",
+]
 
 
 async def retry_stalled_job(context: procrastinate.JobContext, timestamp: int) -> None:
     await retry_stalled(context.app)
 
 
-async def retry_stalled(job_app: procrastinate.App, seconds_since_heartbeat: float = 30) -> int:
-    stalled = list(
-        await job_app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat)
-    )
-    for job in stalled:
-        log.warning("re-queueing job %s (%s): its worker stopped", job.id, job.task_name)
-        try:
-            await job_app.job_manager.retry_job(job)
-        except UniqueViolation:
-            # A newer job of the same queueing lock is waiting, and it cannot start while this
-            # one holds the lock: close this one; the waiting one does the same, idempotent work.
-            assert job.id is not None
-            await job_app.job_manager.finish_job_by_id_async(
-                job.id, status=procrastinate.jobs.Status.FAILED, delete_job=False
-            )
-    return len(stalled)
-
-
-_WAITING = text(
-    "SELECT EXISTS (SELECT FROM procrastinate_jobs WHERE queueing_lock = :lock AND status = 'todo')"
-)
-
-
-async def defer_once(conn: AsyncConnection, task: str, lock: str, **kwargs: Any) -> bool:
-    """Defer ``task`` in the caller's transaction, unless a job under the same queueing lock is
-    already waiting (False then). The look comes first: in a burst of events nearly every call
-    finds the job waiting, and a refused insert costs a savepoint and an error."""
-    if await conn.scalar(_WAITING, {"lock": lock}):
-        return False
-    raw = await conn.get_raw_connection()
-    try:
-        async with conn.begin_nested():  # a refused duplicate must not abort the caller
-            await defer_app.configure_task(
-                task, queueing_lock=lock, lock=lock, connection=raw.driver_connection
-            ).defer_async(**kwargs)
-    except AlreadyEnqueued:  # deferred by another transaction meanwhile
-        return False
-    return True
-
-
-async def defer_sync(conn: AsyncConnection, portal_id: int, *, sweep: bool = False) -> bool:
-    """Defer the portal's sync in the caller's transaction; False if one is already waiting."""
-    return await defer_once(conn, SYNC_TASK, sync_lock(portal_id), portal_id=portal_id, sweep=sweep)
-
-
 async def expire_holds_job(context: procrastinate.JobContext, timestamp: int) -> int:
-    from kopilka.holds import expire_due_holds
-
-    services = _services(context)
+    services = job_services(context)
     return await expire_due_holds(services.engine, services.now())
 
 
 def make_app(connector: procrastinate.PsycopgConnector) -> procrastinate.App:
     """An app with Kopilka's tasks (each app wraps the plain functions in its own tasks)."""
     job_app = procrastinate.App(connector=connector)
-    job_app.task(name=SYNC_TASK, pass_context=True)(sync_portal_job)
-    for name, fn in (("bitrix24.sweep", sweep_job), ("jobs.retry_stalled", retry_stalled_job)):
-        task = job_app.task(name=name, queueing_lock=name, pass_context=True)(fn)
-        job_app.periodic(cron="* * * * *", periodic_id=name)(task)
-    job_app.task(name=DAILY_TASK, pass_context=True)(daily_job)
-    tick = job_app.task(name="bitrix24.daily", queueing_lock="bitrix24.daily", pass_context=True)(
-        daily_tick_job
-    )
-    job_app.periodic(cron="*/10 * * * *", periodic_id="bitrix24.daily")(tick)
-    holds = job_app.task(
-        name="ledger.expire_holds", queueing_lock="ledger.expire_holds", pass_context=True
-    )(expire_holds_job)
-    job_app.periodic(cron="*/5 * * * *", periodic_id="ledger.expire_holds")(holds)
-
+    bitrix24_tasks.register(job_app)
     register_notify(job_app)
+    for name, fn, cron in (
+        ("jobs.retry_stalled", retry_stalled_job, "* * * * *"),
+        ("ledger.expire_holds", expire_holds_job, "*/5 * * * *"),
+    ):
+        task = job_app.task(name=name, queueing_lock=name, pass_context=True)(fn)
+        job_app.periodic(cron=cron, periodic_id=name)(task)
     return job_app
-
-
-#: Defers only, always on the caller's connection: it never opens a pool of its own.
-defer_app = make_app(procrastinate.PsycopgConnector())
 
 
 def worker_app(url: str, *, pool_size: int = 4) -> procrastinate.App:

@@ -29,10 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.api.errors import ApiError, ErrorResponse, FieldProblem
 from kopilka.api.keys import ApiPrincipal, require_scope
 from kopilka.bitrix24.connections import get_connection, portal_program
+from kopilka.bitrix24.deferred import defer_sync
 from kopilka.cards import issue_card
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import registrations
 from kopilka.notify.contacts import read_contacts, responsible
+from kopilka.notify.deferred import defer_notify, defer_registration
 from kopilka.notify.outbox import queue
 from kopilka.notify.templates import render
 from kopilka.phones import InvalidPhone, normalize_phone
@@ -124,8 +126,6 @@ async def register(
     principal: Annotated[ApiPrincipal, Depends(require_scope("registrations:write"))],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
-    from kopilka.notify.jobs import defer_registration
-
     services: Services = request.app.state.services
     clean, problems = _check(body, services.now().date())
     if problems:
@@ -214,8 +214,6 @@ def _contact_fields(row: Any, responsible_id: int | None) -> dict[str, Any]:
 
 async def process_registration(services: Services, registration_id: int) -> None:
     """Find or create the contact, issue the card, queue the manager's to-do. Safe to repeat."""
-    from kopilka.notify.jobs import defer_notify, defer_portal_sync
-
     async with services.engine.connect() as conn:
         row = (
             await conn.execute(select(registrations).where(registrations.c.id == registration_id))
@@ -279,7 +277,7 @@ async def process_registration(services: Services, registration_id: int) -> None
                 last_error=None,
             )
         )
-        await defer_portal_sync(conn, row.portal_id)
+        await defer_sync(conn, row.portal_id)
         await defer_notify(conn, row.portal_id)
 
     await run_in_transaction(services.engine, finish)

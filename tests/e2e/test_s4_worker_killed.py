@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import notifications
 from kopilka.fakes import SmsRuFake
-from kopilka.notify.jobs import defer_notify
+from kopilka.notify.deferred import defer_notify
 from kopilka.notify.outbox import queue
 from tests.b24harness import kopilka_on_emulator
 from tests.e2e.conftest import worker_process

@@ -50,6 +50,7 @@ from kopilka.api.schemas import (
 from kopilka.bitrix24.bonuses import reflect_grant
 from kopilka.bitrix24.connections import is_connected
 from kopilka.bitrix24.daily import serialise_with_sync
+from kopilka.bitrix24.deferred import defer_sync
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import (
     IdempotencyConflict,
@@ -59,7 +60,6 @@ from kopilka.domain.errors import (
     NotFound,
 )
 from kopilka.domain.manual import ManualGrantRefused
-from kopilka.jobs import defer_sync
 from kopilka.ledger.grants import grant
 from kopilka.ledger.queries import balance, history
 from kopilka.ledger.types import Book

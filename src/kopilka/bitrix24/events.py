@@ -34,13 +34,13 @@ from kopilka.bitrix24.connections import (
     install_app,
     mark_uninstalled,
 )
+from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.install import InstallRefused, prove_installation
 from kopilka.bitrix24.products import mark_stale
 from kopilka.bitrix24.rejections import record_rejection
 from kopilka.bitrix24.sync import mark_dirty
 from kopilka.db.engine import run_in_transaction
-from kopilka.jobs import defer_sync
-from kopilka.notify.jobs import defer_cards
+from kopilka.notify.deferred import defer_cards
 from kopilka.notify.service import mark_contacts
 from kopilka.services import Services
 from kopilka.web.forms import nested, parse_form

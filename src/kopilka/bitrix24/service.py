@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.bitrix24.client import PAGE_SIZE as PAGE
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection, active_connections, get_connection
+from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.mapping import parse_datetime
 from kopilka.bitrix24.offers import Layout, changed_deals
 from kopilka.bitrix24.sync import SyncReport, mark_dirty, sync_portal
@@ -118,8 +119,6 @@ async def modified_since(client: Bitrix24Client, since: str) -> dict[int, str]:
 
 
 async def defer_sweeps(services: Services) -> None:
-    from kopilka.jobs import defer_sync
-
     async def defer(conn: AsyncConnection) -> None:
         for connection in await active_connections(conn):
             await defer_sync(conn, connection.portal_id, sweep=True)

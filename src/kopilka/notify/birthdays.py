@@ -31,6 +31,7 @@ from kopilka.domain.money import format_points
 from kopilka.ledger.queries import balance
 from kopilka.ledger.types import Book
 from kopilka.notify import contacts as c
+from kopilka.notify.deferred import defer_notify
 from kopilka.notify.expand import contact_id_of
 from kopilka.notify.outbox import opted_out, queue
 from kopilka.notify.templates import render
@@ -68,8 +69,6 @@ async def daily_round(
     services: Services, connection: Connection, now: datetime, *, force: bool = False
 ) -> DailyReport:
     """One portal's round; ``force`` ignores the 09:00 start (the CLI and tests)."""
-    from kopilka.notify.jobs import defer_notify
-
     report = DailyReport()
     async with services.engine.connect() as conn:
         book, program = await portal_program(conn, connection)

@@ -1,4 +1,5 @@
-"""The notification, card and registration tasks (registered by ``kopilka.jobs.make_app``).
+"""The notification, card and registration tasks (registered by ``kopilka.jobs.make_app``;
+their deferrals are in :mod:`kopilka.notify.deferred`).
 
 * ``notify.portal`` expands a portal's ledger events into messages and delivers the due ones,
   then schedules itself for the next due message (backoff, quiet hours, a delayed to-do);
@@ -17,94 +18,33 @@ import logging
 from typing import Any
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.logs import bound
-from kopilka.services import Services
+from kopilka.notify.birthdays import run_daily
+from kopilka.notify.deferred import CARDS_TASK, NOTIFY_TASK, REGISTRATION_TASK, again
+from kopilka.notify.service import run_cards, run_notify
+from kopilka.queue import job_services
+from kopilka.registration import note_failure, process_registration
 
 log = logging.getLogger("kopilka.notify")
 
-NOTIFY_TASK = "notify.portal"
-CARDS_TASK = "cards.contacts"
-REGISTRATION_TASK = "registration.process"
 RETRY_IN = 60
 REGISTRATION_ATTEMPTS = 8
 
 
-def _lock(task: str, portal_id: int) -> str:
-    return f"{task}:{portal_id}"
-
-
-def _services(context: procrastinate.JobContext) -> Services:
-    services = (context.additional_context or {}).get("services")
-    assert isinstance(services, Services), "workers are started by kopilka.jobs.run_worker"
-    return services
-
-
-async def _defer_in(conn: AsyncConnection, task: str, lock: str, **kwargs: Any) -> bool:
-    """Defer ``task`` in the caller's transaction; False if one is already waiting."""
-    from kopilka.jobs import defer_once
-
-    return await defer_once(conn, task, lock, **kwargs)
-
-
-async def defer_notify(conn: AsyncConnection, portal_id: int) -> bool:
-    return await _defer_in(conn, NOTIFY_TASK, _lock(NOTIFY_TASK, portal_id), portal_id=portal_id)
-
-
-async def defer_cards(conn: AsyncConnection, portal_id: int) -> bool:
-    return await _defer_in(conn, CARDS_TASK, _lock(CARDS_TASK, portal_id), portal_id=portal_id)
-
-
-async def defer_registration(conn: AsyncConnection, registration_id: int) -> bool:
-    lock = f"{REGISTRATION_TASK}:{registration_id}"
-    return await _defer_in(conn, REGISTRATION_TASK, lock, registration_id=registration_id)
-
-
-async def defer_portal_sync(conn: AsyncConnection, portal_id: int) -> bool:
-    from kopilka.jobs import defer_sync
-
-    return await defer_sync(conn, portal_id)
-
-
-async def _again(app: procrastinate.App, task: str, portal_id: int, delay: float = 0.0) -> None:
-    """Defer ``task`` for the portal now, or in ``delay`` seconds. A job waiting to run now and a
-    wake-up scheduled for later have queueing locks of their own, so that a wake-up (a backoff,
-    a delayed to-do) never holds back news that should go out at once."""
-    lock = _lock(task, portal_id)
-    later = delay > 0
-    try:
-        await app.configure_task(
-            task,
-            queueing_lock=f"{lock}:later" if later else lock,
-            lock=lock,
-            schedule_in={"seconds": int(delay) + 1} if later else None,
-        ).defer_async(portal_id=portal_id)
-    except AlreadyEnqueued:
-        pass  # one is waiting already (the minute tick repairs a wake-up that comes too late)
-
-
-async def notify_soon(app: procrastinate.App, portal_id: int) -> None:
-    """Defer the portal's notify job now (from a job, outside a transaction)."""
-    await _again(app, NOTIFY_TASK, portal_id)
-
-
 async def notify_portal_job(context: procrastinate.JobContext, portal_id: int) -> dict[str, Any]:
-    from kopilka.notify.service import run_notify
-
-    services = _services(context)
+    services = job_services(context)
     with bound(portal_id=portal_id, job_id=context.job.id if context.job else None):
         try:
             report = await run_notify(services, portal_id)
         except Exception:
             log.exception("notifications of portal %s: trying again in %d s", portal_id, RETRY_IN)
-            await _again(context.app, NOTIFY_TASK, portal_id, RETRY_IN)
+            await again(context.app, NOTIFY_TASK, portal_id, RETRY_IN)
             return {"failed": True}
         if report.next_due is not None:  # in real seconds, whatever the services' clock says
             wait = (report.next_due - services.now()).total_seconds()
-            await _again(context.app, NOTIFY_TASK, portal_id, max(wait, 1.0))
+            await again(context.app, NOTIFY_TASK, portal_id, max(wait, 1.0))
         log.info(
             "notifications of portal %s: %d sent, %d retried, %d failed, %d skipped",
             portal_id,
@@ -117,23 +57,19 @@ async def notify_portal_job(context: procrastinate.JobContext, portal_id: int) -
 
 
 async def cards_job(context: procrastinate.JobContext, portal_id: int) -> dict[str, Any]:
-    from kopilka.notify.service import run_cards
-
-    services = _services(context)
+    services = job_services(context)
     with bound(portal_id=portal_id, job_id=context.job.id if context.job else None):
         try:
             report = await run_cards(services, portal_id)
         except Exception:
             log.exception("cards of portal %s: trying again in %d s", portal_id, RETRY_IN)
-            await _again(context.app, CARDS_TASK, portal_id, RETRY_IN)
+            await again(context.app, CARDS_TASK, portal_id, RETRY_IN)
             return {"failed": True}
     return {"contacts": report.contacts}
 
 
 async def registration_job(context: procrastinate.JobContext, registration_id: int) -> None:
-    from kopilka.registration import note_failure, process_registration
-
-    services = _services(context)
+    services = job_services(context)
     with bound(job_id=context.job.id if context.job else None):
         try:
             await process_registration(services, registration_id)
@@ -147,7 +83,7 @@ async def registration_job(context: procrastinate.JobContext, registration_id: i
 
 async def tick_job(context: procrastinate.JobContext, timestamp: int) -> None:
     """Defer the notify job of every portal with new events or due messages."""
-    services = _services(context)
+    services = job_services(context)
     async with services.engine.connect() as conn:
         portals = [
             int(r[0])
@@ -162,14 +98,12 @@ async def tick_job(context: procrastinate.JobContext, timestamp: int) -> None:
             )
         ]
     for portal_id in portals:
-        await _again(context.app, NOTIFY_TASK, portal_id)
-        await _again(context.app, CARDS_TASK, portal_id)
+        await again(context.app, NOTIFY_TASK, portal_id)
+        await again(context.app, CARDS_TASK, portal_id)
 
 
 async def daily_job(context: procrastinate.JobContext, timestamp: int) -> None:
-    from kopilka.notify.birthdays import run_daily
-
-    await run_daily(_services(context))
+    await run_daily(job_services(context))
 
 
 def register(job_app: procrastinate.App) -> None:

@@ -14,12 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection, get_connection, portal_program
+from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.outbox import pending_count
 from kopilka.cards import CardOutcome, issue_card
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import contact_hints
 from kopilka.notify.channels import configured
 from kopilka.notify.contacts import read_contacts
+from kopilka.notify.deferred import defer_notify
 from kopilka.notify.expand import expand_events
 from kopilka.notify.outbox import Delivery, Policy, deliver_due
 from kopilka.program.model import Program
@@ -82,8 +84,6 @@ class CardRound:
 
 async def run_cards(services: Services, portal_id: int, *, chunk: int = 200) -> CardRound:
     """Drain the portal's contact hints: read the contacts (batched) and issue what is due."""
-    from kopilka.notify.jobs import defer_notify, defer_portal_sync
-
     connection = await _connection(services, portal_id)
     report = CardRound()
     if connection.status != "active":
@@ -128,7 +128,7 @@ async def run_cards(services: Services, portal_id: int, *, chunk: int = 200) -> 
                     )
                 )
             if await pending_count(conn, portal_id):  # the card field (the connector's outbox)
-                await defer_portal_sync(conn, portal_id)
+                await defer_sync(conn, portal_id)
             if noticed:
                 await defer_notify(conn, portal_id)
 
