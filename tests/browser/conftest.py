@@ -7,7 +7,7 @@ import asyncio
 import os
 import shutil
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,8 +25,10 @@ from kopilka.devstack import free_socket
 from kopilka.fakes.smsru import SmsRuFake
 from kopilka.ledger.accrual import accrue
 from kopilka.ledger.book import ensure_customer, ensure_portal, program_book
+from kopilka.notify.outbox import Delivery
+from kopilka.notify.service import run_notify
 from kopilka.program.loader import load_program
-from kopilka.services import Services
+from kopilka.services import Services, utcnow
 from kopilka.web.app import create_app
 from tests.factories import ref
 
@@ -61,17 +63,36 @@ class Site:
     customer_id: int
     phone: str
     engine: AsyncEngine
+    portal_id: int = 0
 
     def codes(self) -> list[str]:
         return ["".join(c for c in m.text if c.isdigit()) for m in self.sms.messages]
+
+    async def deliver(self) -> Delivery:
+        """What the notify worker does for the portal: login codes go out from the outbox."""
+        return await deliver(self.engine, self.settings, self.portal_id)
+
+
+async def deliver(
+    engine: AsyncEngine, settings: Settings, portal_id: int, now: Callable[[], datetime] = utcnow
+) -> Delivery:
+    url = engine.url.render_as_string(hide_password=False)
+    services = Services(engine=engine, database_url=url, settings=settings, now=now)
+    try:
+        return await run_notify(services, portal_id)
+    finally:
+        await services.aclose()
 
 
 class LiveServer:
     """uvicorn in a thread with its own loop and engine (async engines are loop-bound)."""
 
-    def __init__(self, url: str, settings: Settings) -> None:
+    def __init__(
+        self, url: str, settings: Settings, now: Callable[[], datetime] | None = None
+    ) -> None:
         self.db_url = url
         self.settings = settings
+        self.now = now
         self.sock = free_socket()
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.server: uvicorn.Server | None = None
@@ -81,9 +102,15 @@ class LiveServer:
         async def main() -> None:
             engine = create_engine(self.db_url)
             services = Services(engine=engine, database_url=self.db_url, settings=self.settings)
-            self.server = uvicorn.Server(
-                uvicorn.Config(create_app(services), log_level="warning", lifespan="on")
+            if self.now is not None:
+                services.now = self.now
+            config = uvicorn.Config(
+                create_app(services),
+                log_level="warning",
+                lifespan="on",
+                **self.settings.uvicorn_proxy(),  # as `kopilka serve` builds it
             )
+            self.server = uvicorn.Server(config)
             try:
                 await self.server.serve(sockets=[self.sock])
             finally:
@@ -113,37 +140,68 @@ async def seed_portal(engine: AsyncEngine, member: str, phone: str) -> int:
     async def unit(conn: Any) -> int:
         portal_id = await ensure_portal(conn, member)
         book = await program_book(conn, portal_id, program, path.read_text(encoding="utf-8"))
-        cid = await ensure_customer(conn, portal_id, "contact:501", name="Анна Смирнова",
-                                    phone=phone)
+        cid = await ensure_customer(
+            conn, portal_id, "contact:501", name="Анна Смирнова", phone=phone
+        )
         await conn.execute(
-            text("INSERT INTO cards (portal_id, customer_id, number, issued_by) "
-                 "VALUES (:p, :c, :n, 'auto')"),
+            text(
+                "INSERT INTO cards (portal_id, customer_id, number, issued_by) "
+                "VALUES (:p, :c, :n, 'auto')"
+            ),
             {"p": portal_id, "c": cid, "n": phone},
         )
         now = datetime.now(UTC)
         # Two won deals in the portal (car service counts won deals for its levels).
         for deal_id, amount, days in ((7001, 1_250_000, 40), (7002, 830_000, 10)):
             await conn.execute(
-                text("INSERT INTO b24_deals (portal_id, deal_id, category_id, stage_id, semantic,"
-                     " amount, contact_ids, closed_at, applied_discount, synced_at) VALUES "
-                     "(:p, :d, 0, 'WON', 'S', :a, ARRAY[501]::bigint[], :t, '{}', now())"),
+                text(
+                    "INSERT INTO b24_deals (portal_id, deal_id, category_id, stage_id, semantic,"
+                    " amount, contact_ids, closed_at, applied_discount, synced_at) VALUES "
+                    "(:p, :d, 0, 'WON', 'S', :a, ARRAY[501]::bigint[], :t, '{}', now())"
+                ),
                 {"p": portal_id, "d": deal_id, "a": amount, "t": now - timedelta(days=days)},
             )
             await conn.execute(  # the contact's share, as the deal sync records it
-                text("INSERT INTO b24_deal_shares (portal_id, deal_id, contact_id, category_id,"
-                     " closed_at, amount) VALUES (:p, :d, 501, 0, :t, :a)"),
+                text(
+                    "INSERT INTO b24_deal_shares (portal_id, deal_id, contact_id, category_id,"
+                    " closed_at, amount) VALUES (:p, :d, 501, 0, :t, :a)"
+                ),
                 {"p": portal_id, "d": deal_id, "a": amount, "t": now - timedelta(days=days)},
             )
-        await accrue(conn, book, customer_id=cid, amount=375_00, key=ref("k"),
-                     reason="+375 бонусов: 3 % (Серебряный) от 12 500 ₽ — сделка №7001",
-                     actor="sync", now=now - timedelta(days=40), reference="deal:7001")
-        await accrue(conn, book, customer_id=cid, amount=249_00, key=ref("k"),
-                     reason="+249 бонусов: 3 % (Серебряный) от 8 300 ₽ — сделка №7002",
-                     actor="sync", now=now - timedelta(days=10), reference="deal:7002",
-                     expires_at=now + timedelta(days=30))
-        await accrue(conn, book, customer_id=cid, amount=100_00, key=ref("k"),
-                     reason="Бонус за отзыв", actor="user:1", now=now,
-                     available_at=now + timedelta(days=14))
+        await accrue(
+            conn,
+            book,
+            customer_id=cid,
+            amount=375_00,
+            key=ref("k"),
+            reason="+375 бонусов: 3 % (Серебряный) от 12 500 ₽ — сделка №7001",
+            actor="sync",
+            now=now - timedelta(days=40),
+            reference="deal:7001",
+        )
+        await accrue(
+            conn,
+            book,
+            customer_id=cid,
+            amount=249_00,
+            key=ref("k"),
+            reason="+249 бонусов: 3 % (Серебряный) от 8 300 ₽ — сделка №7002",
+            actor="sync",
+            now=now - timedelta(days=10),
+            reference="deal:7002",
+            expires_at=now + timedelta(days=30),
+        )
+        await accrue(
+            conn,
+            book,
+            customer_id=cid,
+            amount=100_00,
+            key=ref("k"),
+            reason="Бонус за отзыв",
+            actor="user:1",
+            now=now,
+            available_at=now + timedelta(days=14),
+        )
         return cid
 
     return await run_in_transaction(engine, unit)
@@ -162,7 +220,23 @@ async def site(committed_engine: AsyncEngine) -> AsyncIterator[Site]:
             login_max_failures_per_phone=3,
         )
         with LiveServer(url, settings) as server:
-            yield Site(server.url, sms, settings, cid, PHONE, committed_engine)
+            yield Site(
+                server.url,
+                sms,
+                settings,
+                cid,
+                PHONE,
+                committed_engine,
+                await portal_of(committed_engine, member),
+            )
+
+
+async def portal_of(engine: AsyncEngine, member: str) -> int:
+    async with engine.connect() as conn:
+        found = await conn.scalar(
+            text("SELECT id FROM portals WHERE member_id = :m"), {"m": member}
+        )
+    return int(found)
 
 
 @pytest.fixture
