@@ -61,9 +61,13 @@ def phone_digest(phone: str) -> str:
     return hashlib.sha256(f"kopilka-login:{phone}".encode()).hexdigest()
 
 
-async def _count(conn: AsyncConnection, since: datetime, *where: object) -> int:
+async def _count(conn: AsyncConnection, since: datetime, now: datetime, *where: object) -> int:
     found = await conn.scalar(
-        select(func.count()).where(login_requests.c.at > since, *where)  # type: ignore[arg-type]
+        select(func.count()).where(
+            login_requests.c.at > since,
+            login_requests.c.at <= now,
+            *where,  # type: ignore[arg-type]
+        )
     )
     return int(found or 0)
 
@@ -74,18 +78,23 @@ async def _capped(
     r = login_requests.c
     since = now - timedelta(seconds=settings.login_lockout_window)
     last = await conn.scalar(
-        select(func.max(r.at)).where(r.portal_id == portal_id, r.phone_hash == phone_digest(phone))
+        select(func.max(r.at)).where(
+            r.portal_id == portal_id, r.phone_hash == phone_digest(phone), r.at <= now
+        )
     )
     if last is not None and last > now - timedelta(seconds=settings.login_resend_after):
         left = settings.login_resend_after - (now - last).total_seconds()
         return Answer("wait", wait=max(int(left + 0.999), 1))
     if (
-        await _count(conn, since, r.portal_id == portal_id, r.phone_hash == phone_digest(phone))
+        await _count(
+            conn, since, now, r.portal_id == portal_id, r.phone_hash == phone_digest(phone)
+        )
         >= settings.login_max_codes_per_phone
-        or await _count(conn, since, r.addr == addr) >= settings.login_max_codes_per_addr
+        or await _count(conn, since, now, r.portal_id == portal_id, r.addr == addr)
+        >= settings.login_max_codes_per_addr
     ):
         return Answer("too_many_codes")
-    if await _count(conn, since) >= settings.login_max_codes_total:
+    if await _count(conn, since, now) >= settings.login_max_codes_total:
         log.warning("login codes: the total cap (%d) is reached", settings.login_max_codes_total)
         return Answer("busy")
     return None
@@ -130,6 +139,7 @@ async def request_code(
         recipient=phone,
         body=SMS_TEXT.get(lang, SMS_TEXT["ru"]),
         params={"login_code": code_id, "ttl": settings.login_code_ttl, "urgent": True},
+        not_before=now,
     )
     await defer_notify(conn, portal_id)
     return Answer(None, wait=settings.login_resend_after)

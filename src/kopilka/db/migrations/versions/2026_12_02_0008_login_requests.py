@@ -24,7 +24,7 @@ CREATE TABLE login_requests (
     at          TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX login_requests_phone ON login_requests (portal_id, phone_hash, at);
-CREATE INDEX login_requests_addr ON login_requests (addr, at);
+CREATE INDEX login_requests_addr ON login_requests (portal_id, addr, at);
 CREATE INDEX login_requests_at ON login_requests (at);
 """
 
