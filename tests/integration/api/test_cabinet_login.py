@@ -159,3 +159,28 @@ async def test_concurrent_wrong_codes_check_at_most_the_limit(
     assert statuses.count(401) == limit - 1  # the last allowed guess already locks
     assert statuses.count(429) == 60 - (limit - 1)
     assert after.status_code == 429  # the lockout holds, even for the right code
+
+
+async def test_without_an_sms_channel(
+    committed_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No SMS channel: every phone gets 503 alike; in development with codes to the log, the
+    code is logged (and works) instead."""
+    async with serve(committed_engine, smsru_api_id=None, env="production") as web:
+        async with web.client() as client:
+            await start(client)
+            answers = [await ask_code(client, phone) for phone in (PHONE, STRANGER)]
+    assert [a.status_code for a in answers] == [503, 503]
+    assert "Не удалось отправить SMS" in answers[0].text
+
+    async with serve(
+        committed_engine, smsru_api_id=None, env="development", login_codes_to_log=True
+    ) as web:
+        async with web.client() as client:
+            await start(client)
+            with caplog.at_level("WARNING", logger="kopilka.cabinet"):
+                assert (await ask_code(client, PHONE)).status_code == 200
+            logged = [r.getMessage() for r in caplog.records if "login code for" in r.getMessage()]
+            assert len(logged) == 1
+            entered = await verify(client, PHONE, code_in(logged[0]))
+    assert entered.status_code == 303

@@ -60,13 +60,13 @@ async def serve(engine: AsyncEngine, **settings: Any) -> AsyncIterator[Web]:
     url = engine.url.render_as_string(hide_password=False)
     clock = Clock()
     with SmsRuFake(api_id="test") as sms:
-        config = Settings(
-            cabinet_portal=member,
-            smsru_api_id=SecretStr("test"),
-            smsru_url=sms.url,
-            quiet_hours="00:00-23:59",  # login codes go out all the same
-            **settings,
-        )
+        defaults: dict[str, Any] = {
+            "cabinet_portal": member,
+            "smsru_api_id": SecretStr("test"),
+            "smsru_url": sms.url,
+            "quiet_hours": "00:00-23:59",  # login codes go out all the same
+        }
+        config = Settings(**(defaults | settings))
         with LiveServer(url, config, now=clock) as server:
             yield Web(server.url, engine, config, sms, clock, await portal_of(engine, member))
 
