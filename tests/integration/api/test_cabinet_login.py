@@ -184,3 +184,19 @@ async def test_without_an_sms_channel(
             assert len(logged) == 1
             entered = await verify(client, PHONE, code_in(logged[0]))
     assert entered.status_code == 303
+
+
+async def test_a_code_voided_before_the_worker_sends_it_is_not_sent(
+    committed_engine: AsyncEngine,
+) -> None:
+    async with serve(committed_engine, login_max_failures_per_phone=2) as web:
+        async with web.client() as client:
+            await start(client)
+            assert (await ask_code(client, PHONE)).status_code == 200
+            wrong = [await verify(client, PHONE, "000000") for _ in range(2)]
+            report = await web.deliver()
+    assert [a.status_code for a in wrong] == [401, 429]  # the lockout voids the code
+    assert (report.sent, report.failed) == (0, 1)
+    assert web.sms.messages == []
+    status = await web.scalar("SELECT status FROM notifications WHERE portal_id = :p")
+    assert status == "failed"
