@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -104,8 +104,13 @@ class Settings(BaseSettings):
     login_max_failures_per_phone: int = 5
     login_max_failures_per_addr: int = 20
     login_lockout_window: int = 900
-    #: How many codes one phone may request within the lockout window.
+    #: Code requests within the lockout window: per phone, per client address, and in total
+    #: (SMS pumping: a client spraying codes to many numbers at the company's expense); a
+    #: phone may ask again only after `login_resend_after` seconds (the login page counts down).
     login_max_codes_per_phone: int = 5
+    login_max_codes_per_addr: int = 10
+    login_max_codes_total: int = 300
+    login_resend_after: int = 60
     #: Development only: print login codes to the log when no SMS channel is configured.
     login_codes_to_log: bool = False
     #: Sessions: idle-independent lifetime in seconds (customers; administrators).
@@ -117,6 +122,21 @@ class Settings(BaseSettings):
     cabinet_cross_site_cookies: bool = False
     #: The administrator's password as `kopilka admin hash-password` prints it (pbkdf2_sha256).
     admin_password_hash: SecretStr | None = None
+    #: Password hashes (PBKDF2) computed at once, off the event loop; the rest wait their turn.
+    admin_hash_threads: int = 2
+    #: Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+    #: (comma-separated IPs or networks, "*" for any). Empty: no forwarded header is believed.
+    trusted_proxies: str = ""
+    #: Cookies with `Secure`: None follows the request's scheme (https, as a trusted proxy
+    #: says); True or False forces it.
+    secure_cookies: bool | None = None
+
+    def uvicorn_proxy(self) -> dict[str, Any]:
+        """uvicorn's options for X-Forwarded-For/-Proto: believed only from ``trusted_proxies``
+        (uvicorn's own default believes 127.0.0.1, which lets a local client forge its address).
+        Every uvicorn.Config that serves Kopilka takes them."""
+        trusted = self.trusted_proxies.strip()
+        return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
 
 
 @lru_cache(maxsize=1)

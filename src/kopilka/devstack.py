@@ -208,7 +208,9 @@ async def kopilka_on_emulator(
         )
         url = engine.url.render_as_string(hide_password=False)
         services = Services(engine=engine, database_url=url, settings=settings)
-        web = uvicorn.Server(uvicorn.Config(create_app(services), log_level="warning"))
+        web = uvicorn.Server(
+            uvicorn.Config(create_app(services), log_level="warning", **settings.uvicorn_proxy())
+        )
         tasks = [asyncio.create_task(web.serve(sockets=[sock]))] if sock else []
         try:
             while tasks and not web.started:

@@ -7,7 +7,7 @@ import asyncio
 import os
 import shutil
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,8 +25,10 @@ from kopilka.devstack import free_socket
 from kopilka.fakes.smsru import SmsRuFake
 from kopilka.ledger.accrual import accrue
 from kopilka.ledger.book import ensure_customer, ensure_portal, program_book
+from kopilka.notify.outbox import Delivery
+from kopilka.notify.service import run_notify
 from kopilka.program.loader import load_program
-from kopilka.services import Services
+from kopilka.services import Services, utcnow
 from kopilka.web.app import create_app
 from tests.factories import ref
 
@@ -61,17 +63,36 @@ class Site:
     customer_id: int
     phone: str
     engine: AsyncEngine
+    portal_id: int = 0
 
     def codes(self) -> list[str]:
         return ["".join(c for c in m.text if c.isdigit()) for m in self.sms.messages]
+
+    async def deliver(self) -> Delivery:
+        """What the notify worker does for the portal: login codes go out from the outbox."""
+        return await deliver(self.engine, self.settings, self.portal_id)
+
+
+async def deliver(
+    engine: AsyncEngine, settings: Settings, portal_id: int, now: Callable[[], datetime] = utcnow
+) -> Delivery:
+    url = engine.url.render_as_string(hide_password=False)
+    services = Services(engine=engine, database_url=url, settings=settings, now=now)
+    try:
+        return await run_notify(services, portal_id)
+    finally:
+        await services.aclose()
 
 
 class LiveServer:
     """uvicorn in a thread with its own loop and engine (async engines are loop-bound)."""
 
-    def __init__(self, url: str, settings: Settings) -> None:
+    def __init__(
+        self, url: str, settings: Settings, now: Callable[[], datetime] | None = None
+    ) -> None:
         self.db_url = url
         self.settings = settings
+        self.now = now
         self.sock = free_socket()
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.server: uvicorn.Server | None = None
@@ -81,9 +102,15 @@ class LiveServer:
         async def main() -> None:
             engine = create_engine(self.db_url)
             services = Services(engine=engine, database_url=self.db_url, settings=self.settings)
-            self.server = uvicorn.Server(
-                uvicorn.Config(create_app(services), log_level="warning", lifespan="on")
+            if self.now is not None:
+                services.now = self.now
+            config = uvicorn.Config(
+                create_app(services),
+                log_level="warning",
+                lifespan="on",
+                **self.settings.uvicorn_proxy(),  # as `kopilka serve` builds it
             )
+            self.server = uvicorn.Server(config)
             try:
                 await self.server.serve(sockets=[self.sock])
             finally:
@@ -162,7 +189,23 @@ async def site(committed_engine: AsyncEngine) -> AsyncIterator[Site]:
             login_max_failures_per_phone=3,
         )
         with LiveServer(url, settings) as server:
-            yield Site(server.url, sms, settings, cid, PHONE, committed_engine)
+            yield Site(
+                server.url,
+                sms,
+                settings,
+                cid,
+                PHONE,
+                committed_engine,
+                await portal_of(committed_engine, member),
+            )
+
+
+async def portal_of(engine: AsyncEngine, member: str) -> int:
+    async with engine.connect() as conn:
+        found = await conn.scalar(
+            text("SELECT id FROM portals WHERE member_id = :m"), {"m": member}
+        )
+    return int(found)
 
 
 @pytest.fixture

@@ -16,13 +16,20 @@ pytestmark = pytest.mark.timeout(120)
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 
 
-async def log_in(page: Any, site: Site, typed_phone: str) -> None:
+async def log_in(page: Any, site: Site, typed_phone: str, shot: Path | None = None) -> None:
     await page.goto(f"{site.url}/cabinet")
     await page.wait_for_url("**/cabinet/login")
     await page.fill("#phone", typed_phone)
     sent = len(site.sms.messages)
     await page.click("#get-code")
     await page.wait_for_selector("#code")
+    assert len(site.sms.messages) == sent  # queued, not sent by the page
+    # The resend timer: the seconds left, and (resend.js) the button off until then.
+    assert "Новый код можно будет запросить через" in await page.inner_text("#resend-timer")
+    await expect(page.locator("#resend-code")).to_be_disabled()
+    if shot is not None:
+        await page.screenshot(path=str(shot), full_page=True)
+    assert (await site.deliver()).sent == 1  # the notify worker sends it
     assert len(site.sms.messages) == sent + 1
     message = site.sms.messages[-1]
     assert message.phone == site.phone.lstrip("+")  # normalised: "8 (916) …" → 7916…
@@ -41,7 +48,7 @@ async def test_log_in_see_balance_history_orders_and_the_card(
     await page.goto(f"{site.url}/cabinet/login")
     await page.screenshot(path=str(shots / f"cabinet-login-{size}.png"), full_page=True)
 
-    await log_in(page, site, "8 (916) 123-45-67")
+    await log_in(page, site, "8 (916) 123-45-67", shot=shots / f"cabinet-code-{size}.png")
     assert (await page.inner_text("#available")).replace("\u00a0", " ") == "624"
     assert "100" in await page.inner_text("#pending")
     expiring = await page.locator(".expiring").all_inner_texts()
@@ -86,6 +93,7 @@ async def test_wrong_codes_lock_out_and_codes_are_single_use(
     await page.fill("#phone", "+7 916 123 45 67")
     await page.click("#get-code")
     await page.wait_for_selector("#code")
+    await site.deliver()
     good = site.codes()[-1]
     wrong = f"{(int(good) + 1) % 1_000_000:06d}"
     for attempt in range(3):  # the limit in this test's settings
@@ -103,8 +111,7 @@ async def test_wrong_codes_lock_out_and_codes_are_single_use(
     # Even the right code no longer works: the lockout voided it, and the phone is locked.
     answer = await page.request.post(
         f"{site.url}/cabinet/verify",
-        form={"phone": site.phone, "code": good,
-              "csrf": (await context.cookies())[0]["value"]},
+        form={"phone": site.phone, "code": good, "csrf": (await context.cookies())[0]["value"]},
     )
     assert answer.status == 429
     await context.close()

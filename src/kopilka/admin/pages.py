@@ -12,12 +12,21 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kopilka.admin.passwords import verify_password
+from kopilka.admin import passwords
 from kopilka.api.portal import current_program, customer_by_id, search_customers
 from kopilka.cabinet import sessions
 from kopilka.cabinet.pages import portal_id_of
 from kopilka.cabinet.web import HERE as CABINET
-from kopilka.cabinet.web import client_addr, cookie_flags, csrf_ok, environment, render, services_of
+from kopilka.cabinet.web import (
+    client_addr,
+    cookie_flags,
+    csrf_ok,
+    environment,
+    finish,
+    new_csrf,
+    render,
+    services_of,
+)
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import accounts, cards, holds
 from kopilka.domain.errors import NotFound
@@ -58,29 +67,39 @@ async def login(request: Request) -> Response:
         return render(env, request, "admin_login.html", {"error": "not_configured"}, status=503)
     now = services.now()
     subject = f"addr:admin:{client_addr(request)}"
+    limit = settings.login_max_failures_per_phone
 
-    async def unit(conn: AsyncConnection) -> tuple[str | None, str | None]:
-        lock = await sessions.lockout(
-            conn, settings, portal_id, {subject: settings.login_max_failures_per_phone}, now
-        )
+    async def reserve(conn: AsyncConnection) -> int | None:
+        """Count this attempt before the password is hashed, one attempt at a time per client:
+        a client past its limit costs no hashing, however many posts it sends at once."""
+        await sessions.hold_subjects(conn, portal_id, [subject])
+        lock = await sessions.lockout(conn, settings, portal_id, {subject: limit}, now)
         if lock.locked:
-            return "locked", None
-        if verify_password(str(form.get("password") or ""), stored.get_secret_value()):
-            token = await sessions.open_session(
-                conn, "admin", portal_id, None, now, settings.admin_session_ttl
-            )
-            return None, token
-        await sessions.record_failure(conn, portal_id, [subject], now)
-        return "bad_password", None
+            return None
+        return await sessions.count_attempt(conn, portal_id, subject, now)
 
-    error, token = await run_in_transaction(services.engine, unit)
-    if token is None:
-        status = 429 if error == "locked" else 401
-        return render(env, request, "admin_login.html", {"error": error}, status=status)
+    attempt = await run_in_transaction(services.engine, reserve)
+    if attempt is None:
+        return render(env, request, "admin_login.html", {"error": "locked"}, status=429)
+    typed = str(form.get("password") or "")
+    if not await passwords.check_password(
+        typed, stored.get_secret_value(), threads=settings.admin_hash_threads
+    ):
+        return render(env, request, "admin_login.html", {"error": "bad_password"}, status=401)
+
+    async def open_session(conn: AsyncConnection) -> str:
+        await sessions.forget_attempt(conn, attempt)
+        return await sessions.open_session(
+            conn, "admin", portal_id, None, services.now(), settings.admin_session_ttl
+        )
+
+    token = await run_in_transaction(services.engine, open_session)
     response = RedirectResponse("/admin/customers", status_code=303)
     response.set_cookie(
-        COOKIE, token, path="/admin", max_age=settings.admin_session_ttl, **cookie_flags(settings)
+        COOKIE, token, path="/admin", max_age=settings.admin_session_ttl, **cookie_flags(request)
     )
+    new_csrf(request)  # a token seen before the login is not the session's
+    finish(request, response)
     return response
 
 

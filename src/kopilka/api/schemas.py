@@ -1,11 +1,12 @@
 """Request and answer bodies of the public API. Amounts are integer minor units: kopecks of
-money and hundredths of a point (1 point = 100)."""
+money and hundredths of a point (1 point = 100). Every number in a request is strict: ``"100"``
+or ``true`` where a number belongs is refused (422), never coerced."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 Text100 = Field(min_length=1, max_length=100, pattern=r"^[\w.:\-/#]+$")
 
@@ -19,7 +20,7 @@ class CustomerSelector(Strict):
 
     card: str | None = Field(None, min_length=1, max_length=40)
     phone: str | None = Field(None, min_length=1, max_length=40)
-    customer_id: int | None = Field(None, ge=1, le=2**62)
+    customer_id: StrictInt | None = Field(None, ge=1, le=2**62)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> CustomerSelector:
@@ -32,18 +33,20 @@ class CustomerSelector(Strict):
 class OrderLine(Strict):
     id: str = Text100
     name: str = Field("", max_length=200)
-    price: int = Field(ge=0, le=10**12, description="kopecks per unit, after line discounts")
-    quantity: int = Field(1, ge=1, le=100_000)
-    section_id: int | None = Field(None, ge=0, le=2**62, description="catalog section")
+    price: StrictInt = Field(ge=0, le=10**12, description="kopecks per unit, after line discounts")
+    quantity: StrictInt = Field(1, ge=1, le=100_000)
+    section_id: StrictInt | None = Field(None, ge=0, le=2**62, description="catalog section")
 
 
 class OrderBody(Strict):
     customer: CustomerSelector
     lines: list[OrderLine] = Field(min_length=1, max_length=500)
-    pay_points: int | None = Field(
+    pay_points: StrictInt | None = Field(
         None, ge=0, le=10**12, description="points to pay with (minor units); omitted: the most"
     )
-    pipeline_id: int = Field(0, ge=0, le=2**31, description="the program's pipeline it counts in")
+    pipeline_id: StrictInt = Field(
+        0, ge=0, le=2**31, description="the program's pipeline it counts in"
+    )
 
     @model_validator(mode="after")
     def _unique_lines(self) -> OrderBody:
@@ -55,7 +58,7 @@ class OrderBody(Strict):
 
 class HoldBody(OrderBody):
     order_id: str = Text100
-    ttl_seconds: int | None = Field(
+    ttl_seconds: StrictInt | None = Field(
         None, ge=1, le=30 * 86400, description="the hold's lifetime; default: the program's"
     )
 
@@ -74,7 +77,9 @@ class RefundBody(Strict):
 class GrantBody(Strict):
     customer: CustomerSelector
     reason: str = Field(min_length=1, max_length=60, description="a manual_bonuses key")
-    amount: int | None = Field(None, ge=1, le=10**12, description="default: the bonus's amount")
+    amount: StrictInt | None = Field(
+        None, ge=1, le=10**12, description="default: the bonus's amount"
+    )
     comment: str | None = Field(None, max_length=500)
     actor: str = Field("api", min_length=1, max_length=100, description="who grants")
 

@@ -33,6 +33,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Слишком много запросов кода. Попробуйте позже.",
         "en": "Too many codes requested. Please try later.",
     },
+    "busy": {
+        "ru": "Сейчас слишком много запросов кода. Попробуйте через несколько минут.",
+        "en": "Too many codes are being requested right now. Please try again in a few minutes.",
+    },
+    "wait": {
+        "ru": "Новый код пока нельзя запросить: введите код из последнего SMS или подождите.",
+        "en": "A new code cannot be requested yet: enter the code from the last SMS or wait.",
+    },
+    "resend_in": {
+        "ru": "Новый код можно будет запросить через {seconds} с.",
+        "en": "You can request a new code in {seconds} s.",
+    },
+    "resend_now": {"ru": "Можно запросить новый код.", "en": "You can request a new code now."},
+    "resend": {"ru": "Получить новый код", "en": "Send a new code"},
     "sms_failed": {
         "ru": "Не удалось отправить SMS. Попробуйте позже.",
         "en": "The SMS could not be sent. Please try later.",

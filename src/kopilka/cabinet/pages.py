@@ -7,7 +7,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -22,7 +21,7 @@ from kopilka.api.portal import (
     customer_by_phone,
     customer_level,
 )
-from kopilka.cabinet import sessions
+from kopilka.cabinet import codes, sessions
 from kopilka.cabinet.card import barcode_svg, pretty_number, qr_svg
 from kopilka.cabinet.i18n import pick_lang
 from kopilka.cabinet.web import (
@@ -32,14 +31,13 @@ from kopilka.cabinet.web import (
     csrf_ok,
     environment,
     finish,
+    new_csrf,
     render,
     services_of,
 )
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_deals, portals, pos_orders
-from kopilka.domain.errors import NotFound
 from kopilka.ledger.queries import balance, history
-from kopilka.notify.sms import SmsMessage, SmsSendError, sms_channel
 from kopilka.phones import InvalidPhone, normalize_phone
 from kopilka.services import Services
 
@@ -64,30 +62,6 @@ def to_login(request: Request, note: str | None = None) -> RedirectResponse:
     response = RedirectResponse(url, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/cabinet")
     return response
-
-
-async def send_code(services: Services, phone: str, code: str, code_id: int, lang: str) -> bool:
-    """The code by SMS (outside any transaction); in development, to the log when asked."""
-    text = (
-        f"Код для входа в личный кабинет: {code}. Никому его не сообщайте."
-        if lang == "ru"
-        else f"Your login code: {code}. Do not share it."
-    )
-    if services.http is None:
-        services.http = httpx.AsyncClient(timeout=services.settings.notify_timeout)
-    channel = sms_channel(services.settings, services.http)
-    if channel is None:
-        if services.settings.login_codes_to_log and services.settings.env == "development":
-            log.warning("login code for %s: %s (development mode, no SMS channel)", phone, code)
-            return True
-        log.error("no SMS channel configured: the login code for %s***  was not sent", phone[:5])
-        return False
-    try:
-        await channel.send(SmsMessage(phone=phone, text=text, key=f"login:{code_id}"))
-    except SmsSendError as exc:
-        log.warning("login code SMS failed: %s", exc)
-        return False
-    return True
 
 
 @router.get("")
@@ -270,6 +244,8 @@ async def _checked_phone(
 
 @router.post("/login")
 async def request_code(request: Request) -> Response:
+    """The same answer for every phone, a customer's or not (kopilka.cabinet.codes): the SMS
+    is queued, not sent here."""
     services = services_of(request)
     settings = services.settings
     form = await request.form()
@@ -277,42 +253,33 @@ async def request_code(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     phone, portal_id = checked
+    if not codes.sms_ready(services):
+        log.error("no SMS channel configured: login codes cannot be sent")
+        context = {"step": "phone", "phone": phone, "error": "sms_failed", "note": None}
+        return render(env, request, "login.html", context, status=503)
     now = services.now()
     addr = client_addr(request)
+    lang = pick_lang(request)
 
-    async def unit(conn: AsyncConnection) -> tuple[str | None, tuple[int, str] | None, Any]:
-        lock = await sessions.lockout(
-            conn, settings, portal_id, sessions.login_subjects(settings, phone, addr), now
-        )
-        if lock.locked:
-            return "locked", None, lock.until
-        if await sessions.codes_recently(conn, settings, portal_id, phone, now) >= (
-            settings.login_max_codes_per_phone
-        ):
-            return "too_many_codes", None, None
-        try:
-            await customer_by_phone(conn, portal_id, phone)
-        except NotFound:
-            return None, None, None  # no such customer: say the same, send nothing
-        return None, await sessions.issue_code(conn, settings, portal_id, phone, now), None
+    async def unit(conn: AsyncConnection) -> codes.Answer:
+        return await codes.request_code(conn, settings, portal_id, phone, addr, now, lang)
 
-    error, issued, until = await run_in_transaction(services.engine, unit)
-    if error is None and issued is not None:
-        if not await send_code(services, phone, issued[1], issued[0], pick_lang(request)):
-            error = "sms_failed"
-    status = {"locked": 429, "too_many_codes": 429, "sms_failed": 503}.get(error or "", 200)
+    answer = await run_in_transaction(services.engine, unit)
+    if answer.error is None:
+        await codes.code_to_log(services, portal_id, phone, now)
     return render(
         env,
         request,
         "login.html",
         {
-            "step": "phone" if error else "code",
+            "step": "phone" if answer.error in ("locked", "too_many_codes", "busy") else "code",
             "phone": phone,
-            "error": error,
-            "until": until,
+            "error": answer.error,
+            "until": answer.until,
+            "wait": answer.wait,
             "note": None,
         },
-        status=status,
+        status=200 if answer.error is None else 429,
     )
 
 
@@ -331,6 +298,9 @@ async def verify(request: Request) -> Response:
     subjects = sessions.login_subjects(settings, phone, addr)
 
     async def unit(conn: AsyncConnection) -> tuple[str | None, str | None, Any]:
+        # One guess at a time per phone and per address: the failures counted below include
+        # every earlier guess, so no guess is checked once the limit is reached.
+        await sessions.hold_subjects(conn, portal_id, subjects)
         lock = await sessions.lockout(conn, settings, portal_id, subjects, now)
         if lock.locked:
             return "locked", None, lock.until
@@ -368,8 +338,9 @@ async def verify(request: Request) -> Response:
         token,
         path="/cabinet",
         max_age=settings.cabinet_session_ttl,
-        **cookie_flags(settings),
+        **cookie_flags(request),
     )
+    new_csrf(request)  # a token seen before the login is not the session's
     finish(request, response)
     return response
 

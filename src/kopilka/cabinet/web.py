@@ -2,7 +2,8 @@
 
 CSRF is a double-submit token: a random ``kop_csrf`` cookie that every form repeats in a hidden
 ``csrf`` field (htmx requests may send it as ``X-CSRF-Token``); a POST whose token does not match
-the cookie is refused. The cookies are ``HttpOnly`` and ``SameSite=Lax`` by default; a cabinet
+the cookie is refused, and a login starts a new token. The cookies are ``HttpOnly`` and
+``SameSite=Lax`` by default, ``Secure`` over https (see :func:`cookie_flags`); a cabinet
 framed on the company's own site over https needs ``cabinet_cross_site_cookies`` (``Secure;
 SameSite=None``), which gives up SameSite's own CSRF protection — the token still holds.
 """
@@ -55,10 +56,16 @@ def client_addr(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def cookie_flags(settings: Settings) -> dict[str, Any]:
+def cookie_flags(request: Request) -> dict[str, Any]:
+    """``Secure`` over https (the scheme a trusted proxy reports counts: ``trusted_proxies``),
+    or as ``secure_cookies`` forces it; cross-site cookies are always ``Secure``."""
+    settings = services_of(request).settings
     if settings.cabinet_cross_site_cookies:
         return {"httponly": True, "secure": True, "samesite": "none"}
-    return {"httponly": True, "secure": False, "samesite": "lax"}
+    secure = settings.secure_cookies
+    if secure is None:
+        secure = request.url.scheme == "https"
+    return {"httponly": True, "secure": secure, "samesite": "lax"}
 
 
 def csrf_token(request: Request) -> str:
@@ -67,6 +74,11 @@ def csrf_token(request: Request) -> str:
         token = secrets.token_urlsafe(24)
     request.state.csrf = token
     return str(token)
+
+
+def new_csrf(request: Request) -> None:
+    """A fresh CSRF token (at login), set as the cookie by :func:`finish`."""
+    request.state.csrf = secrets.token_urlsafe(24)
 
 
 def csrf_ok(request: Request, form: FormData) -> bool:
@@ -96,7 +108,7 @@ def render(
 def finish(request: Request, response: Response) -> None:
     """Security headers, the CSRF and language cookies."""
     settings = services_of(request).settings
-    flags = cookie_flags(settings)
+    flags = cookie_flags(request)
     token = getattr(request.state, "csrf", None)
     if token and request.cookies.get(CSRF_COOKIE) != token:
         response.set_cookie(CSRF_COOKIE, token, path="/", **flags)

@@ -261,7 +261,12 @@ async def _serve(host: str, port: int, concurrency: int, *, web: bool, worker: b
         tasks = []
         if web:
             config = uvicorn.Config(
-                create_app(services), host=host, port=port, log_level="warning", lifespan="on"
+                create_app(services),
+                host=host,
+                port=port,
+                log_level="warning",
+                lifespan="on",
+                **settings.uvicorn_proxy(),
             )
             tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
             out.print(f"Kopilka listening on http://{host}:{port}")

@@ -365,6 +365,17 @@ login_failures = Table(
     Column("at", TZ, nullable=False),
 )
 
+#: Requests for a login code, known phones or not (the caps; kopilka.cabinet.codes).
+login_requests = Table(
+    "login_requests",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("phone_hash", Text, nullable=False),
+    Column("addr", Text, nullable=False),
+    Column("at", TZ, nullable=False),
+)
+
 web_sessions = Table(
     "web_sessions",
     metadata,

@@ -28,6 +28,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from kopilka.cabinet.sms_code import is_login_code, with_code
 from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import notification_optouts, notifications
@@ -214,7 +215,11 @@ async def _claim(
                 "last_error": "outcome unknown twice; not sent again to avoid duplicates",
             }
             report.failed += 1
-        elif r.channel == "sms" and (later := quiet_until(now, policy.tz, policy.quiet)):
+        elif (
+            r.channel == "sms"
+            and not r.params.get("urgent")  # a login code cannot wait for the morning
+            and (later := quiet_until(now, policy.tz, policy.quiet))
+        ):
             values = {"status": "pending", "not_before": later}
             report.postponed += 1
         else:
@@ -304,6 +309,8 @@ async def deliver_due(
                 row.key, row.channel, row.recipient, row.body, row.subject, row.params
             )
             try:
+                if is_login_code(row.params):
+                    message = await with_code(engine, message, now())
                 outcome = await channels[row.channel].deliver(message)
             except DeliveryError as exc:
                 outcome = exc

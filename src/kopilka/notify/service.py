@@ -12,8 +12,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.api.portal import current_program
 from kopilka.bitrix24.client import Bitrix24Client
-from kopilka.bitrix24.connections import Connection, get_connection, portal_program
+from kopilka.bitrix24.connections import Connection, UnknownPortal, get_connection, portal_program
 from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.outbox import pending_count
 from kopilka.cards import CardOutcome, issue_card
@@ -49,13 +50,20 @@ async def _connection(services: Services, portal_id: int) -> Connection:
 
 
 async def run_notify(services: Services, portal_id: int) -> Delivery:
-    """Expand the portal's new ledger events into messages, then deliver what is due."""
-    connection = await _connection(services, portal_id)
+    """Expand the portal's new ledger events into messages, then deliver what is due. A local
+    portal (no Bitrix24 connection: the cabinet's login codes) only delivers."""
+    try:
+        connection: Connection | None = await _connection(services, portal_id)
+    except UnknownPortal:
+        connection = None
     client: Bitrix24Client | None = None
-    if connection.status == "active":
+    if connection is not None and connection.status == "active":
         client = services.client_for(connection)
     async with services.engine.connect() as conn:
-        book, program = await portal_program(conn, connection)
+        if connection is None:
+            book, program = await current_program(conn, portal_id)
+        else:
+            book, program = await portal_program(conn, connection)
     if client is not None:
         await expand_events(services.engine, client, portal_id, book, program, services.now())
     channels = configured(services.settings, http_of(services), client)
