@@ -17,6 +17,7 @@ from kopilka.bitrix24.events import router as b24_router
 from kopilka.cabinet.pages import router as cabinet_router
 from kopilka.cabinet.pages import static as cabinet_static
 from kopilka.cards_api import router as cards_router
+from kopilka.pos.endpoints import router as pos_router
 from kopilka.registration import router as registration_router
 from kopilka.services import Services
 from kopilka.web.limits import BodyLimit
@@ -35,6 +36,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     app.include_router(b24_router)
     app.include_router(api_router)
+    app.include_router(pos_router)
     app.include_router(cabinet_router)
     app.include_router(admin_router)
     app.mount("/cabinet/static", cabinet_static, name="cabinet-static")

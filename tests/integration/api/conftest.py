@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kopilka.api import routes
+from kopilka.api import handlers
 from kopilka.api.keys import create_api_key
 from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
@@ -99,7 +99,7 @@ async def open_api(engine: AsyncEngine, example: str) -> AsyncIterator[ApiEnv]:
         return portal_id, book, keys
 
     portal_id, book, keys = await run_in_transaction(committed_engine, setup)
-    routes._programs.clear()
+    handlers._programs.clear()
     clock = Clock()
     url = committed_engine.url.render_as_string(hide_password=False)
     services = Services(engine=committed_engine, database_url=url, settings=Settings(), now=clock)

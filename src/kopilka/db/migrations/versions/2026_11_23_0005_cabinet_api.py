@@ -39,7 +39,7 @@ CREATE TABLE api_idempotency (
     PRIMARY KEY (portal_id, key)
 );
 
--- Orders of cash desks and sites (kopilka.api.pos). Points move in the ledger under the
+-- Orders of cash desks and sites (kopilka.pos). Points move in the ledger under the
 -- reference 'pos:<order_id>'; this row says where the order stands.
 CREATE TABLE pos_orders (
     id            BIGSERIAL PRIMARY KEY,
