@@ -35,6 +35,7 @@ test_fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check src
+	$(BIN)/lint-imports
 
 lint_types: setup
 	$(BIN)/mypy
