@@ -44,7 +44,7 @@ def serve(db_url: str, port: int) -> None:
 
     from kopilka.config import Settings
     from kopilka.db.engine import create_engine
-    from kopilka.services import Services
+    from kopilka.process.services import Services
     from kopilka.web.app import create_app
 
     engine = create_engine(db_url, pool_size=20)

@@ -57,7 +57,7 @@ from kopilka.config import Settings
 from kopilka.db.engine import create_engine
 from kopilka.db.migrate import upgrade
 from kopilka.db.tables import b24_sync_runs, b24_sync_state
-from kopilka.devstack import Stack, example, free_socket, kopilka_on_emulator
+from kopilka.process.devstack import Stack, example, free_socket, kopilka_on_emulator
 from kopilka.program.loader import load_program
 
 RATE = RateLimit(burst=50, per_second=2.0, enabled=True)

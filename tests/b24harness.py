@@ -1,4 +1,4 @@
-"""The tests' way into a whole Kopilka on an emulated portal (see ``kopilka.devstack``)."""
+"""The tests' way into a whole Kopilka on an emulated portal (see ``kopilka.process.devstack``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from b24emu import Portal
 from kopilka.config import Settings
-from kopilka.devstack import Stack, example
-from kopilka.devstack import kopilka_on_emulator as _stack
+from kopilka.process.devstack import Stack, example
+from kopilka.process.devstack import kopilka_on_emulator as _stack
 from kopilka.program.loader import load_program
 
 Harness = Stack

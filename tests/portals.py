@@ -6,7 +6,7 @@ from __future__ import annotations
 from b24emu import Portal
 from b24emu.catalog import add_product, add_product_property, add_section
 from b24emu.seed import WHOLESALE_STAGES, add_category
-from kopilka.devstack import Stack, emulated_portal
+from kopilka.process.devstack import Stack, emulated_portal
 
 #: examples/travel-club.yaml: pipelines 0 «Путешествия», 2 «Мероприятия», 3 «Кино и спектакли»
 TRIPS, EVENTS, SHOWS = 0, 2, 3

@@ -21,14 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kopilka.config import Settings
 from kopilka.db.engine import create_engine, run_in_transaction
-from kopilka.devstack import free_socket
 from kopilka.fakes.smsru import SmsRuFake
 from kopilka.ledger.accrual import accrue
 from kopilka.ledger.book import ensure_customer, ensure_portal, program_book
 from kopilka.notify.outbox import Delivery
 from kopilka.notify.service import run_notify
+from kopilka.process.devstack import free_socket
+from kopilka.process.services import Services, utcnow
 from kopilka.program.loader import load_program
-from kopilka.services import Services, utcnow
 from kopilka.web.app import create_app
 from tests.factories import ref
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from b24emu import EmuServer
 from kopilka.cli import app
-from kopilka.devstack import emulated_portal
+from kopilka.process.devstack import emulated_portal
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "retail-wholesale.yaml"
 

@@ -23,7 +23,7 @@ from b24emu import Faults, Portal
 from b24emu.seed import STANDARD_STAGES, add_category
 from kopilka.bitrix24.daily import EXPIRY, flush, run_daily
 from kopilka.db.tables import ledger_transactions
-from kopilka.devstack import emulated_portal
+from kopilka.process.devstack import emulated_portal
 from tests.b24harness import Harness, kopilka_on_emulator
 
 pytestmark = pytest.mark.timeout(240)

@@ -12,7 +12,7 @@ import pytest
 
 from b24emu import EmuServer, Portal
 from b24emu.seed import STANDARD_STAGES, add_category
-from kopilka.devstack import emulated_portal
+from kopilka.process.devstack import emulated_portal
 from tests.e2e.conftest import TRAVEL, call, kopilka
 
 pytestmark = pytest.mark.timeout(180)

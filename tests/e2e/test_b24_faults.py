@@ -17,7 +17,7 @@ from kopilka.bitrix24.service import run_sync
 from kopilka.bitrix24.sync import dirty_count
 from kopilka.config import Settings
 from kopilka.db.tables import b24_outbox, b24_rejected_events
-from kopilka.devstack import emulated_portal
+from kopilka.process.devstack import emulated_portal
 from tests.b24harness import Harness, kopilka_on_emulator
 
 pytestmark = pytest.mark.timeout(240)

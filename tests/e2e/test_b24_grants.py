@@ -11,7 +11,7 @@ import json
 import pytest
 
 from b24emu import EmuServer, Portal
-from kopilka.devstack import emulated_portal
+from kopilka.process.devstack import emulated_portal
 from tests.e2e.conftest import TRAVEL, call, kopilka
 
 pytestmark = pytest.mark.timeout(180)

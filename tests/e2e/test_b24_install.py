@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kopilka.bitrix24.connections import Connection, get_connection
 from kopilka.db.tables import b24_connections, b24_rejected_events, portals
-from kopilka.devstack import APP_ID, APP_SECRET, SCOPES
+from kopilka.process.devstack import APP_ID, APP_SECRET, SCOPES
 from tests.b24harness import Harness, kopilka_on_emulator
 
 pytestmark = pytest.mark.timeout(180)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kopilka.bitrix24.provision import provision
-from kopilka.devstack import emulated_portal, example
+from kopilka.process.devstack import emulated_portal, example
 from kopilka.program.loader import load_program
 from tests.b24harness import kopilka_on_emulator
 

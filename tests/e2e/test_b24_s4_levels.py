@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kopilka.devstack import emulated_portal
+from kopilka.process.devstack import emulated_portal
 from tests.b24harness import Harness, kopilka_on_emulator
 
 pytestmark = pytest.mark.timeout(240)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kopilka.devstack import free_socket
+from kopilka.process.devstack import free_socket
 
 pytestmark = pytest.mark.timeout(120)
 

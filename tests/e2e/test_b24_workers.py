@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from b24emu import Faults, RateLimit
 from kopilka.db.tables import b24_deals, b24_sync_runs
-from kopilka.devstack import Stack, emulated_portal
+from kopilka.process.devstack import Stack, emulated_portal
 from tests.b24harness import kopilka_on_emulator
 from tests.e2e.conftest import worker_process
 

@@ -22,11 +22,11 @@ from kopilka.api.keys import create_api_key
 from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import cards, customers, lots, notifications, registrations
-from kopilka.devstack import Stack
 from kopilka.fakes import SmsRuFake
 from kopilka.fakes.smtp import SmtpSink
 from kopilka.notify.birthdays import daily_round
 from kopilka.notify.service import run_notify
+from kopilka.process.devstack import Stack
 from tests.b24harness import kopilka_on_emulator
 
 pytestmark = pytest.mark.timeout(240)

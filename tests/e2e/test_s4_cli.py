@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from b24emu import EmuServer
 from kopilka.cli import app
-from kopilka.devstack import emulated_portal
+from kopilka.process.devstack import emulated_portal
 from tests.e2e.test_b24_cli import invoke
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "aesthetic-medicine.yaml"

@@ -16,7 +16,7 @@ from b24emu import EmuServer
 from kopilka.cli import app
 from kopilka.config import get_settings
 from kopilka.db import crypto
-from kopilka.devstack import emulated_portal
+from kopilka.process.devstack import emulated_portal
 from tests.e2e.conftest import TRAVEL, kopilka
 
 

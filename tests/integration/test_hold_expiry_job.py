@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kopilka.bitrix24.connections import connect_webhook
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_dirty_deals
-from kopilka.holds import expire_due_holds
+from kopilka.holds.service import expire_due_holds
 from kopilka.ledger.accrual import accrue
 from kopilka.ledger.book import ensure_customer, program_book
 from kopilka.ledger.queries import balance

@@ -38,8 +38,8 @@ from kopilka.domain.errors import (
 from kopilka.domain.manual import ManualGrantRefused
 from kopilka.ledger.types import Book
 from kopilka.phones import InvalidPhone
+from kopilka.process.services import Services
 from kopilka.program.model import Program
-from kopilka.services import Services
 
 T = TypeVar("T")
 

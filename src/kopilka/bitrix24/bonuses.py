@@ -23,8 +23,8 @@ from kopilka.domain.explain import points_ru
 from kopilka.ledger.book import ensure_customer
 from kopilka.ledger.grants import grant
 from kopilka.ledger.types import Book, Posted
+from kopilka.process.services import Services
 from kopilka.program.model import Program
-from kopilka.services import Services
 
 log = logging.getLogger("kopilka.bitrix24.bonuses")
 

@@ -1,7 +1,7 @@
 """Daily work on each connected portal: calendar expiry (R-09), the birthday window (R-10) and the
 refresh of every contact's Kopilka fields, yearly totals included (R-16).
 
-A tick (every few minutes, ``kopilka.jobs``) runs :func:`run_daily` per portal:
+A tick (every few minutes, ``kopilka.process.worker``) runs :func:`run_daily` per portal:
 
 * **expiry** every tick: the lots past their date are expired (``ledger.expiry``, effective at the
   instant they were due, once) and the owners' fields refreshed in the same transaction;
@@ -41,8 +41,8 @@ from kopilka.domain.birthday import in_birthday_window
 from kopilka.domain.explain import points_ru
 from kopilka.ledger.expiry import due_accounts, expire_accounts
 from kopilka.ledger.types import Book, Posted
+from kopilka.process.services import Services
 from kopilka.program.model import Program
-from kopilka.services import Services
 
 log = logging.getLogger("kopilka.bitrix24.daily")
 

@@ -1,12 +1,12 @@
 """What the connector asks the queue to do later: its tasks' names and locks, and the
-deferrals, made in the caller's transaction (``kopilka.queue``). The tasks themselves are in
+deferrals, made in the caller's transaction (``kopilka.process.queue``). The tasks themselves are in
 :mod:`kopilka.bitrix24.tasks`."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kopilka.queue import defer_once
+from kopilka.process.queue import defer_once
 
 SYNC_TASK = "bitrix24.portal.sync"
 DAILY_TASK = "bitrix24.portal.daily"

@@ -42,7 +42,7 @@ from kopilka.bitrix24.sync import mark_dirty
 from kopilka.db.engine import run_in_transaction
 from kopilka.notify.deferred import defer_cards
 from kopilka.notify.service import mark_contacts
-from kopilka.services import Services
+from kopilka.process.services import Services
 from kopilka.web.forms import nested, parse_form
 
 log = logging.getLogger("kopilka.bitrix24.events")
@@ -50,7 +50,7 @@ router = APIRouter(prefix="/b24", tags=["bitrix24"])
 
 DEAL_EVENTS = {"ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE"}
 PRODUCT_EVENTS = {"ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE"}  # the catalog cache is stale
-CONTACT_EVENTS = {"ONCRMCONTACTADD", "ONCRMCONTACTUPDATE"}  # bonus cards (kopilka.cards)
+CONTACT_EVENTS = {"ONCRMCONTACTADD", "ONCRMCONTACTUPDATE"}  # bonus cards (kopilka.cards.service)
 HINT_EVENTS = DEAL_EVENTS | PRODUCT_EVENTS | CONTACT_EVENTS
 
 

@@ -37,7 +37,7 @@ DEAL_FIELDS: dict[str, tuple[str, str, str]] = {
 }
 DEAL_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
 PRODUCT_EVENTS = ("ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE")  # the catalog cache goes stale
-CONTACT_EVENTS = ("ONCRMCONTACTADD", "ONCRMCONTACTUPDATE")  # bonus cards (kopilka.cards)
+CONTACT_EVENTS = ("ONCRMCONTACTADD", "ONCRMCONTACTUPDATE")  # bonus cards (kopilka.cards.service)
 
 
 def events_for(program: Program) -> tuple[str, ...]:

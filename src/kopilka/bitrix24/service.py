@@ -21,7 +21,7 @@ from kopilka.bitrix24.offers import Layout, changed_deals
 from kopilka.bitrix24.sync import SyncReport, mark_dirty, sync_portal
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_deals, b24_sync_state
-from kopilka.services import Services
+from kopilka.process.services import Services
 
 log = logging.getLogger("kopilka.bitrix24")
 

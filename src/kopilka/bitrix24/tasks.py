@@ -1,5 +1,5 @@
 """The connector's background tasks (DESIGN D2), registered on the worker's app by
-``kopilka.jobs.make_app``:
+``kopilka.process.worker.make_app``:
 
 * ``bitrix24.portal.sync`` drains a portal's dirty deals. Deferred by the events endpoint *in the
   transaction that records the hint*, with a queueing lock per portal so that a burst of events
@@ -27,9 +27,9 @@ from kopilka.bitrix24.service import defer_sweeps, run_sync
 from kopilka.db.engine import run_in_transaction
 from kopilka.logs import bound
 from kopilka.notify.deferred import notify_soon
-from kopilka.queue import job_services
+from kopilka.process.queue import job_services
 
-log = logging.getLogger("kopilka.jobs")
+log = logging.getLogger("kopilka.process.worker")
 
 #: A failed sync is not retried by procrastinate (a retried job would collide with the next one
 #: queued under the portal's queueing lock): it defers its successor, later and later.

@@ -36,7 +36,7 @@ from kopilka.notify.deferred import defer_notify
 from kopilka.notify.outbox import queue
 from kopilka.notify.service import http_of
 from kopilka.notify.sms import sms_channel
-from kopilka.services import Services
+from kopilka.process.services import Services
 
 log = logging.getLogger("kopilka.cabinet")
 

@@ -39,7 +39,7 @@ from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_deals, portals, pos_orders
 from kopilka.ledger.queries import balance, history
 from kopilka.phones import InvalidPhone, normalize_phone
-from kopilka.services import Services
+from kopilka.process.services import Services
 
 log = logging.getLogger("kopilka.cabinet")
 SESSION_COOKIE = "kop_session"

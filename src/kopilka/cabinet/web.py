@@ -24,7 +24,7 @@ from starlette.datastructures import FormData
 from kopilka.cabinet.i18n import pick_lang, translator
 from kopilka.config import Settings
 from kopilka.domain.money import format_points, format_rub
-from kopilka.services import Services
+from kopilka.process.services import Services
 
 CSRF_COOKIE = "kop_csrf"
 LANG_COOKIE = "kop_lang"

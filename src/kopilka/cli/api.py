@@ -14,7 +14,7 @@ from kopilka.cli.common import PortalOpt, fail, out, run
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.ledger.book import ensure_portal
-from kopilka.runtime import open_engine
+from kopilka.process.runtime import open_engine
 
 api_key_app = typer.Typer(no_args_is_help=True, help="API keys of the public API (/api/v1).")
 admin_app = typer.Typer(no_args_is_help=True, help="The admin pages.")

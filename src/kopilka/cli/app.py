@@ -44,10 +44,10 @@ from kopilka.ledger.queries import explain as read_explain
 from kopilka.ledger.queries import history as read_history
 from kopilka.ledger.spending import expire_holds
 from kopilka.ledger.types import Balance, Book, Posted
+from kopilka.process.runtime import open_engine, prepare_database
 from kopilka.program.errors import ProgramFileError
 from kopilka.program.loader import load_program
 from kopilka.program.model import Program
-from kopilka.runtime import open_engine, prepare_database
 
 app = typer.Typer(
     name="kopilka",

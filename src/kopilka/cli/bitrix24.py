@@ -35,10 +35,10 @@ from kopilka.cli.common import err, load, out, print_json, run
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import InvalidCommand
-from kopilka.jobs import run_worker
 from kopilka.ledger.types import Posted
 from kopilka.logs import configure as configure_logs
-from kopilka.services import Services, open_services
+from kopilka.process.services import Services, open_services
+from kopilka.process.worker import run_worker
 from kopilka.web.app import create_app
 
 PortalRef = Annotated[

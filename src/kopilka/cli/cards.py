@@ -12,7 +12,7 @@ from kopilka.cli.bitrix24 import PortalRef, _connection
 from kopilka.cli.common import fail, out, run
 from kopilka.config import get_settings
 from kopilka.db.tables import notifications
-from kopilka.services import open_services
+from kopilka.process.services import open_services
 
 card_app = typer.Typer(no_args_is_help=True, help="Bonus cards.")
 notify_app = typer.Typer(no_args_is_help=True, help="Notifications (SMS, e-mail, Bitrix24).")
@@ -24,7 +24,7 @@ def issue(
     portal: PortalRef = None,
 ) -> None:
     """Issue the contact's bonus card now (only the phone is required)."""
-    from kopilka.cards_api import ContactNotFound, issue_by_hand
+    from kopilka.cards.service import ContactNotFound, issue_by_hand
 
     async def go() -> None:
         async with open_services(get_settings()) as services:

@@ -20,10 +20,10 @@ from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import KopilkaError
 from kopilka.ledger.book import ensure_portal, program_book
 from kopilka.ledger.types import Book
+from kopilka.process.runtime import open_engine
 from kopilka.program.errors import ProgramFileError
 from kopilka.program.loader import load_program
 from kopilka.program.model import Program
-from kopilka.runtime import open_engine
 
 T = TypeVar("T")
 out = Console(highlight=False)

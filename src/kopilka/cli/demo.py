@@ -38,8 +38,8 @@ from kopilka.ledger.grants import grant
 from kopilka.ledger.invariants import check_invariants
 from kopilka.ledger.queries import balance
 from kopilka.ledger.types import Book, Posted
+from kopilka.process.runtime import open_engine
 from kopilka.program.model import Program
-from kopilka.runtime import open_engine
 
 RUB = 100
 Action = Callable[[AsyncConnection], Awaitable[object]]

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from b24emu import Portal
 from kopilka.config import Settings
-from kopilka.devstack import Stack, example, kopilka_on_emulator
+from kopilka.process.devstack import Stack, example, kopilka_on_emulator
 from kopilka.program.loader import load_program
 
 BALANCE = "UF_CRM_KOP_BALANCE"

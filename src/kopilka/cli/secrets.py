@@ -10,7 +10,7 @@ from kopilka.config import get_settings
 from kopilka.db import crypto
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.rotation import rotate_secrets
-from kopilka.runtime import open_engine
+from kopilka.process.runtime import open_engine
 
 secrets_app = typer.Typer(
     no_args_is_help=True,

@@ -35,8 +35,8 @@ from kopilka.notify.deferred import defer_notify
 from kopilka.notify.expand import contact_id_of
 from kopilka.notify.outbox import opted_out, queue
 from kopilka.notify.templates import render
+from kopilka.process.services import Services
 from kopilka.program.model import Program
-from kopilka.services import Services
 
 log = logging.getLogger("kopilka.notify")
 

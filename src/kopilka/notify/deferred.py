@@ -1,5 +1,6 @@
 """What notifications, cards and registrations ask the queue to do later: the names and locks of
-their tasks and the deferrals (``kopilka.queue``); the tasks are in :mod:`kopilka.notify.jobs`."""
+their tasks and the deferrals (``kopilka.process.queue``); the tasks are in
+:mod:`kopilka.notify.jobs`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kopilka.queue import defer_once
+from kopilka.process.queue import defer_once
 
 NOTIFY_TASK = "notify.portal"
 CARDS_TASK = "cards.contacts"

@@ -1,4 +1,4 @@
-"""The notification, card and registration tasks (registered by ``kopilka.jobs.make_app``;
+"""The notification, card and registration tasks (registered by ``kopilka.process.worker.make_app``;
 their deferrals are in :mod:`kopilka.notify.deferred`).
 
 * ``notify.portal`` expands a portal's ledger events into messages and delivers the due ones,
@@ -24,8 +24,8 @@ from kopilka.logs import bound
 from kopilka.notify.birthdays import run_daily
 from kopilka.notify.deferred import CARDS_TASK, NOTIFY_TASK, REGISTRATION_TASK, again
 from kopilka.notify.service import run_cards, run_notify
-from kopilka.queue import job_services
-from kopilka.registration import note_failure, process_registration
+from kopilka.process.queue import job_services
+from kopilka.registration.service import note_failure, process_registration
 
 log = logging.getLogger("kopilka.notify")
 

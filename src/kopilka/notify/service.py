@@ -17,7 +17,7 @@ from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection, UnknownPortal, get_connection, portal_program
 from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.outbox import pending_count
-from kopilka.cards import CardOutcome, issue_card
+from kopilka.cards.service import CardOutcome, issue_card
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import contact_hints
 from kopilka.notify.channels import configured
@@ -25,9 +25,9 @@ from kopilka.notify.contacts import read_contacts
 from kopilka.notify.deferred import defer_notify
 from kopilka.notify.expand import expand_events
 from kopilka.notify.outbox import Delivery, Policy, deliver_due
+from kopilka.process.services import Services
 from kopilka.program.model import Program
 from kopilka.program.notify import Cards, parse_quiet_hours
-from kopilka.services import Services
 
 log = logging.getLogger("kopilka.notify")
 

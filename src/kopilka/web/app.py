@@ -16,10 +16,10 @@ from kopilka.api.routes import router as api_router
 from kopilka.bitrix24.events import router as b24_router
 from kopilka.cabinet.pages import router as cabinet_router
 from kopilka.cabinet.pages import static as cabinet_static
-from kopilka.cards_api import router as cards_router
+from kopilka.cards.endpoints import router as cards_router
 from kopilka.pos.endpoints import router as pos_router
-from kopilka.registration import router as registration_router
-from kopilka.services import Services
+from kopilka.process.services import Services
+from kopilka.registration.endpoints import router as registration_router
 from kopilka.web.limits import BodyLimit
 from kopilka.web.metrics import render
 

@@ -20,8 +20,8 @@ from kopilka.db.engine import run_in_transaction
 from kopilka.ledger.accrual import accrue
 from kopilka.ledger.book import ensure_customer, ensure_portal, program_book
 from kopilka.ledger.types import Book
+from kopilka.process.services import Services
 from kopilka.program.loader import load_program
-from kopilka.services import Services
 from kopilka.web.app import create_app
 from tests.factories import T0, ref
 

@@ -19,8 +19,8 @@ from kopilka.bitrix24.connections import Connection, connect_webhook, get_connec
 from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_dirty_deals, b24_rejected_events, portals
-from kopilka.devstack import free_socket
-from kopilka.services import Services
+from kopilka.process.devstack import free_socket
+from kopilka.process.services import Services
 from kopilka.web.app import create_app
 
 TOKEN = "3f0a8c1d2e4b5a6978c0d1e2f3a4b5c6"  # a 32-hex application token, as the portal makes

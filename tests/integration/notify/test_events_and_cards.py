@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kopilka.cards import issue_card
+from kopilka.cards.service import issue_card
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_outbox, cards, notification_events, notifications
 from kopilka.ledger.accrual import accrue

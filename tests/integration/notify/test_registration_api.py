@@ -17,8 +17,8 @@ from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import registrations
 from kopilka.domain.errors import KopilkaError
 from kopilka.ledger.book import ensure_portal
-from kopilka.registration import note_failure, process_registration
-from kopilka.services import Services
+from kopilka.process.services import Services
+from kopilka.registration.service import note_failure, process_registration
 from kopilka.web.app import create_app
 
 GOOD = {

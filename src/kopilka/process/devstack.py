@@ -38,12 +38,12 @@ from kopilka.bitrix24.sync import dirty_count
 from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_outbox
-from kopilka.jobs import run_worker
 from kopilka.ledger.book import get_customer_id
 from kopilka.ledger.queries import balance
 from kopilka.ledger.types import Balance
+from kopilka.process.services import Services
+from kopilka.process.worker import run_worker
 from kopilka.program.model import Program
-from kopilka.services import Services
 from kopilka.web.app import create_app
 
 SCOPES = ("crm", "im", "lists", "user", "bizproc", "catalog")
@@ -285,5 +285,5 @@ async def _connect(
 
 
 def example(name: str) -> tuple[Path, str]:
-    path = Path(__file__).parents[2] / "examples" / name
+    path = Path(__file__).parents[3] / "examples" / name
     return path, path.read_text(encoding="utf-8")

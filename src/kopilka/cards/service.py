@@ -24,17 +24,23 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.bitrix24.connections import get_connection, portal_program
+from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.outbox import queue_write
+from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import cards, customers
 from kopilka.ledger.book import ensure_customer
 from kopilka.notify import contacts as c
+from kopilka.notify.contacts import read_contacts
+from kopilka.notify.deferred import defer_notify
 from kopilka.notify.outbox import queue
 from kopilka.notify.templates import render
 from kopilka.phones import InvalidPhone, normalize_phone
+from kopilka.process.services import Services
 from kopilka.program.model import Program
 from kopilka.program.notify import Cards
 
-log = logging.getLogger("kopilka.cards")
+log = logging.getLogger("kopilka.cards.service")
 
 Status = Literal["issued", "exists", "incomplete", "no_phone", "bad_phone", "taken"]
 
@@ -142,3 +148,35 @@ async def _write_field(
             params={"id": contact_id, "fields": {field: number}},
             idempotent=True,
         )
+
+
+# By hand (R-17: "once a phone is added the card can be issued again by hand"): the API's
+# ``POST /api/v1/contacts/{contact_id}/card`` and ``kopilka card issue --contact N``; only the
+# phone is required.
+class ContactNotFound(LookupError):
+    pass
+
+
+async def issue_by_hand(
+    services: Services, portal_id: int, contact_id: int, *, actor: str
+) -> CardOutcome:
+    async with services.engine.connect() as conn:
+        connection = await get_connection(conn, portal_id)
+        _book, program = await portal_program(conn, connection)
+    rules = program.cards or Cards()
+    extra = [f for f in rules.required if f.startswith("UF_")]
+    contact = (await read_contacts(services.client_for(connection), [contact_id], extra)).get(
+        contact_id
+    )
+    if contact is None:
+        raise ContactNotFound(f"contact {contact_id} is not in the portal")
+
+    async def issue(conn: AsyncConnection) -> CardOutcome:
+        outcome = await issue_card(
+            conn, portal_id, program, contact, issued_by=actor, check_required=False
+        )
+        await defer_sync(conn, portal_id)
+        await defer_notify(conn, portal_id)
+        return outcome
+
+    return await run_in_transaction(services.engine, issue)

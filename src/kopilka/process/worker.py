@@ -1,12 +1,12 @@
 """The worker's app: every feature's tasks gathered on one procrastinate app (DESIGN D2). This
 is process plumbing, imported by the CLI and the devstack only; features defer their jobs
-through :mod:`kopilka.queue` and register their tasks in their own ``tasks.py``:
+through :mod:`kopilka.process.queue` and register their tasks in their own ``tasks.py``:
 
 * ``kopilka.bitrix24.tasks``: the portal sync, the sweep, the daily jobs;
 * ``kopilka.notify.jobs``: notifications, cards, registrations, birthdays;
-* here, what belongs to no feature: ``ledger.expire_holds`` (every 5 minutes) releases holds
-  past their TTL (``kopilka.holds``), and ``jobs.retry_stalled`` (every minute) re-queues jobs
-  of workers that stopped sending heartbeats, e.g. killed by SIGKILL mid-job; the sync is
+* ``kopilka.holds.tasks``: holds past their TTL released;
+* here, what belongs to no feature: ``jobs.retry_stalled`` (every minute) re-queues the jobs of
+  workers that stopped sending heartbeats, e.g. killed by SIGKILL mid-job; the sync is
   idempotent, so running it again is safe.
 """
 
@@ -17,10 +17,10 @@ import procrastinate
 from kopilka.bitrix24 import tasks as bitrix24_tasks
 from kopilka.bitrix24.deferred import DAILY_TASK, SYNC_TASK, defer_daily, defer_sync
 from kopilka.bitrix24.tasks import daily_tick_job
-from kopilka.holds import expire_due_holds
+from kopilka.holds.tasks import register as register_holds
 from kopilka.notify.jobs import register as register_notify
-from kopilka.queue import conninfo, defer_once, job_services, retry_stalled
-from kopilka.services import Services
+from kopilka.process.queue import conninfo, defer_once, retry_stalled
+from kopilka.process.services import Services
 
 __all__ = [
     "DAILY_TASK",
@@ -39,22 +39,15 @@ async def retry_stalled_job(context: procrastinate.JobContext, timestamp: int) -
     await retry_stalled(context.app)
 
 
-async def expire_holds_job(context: procrastinate.JobContext, timestamp: int) -> int:
-    services = job_services(context)
-    return await expire_due_holds(services.engine, services.now())
-
-
 def make_app(connector: procrastinate.PsycopgConnector) -> procrastinate.App:
     """An app with Kopilka's tasks (each app wraps the plain functions in its own tasks)."""
     job_app = procrastinate.App(connector=connector)
     bitrix24_tasks.register(job_app)
     register_notify(job_app)
-    for name, fn, cron in (
-        ("jobs.retry_stalled", retry_stalled_job, "* * * * *"),
-        ("ledger.expire_holds", expire_holds_job, "*/5 * * * *"),
-    ):
-        task = job_app.task(name=name, queueing_lock=name, pass_context=True)(fn)
-        job_app.periodic(cron=cron, periodic_id=name)(task)
+    register_holds(job_app)
+    name = "jobs.retry_stalled"
+    task = job_app.task(name=name, queueing_lock=name, pass_context=True)(retry_stalled_job)
+    job_app.periodic(cron="* * * * *", periodic_id=name)(task)
     return job_app
 
 

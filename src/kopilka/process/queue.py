@@ -3,8 +3,8 @@
 Features defer their jobs through :func:`defer_once` by task *name* (procrastinate needs no
 registered task to defer one), in the caller's transaction, so a feature never imports another
 feature's tasks, nor the registry of them all. Each feature registers its own tasks
-(``<feature>/tasks.py``: ``register(app)``); only the process plumbing (:mod:`kopilka.jobs`)
-gathers them into the worker's app.
+(``<feature>/tasks.py``: ``register(app)``); only the process plumbing
+(:mod:`kopilka.process.worker`) gathers them into the worker's app.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 if TYPE_CHECKING:
-    from kopilka.services import Services
+    from kopilka.process.services import Services
 
-log = logging.getLogger("kopilka.jobs")
+log = logging.getLogger("kopilka.process.worker")
 
 
 def conninfo(url: str) -> str:
@@ -30,9 +30,9 @@ def conninfo(url: str) -> str:
 
 
 def job_services(context: procrastinate.JobContext) -> Services:
-    """The process's services, handed to every job by ``kopilka.jobs.run_worker``."""
+    """The process's services, handed to every job by ``kopilka.process.worker.run_worker``."""
     services = (context.additional_context or {}).get("services")
-    assert services is not None, "workers are started by kopilka.jobs.run_worker"
+    assert services is not None, "workers are started by kopilka.process.worker.run_worker"
     return cast("Services", services)
 
 

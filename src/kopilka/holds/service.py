@@ -21,7 +21,7 @@ from kopilka.db.tables import programs
 from kopilka.ledger.spending import expire_holds
 from kopilka.ledger.types import Book
 
-log = logging.getLogger("kopilka.holds")
+log = logging.getLogger("kopilka.holds.service")
 
 _DEAL = re.compile(r"^deal:(\d+)(?::|$)")
 

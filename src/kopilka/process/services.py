@@ -18,7 +18,7 @@ from kopilka.bitrix24.connections import Connection
 from kopilka.bitrix24.limiter import PgRateLimiter
 from kopilka.bitrix24.rejections import RejectionBudget
 from kopilka.config import Settings
-from kopilka.runtime import open_engine
+from kopilka.process.runtime import open_engine
 
 
 def utcnow() -> datetime:

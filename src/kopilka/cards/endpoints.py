@@ -1,6 +1,5 @@
-"""Issuing a card by hand (R-17: "once a phone is added the card can be issued again by hand"):
-``POST /api/v1/contacts/{contact_id}/card`` and ``kopilka card issue --contact N`` share
-:func:`issue_by_hand`. By hand, only the phone is required."""
+"""``POST /api/v1/contacts/{contact_id}/card``: a card issued by hand (R-17), as ``kopilka card
+issue --contact N`` does (:func:`kopilka.cards.service.issue_by_hand`)."""
 
 from __future__ import annotations
 
@@ -9,52 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.api.errors import ApiError, ErrorResponse
 from kopilka.api.keys import ApiPrincipal, require_scope
-from kopilka.bitrix24.connections import get_connection, portal_program
-from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.errors import B24Error
-from kopilka.cards import CardOutcome, issue_card
-from kopilka.db.engine import run_in_transaction
+from kopilka.cards.service import ContactNotFound, issue_by_hand
 from kopilka.domain.errors import KopilkaError
-from kopilka.notify.contacts import read_contacts
-from kopilka.notify.deferred import defer_notify
-from kopilka.program.notify import Cards
-from kopilka.services import Services
+from kopilka.process.services import Services
 
 router = APIRouter(prefix="/api/v1", tags=["cards"])
 MAX_ID = 2**63 - 1
-
-
-class ContactNotFound(LookupError):
-    pass
-
-
-async def issue_by_hand(
-    services: Services, portal_id: int, contact_id: int, *, actor: str
-) -> CardOutcome:
-    async with services.engine.connect() as conn:
-        connection = await get_connection(conn, portal_id)
-        _book, program = await portal_program(conn, connection)
-    rules = program.cards or Cards()
-    extra = [f for f in rules.required if f.startswith("UF_")]
-    contact = (await read_contacts(services.client_for(connection), [contact_id], extra)).get(
-        contact_id
-    )
-    if contact is None:
-        raise ContactNotFound(f"contact {contact_id} is not in the portal")
-
-    async def issue(conn: AsyncConnection) -> CardOutcome:
-        outcome = await issue_card(
-            conn, portal_id, program, contact, issued_by=actor, check_required=False
-        )
-        await defer_sync(conn, portal_id)
-        await defer_notify(conn, portal_id)
-        return outcome
-
-    return await run_in_transaction(services.engine, issue)
 
 
 class CardOut(BaseModel):
