@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
+import time
 from contextlib import AbstractContextManager
 from itertools import pairwise
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from b24emu import Faults, RateLimit
+from kopilka.bitrix24.sync import SYNC_LOCK
 from kopilka.db.tables import b24_deals, b24_sync_runs
 from kopilka.process.devstack import Stack, emulated_portal
+from kopilka.process.worker import SYNC_TASK
 from tests.b24harness import kopilka_on_emulator
 from tests.e2e.conftest import worker_process
 
@@ -70,14 +74,52 @@ async def test_worker_killed_mid_job_is_replaced(committed_engine: AsyncEngine) 
         await assert_each_earned_100(h, contacts)
 
 
+async def _wait_for(engine: AsyncEngine, sql: str, timeout: float = 60.0) -> object:
+    """Poll until ``sql`` returns a value (not NULL, not false); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        async with engine.connect() as conn:
+            found = await conn.scalar(text(sql), {"task": SYNC_TASK, "ns": SYNC_LOCK})
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never seen: {sql}")
+
+
+RUNNING = "SELECT worker FROM b24_sync_runs WHERE finished_at IS NULL LIMIT 1"
+#: contention: while one sync drains the portal another waits, queued or for the portal's lock
+WAITING_BEHIND_A_RUN = (
+    "SELECT EXISTS (SELECT FROM b24_sync_runs WHERE finished_at IS NULL) AND ("
+    " EXISTS (SELECT FROM procrastinate_jobs WHERE task_name = :task AND status = 'todo')"
+    " OR EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    " AND classid::bigint = :ns))"
+)
+
+
+def name_of(proc: subprocess.Popen[bytes]) -> str:
+    return f"{socket.gethostname()}:{proc.pid}"  # as a sync run records its worker
+
+
 async def test_two_workers_share_the_portal_politely(committed_engine: AsyncEngine) -> None:
     limit = RateLimit(burst=10, per_second=20.0, enabled=True)
     portal = emulated_portal(rate_limit=limit)
     async with kopilka_on_emulator(committed_engine, portal=portal, worker=False) as h:
-        portal.faults = Faults(slow_seconds=0.02)
         portal.stats.reset()
-        with worker(committed_engine), worker(committed_engine):
-            contacts = win_deals(h, 60)
+        with worker(committed_engine) as one, worker(committed_engine) as two:
+            portal.faults = Faults(slow_seconds=0.3)  # a long first run: the next one must wait
+            contacts = win_deals(h, 20)
+            await portal.flush_events()
+            busy = await _wait_for(committed_engine, RUNNING)
+            contacts += win_deals(h, 20)
+            await portal.flush_events()
+            assert await _wait_for(committed_engine, WAITING_BEHIND_A_RUN)
+            # The busy worker stops (gracefully: it finishes its run, takes nothing more), so
+            # the waiting sync is the other worker's, and it starts only when the run is over.
+            first = one if busy == name_of(one) else two
+            assert busy == name_of(first)
+            first.terminate()
+            first.wait(120)
+            portal.faults = Faults(slow_seconds=0.02)
             await h.settle(timeout=180)
         await assert_each_earned_100(h, contacts)
         assert portal.stats.rejected_503 == 0
@@ -93,6 +135,6 @@ async def test_two_workers_share_the_portal_politely(committed_engine: AsyncEngi
                 )
             ).all()
         assert all(r.finished_at is not None for r in runs)
+        assert {r.worker for r in runs} == {name_of(one), name_of(two)}
         for before, after in pairwise(runs):
             assert before.finished_at <= after.started_at, (before, after)  # never at once
-        assert len({r.worker for r in runs}) >= 1

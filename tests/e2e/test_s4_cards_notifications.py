@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kopilka.api.keys import create_api_key
 from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
-from kopilka.db.tables import cards, customers, lots, notifications, registrations
+from kopilka.db.tables import cards, contact_hints, lots, notifications, registrations
 from kopilka.fakes import SmsRuFake
 from kopilka.fakes.smtp import SmtpSink
 from kopilka.notify.birthdays import daily_round
@@ -132,8 +132,12 @@ async def quiet_outbox(h: Stack) -> bool:
             .select_from(notifications)
             .where(notifications.c.status.in_(("pending", "sending")))
         )
-        hints = await conn.scalar(select(func.count()).select_from(customers))
-    return busy == 0 and hints is not None
+        hints = await conn.scalar(  # contacts the portal told about, not yet looked at
+            select(func.count())
+            .select_from(contact_hints)
+            .where(contact_hints.c.portal_id == h.connection.portal_id)
+        )
+    return busy == 0 and hints == 0
 
 
 async def test_s4_cards_accrual_messages_and_manager_notices(
@@ -156,8 +160,7 @@ async def test_s4_cards_accrual_messages_and_manager_notices(
             await until(h, lambda: notices(h, "не указан телефон"))
             h.call("crm.contact.update", {"id": olga, "fields": {"COMMENTS": "звонила"}})
             await h.settle()
-            await asyncio.sleep(1.0)
-            await h.settle()
+            await until(h, lambda: quiet_outbox(h))  # the card job has looked at that save
             assert len(notices(h, "не указан телефон")) == 1
             assert not h.contact(olga).get(CARD)
             # A phone added later: the next save issues the card.
@@ -175,6 +178,7 @@ async def test_s4_cards_accrual_messages_and_manager_notices(
             )
             await until(h, lambda: notices(h, "уже принадлежит"))
             assert f"№{ivan}" in notices(h, "уже принадлежит")[0]["MESSAGE"]
+            await until(h, lambda: quiet_outbox(h))  # both saves looked at, not just the twin's
             async with h.engine.connect() as conn:
                 numbers = (await conn.execute(select(cards.c.number))).scalars().all()
             assert sorted(numbers) == ["+79123456789", "+79160001122"]

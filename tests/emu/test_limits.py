@@ -44,9 +44,11 @@ def test_operating_time_limit(http: httpx.Client) -> None:
     portal.method_cost_seconds = {"crm.deal.list": 1.0}
     with EmuServer(portal):
         hook = portal.add_webhook()
+        before = time.time()
         first = http.get(hook + "crm.deal.list").json()
-        assert 1.0 <= first["time"]["operating"] < 1.1
-        assert first["time"]["operating_reset_at"] >= int(time.time()) + 590
+        assert first["time"]["operating"] >= 1.0  # the method's cost is charged
+        # the window opens with the call (the next line, not a clock bound, shows the limit)
+        assert first["time"]["operating_reset_at"] >= int(before) + 590
         # the second call takes the sum over 2 s and still runs; the third is refused
         statuses = [http.get(hook + "crm.deal.list").status_code for _ in range(2)]
         assert statuses == [200, 429]

@@ -28,7 +28,7 @@ from kopilka.bitrix24.daily import (
 )
 from kopilka.bitrix24.sync import SYNC_LOCK
 from kopilka.db.engine import run_in_transaction
-from kopilka.db.tables import b24_daily_runs, b24_outbox, ledger_transactions
+from kopilka.db.tables import b24_daily_runs, b24_outbox
 from kopilka.ledger.accrual import accrue
 from kopilka.ledger.book import ensure_customer
 from kopilka.process.devstack import emulated_portal
@@ -225,32 +225,37 @@ async def test_expiry_after_new_year_runs_late_and_once(h: Harness) -> None:
     assert [h.contact(c)[CASHBACK] for c in (anna, boris)] == ["0", "0"]
     assert (await h.balance(anna)).available == 0
     async with h.engine.connect() as conn:
-        dates = (
-            await conn.scalars(
-                select(ledger_transactions.c.effective_at).where(
-                    ledger_transactions.c.kind == "expiry"
+        expiries = (
+            await conn.execute(
+                text(
+                    "SELECT DISTINCT t.id, t.effective_at, c.external_id"
+                    "  FROM ledger_transactions t"
+                    "  JOIN ledger_entries e ON e.transaction_id = t.id"
+                    "  JOIN accounts a ON a.id = e.account_id AND a.kind = 'customer'"
+                    "  JOIN customers c ON c.id = a.customer_id"
+                    " WHERE t.kind = 'expiry'"
                 )
             )
         ).all()
-    assert {d.astimezone(UTC) for d in dates} == {at("2025-12-31T21:00:00+00:00")}
-    notes = h.call(
-        "crm.timeline.comment.list", {"filter": {"ENTITY_ID": anna, "ENTITY_TYPE": "contact"}}
-    )
-    assert [n["COMMENT"].replace("\u00a0", " ") for n in notes] == [
-        f"Копилка: сгорело 2 000 бонусов — баллы сгорели: срок истёк 01.01.2026 00:00"
-        f" · запись №{_entry(n)}"
-        for n in notes
-    ]
+    assert {d.effective_at.astimezone(UTC) for d in expiries} == {at("2025-12-31T21:00:00+00:00")}
+    entry = {r.external_id: r.id for r in expiries}
+    assert sorted(entry) == sorted([f"contact:{anna}", f"contact:{boris}"])
+    # Each contact's timeline has exactly one expiry comment, naming the ledger's own entry.
+    for contact, burnt in ((anna, "2 000"), (boris, "1 000")):
+        notes = h.call(
+            "crm.timeline.comment.list",
+            {"filter": {"ENTITY_ID": contact, "ENTITY_TYPE": "contact"}},
+        )
+        assert [n["COMMENT"].replace("\u00a0", " ") for n in notes] == [
+            f"Копилка: сгорело {burnt} бонусов — баллы сгорели: срок истёк 01.01.2026 00:00"
+            f" · запись №{entry[f'contact:{contact}']}"
+        ]
 
     # A second run, that day or later, posts nothing and writes nothing.
     report = await tick(h, f"2026-01-03T10:10:00{MSK}", EXPIRY)
     assert (report["expired_entries"], report["writes"]) == (0, 0)
     report = await tick(h, f"2026-02-01T10:00:00{MSK}", EXPIRY)
     assert report["expired_entries"] == 0
-
-
-def _entry(note: dict[str, Any]) -> str:
-    return str(note["COMMENT"]).rsplit("№", 1)[1]
 
 
 async def _won(h: Harness, deal: int, category: int, closed: str, shares: dict[int, int]) -> None:
@@ -349,8 +354,10 @@ async def test_recorded_deals_gone_from_the_portal_are_found(h: Harness) -> None
 
 async def test_the_tick_defers_one_daily_run_per_portal_and_a_worker_runs_it(h: Harness) -> None:
     anna = person(h, "Анна", None)
-    h.services.now = lambda: datetime.now(UTC)
-    today = datetime.now(UTC).astimezone(ZoneInfo("Europe/Moscow")).date()
+    # A fixed clock: the real one, read twice near Moscow midnight, could name two days.
+    moment = at(f"2026-03-10T12:00:00{MSK}")
+    h.services.now = lambda: moment
+    today = moment.astimezone(ZoneInfo("Europe/Moscow")).date()
     h.call("crm.contact.update", {"id": anna, "fields": {"BIRTHDATE": today.isoformat()}})
     context = SimpleNamespace(additional_context={"services": h.services})
     await daily_tick_job(context, 0)  # type: ignore[arg-type]

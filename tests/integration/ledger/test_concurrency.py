@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kopilka.db.engine import run_in_transaction
@@ -25,8 +26,16 @@ async def funded_customer(engine: AsyncEngine, amount: int) -> tuple[Book, int]:
     async def setup(conn: AsyncConnection) -> tuple[Book, int]:
         book = await create_book(conn)
         customer = await create_customer(conn, book)
-        await accrue(conn, book, customer_id=customer, amount=amount, key=ref(),
-                     reason="seed", actor="test", now=T0)
+        await accrue(
+            conn,
+            book,
+            customer_id=customer,
+            amount=amount,
+            key=ref(),
+            reason="seed",
+            actor="test",
+            now=T0,
+        )
         return book, customer
 
     return await run_in_transaction(engine, setup)
@@ -41,8 +50,16 @@ async def test_twenty_concurrent_redemptions_never_overdraw(committed_engine: As
         try:
             return await run_in_transaction(
                 committed_engine,
-                lambda conn: redeem(conn, book, customer_id=customer, amount=amount,
-                                    key=ref("pos"), reason="order", actor="pos", now=T0),
+                lambda conn: redeem(
+                    conn,
+                    book,
+                    customer_id=customer,
+                    amount=amount,
+                    key=ref("pos"),
+                    reason="order",
+                    actor="pos",
+                    now=T0,
+                ),
             )
         except InsufficientPoints as exc:
             return exc
@@ -61,7 +78,23 @@ async def test_twenty_concurrent_redemptions_never_overdraw(committed_engine: As
     assert left < 70 * RUB
     assert refused, "some of the 1 600 ₽ of requests must have been refused"
     assert all("available" in str(r) for r in refused)
-    assert len(refused) + (len(results) - len(refused)) == 20
+    # Each success took exactly what it asked, and each is one stored redemption.
+    granted = [a for a, r in zip(amounts, results, strict=True) if isinstance(r, Posted)]
+    assert spent == sum(granted)
+
+    async def stored(conn: AsyncConnection) -> int:
+        return int(
+            await conn.scalar(
+                text(
+                    "SELECT count(*) FROM ledger_transactions"
+                    " WHERE program_id = :p AND kind = 'redemption'"
+                ),
+                {"p": book.program_id},
+            )
+            or 0
+        )
+
+    assert await run_in_transaction(committed_engine, stored) == len(granted) == 20 - len(refused)
 
     async def invariants(conn: AsyncConnection) -> list[object]:
         return list(await check_invariants(conn))
@@ -80,8 +113,16 @@ async def test_concurrent_replays_of_one_key_post_once(committed_engine: AsyncEn
     async def earn() -> Posted:
         return await run_in_transaction(
             committed_engine,
-            lambda conn: accrue(conn, book, customer_id=customer, amount=500 * RUB, key=key,
-                                reason="deal won", actor="sync", now=T0),
+            lambda conn: accrue(
+                conn,
+                book,
+                customer_id=customer,
+                amount=500 * RUB,
+                key=key,
+                reason="deal won",
+                actor="sync",
+                now=T0,
+            ),
         )
 
     results = await asyncio.gather(*(earn() for _ in range(8)))
@@ -103,9 +144,17 @@ async def test_concurrent_twins_of_a_hold_and_its_capture_act_once(
     async def hold() -> HoldView:
         return await run_in_transaction(
             committed_engine,
-            lambda conn: place_hold(conn, book, customer_id=customer, amount=300 * RUB,
-                                    key=hold_key, reason="deal", actor="sync", now=T0,
-                                    expires_at=T0 + timedelta(days=1)),
+            lambda conn: place_hold(
+                conn,
+                book,
+                customer_id=customer,
+                amount=300 * RUB,
+                key=hold_key,
+                reason="deal",
+                actor="sync",
+                now=T0,
+                expires_at=T0 + timedelta(days=1),
+            ),
         )
 
     holds = await asyncio.gather(*(hold() for _ in range(6)))
@@ -114,15 +163,18 @@ async def test_concurrent_twins_of_a_hold_and_its_capture_act_once(
     async def capture() -> Posted:
         return await run_in_transaction(
             committed_engine,
-            lambda conn: capture_hold(conn, book, hold_id=holds[0].id, key=capture_key,
-                                      actor="sync", now=T0),
+            lambda conn: capture_hold(
+                conn, book, hold_id=holds[0].id, key=capture_key, actor="sync", now=T0
+            ),
         )
 
     captures = await asyncio.gather(*(capture() for _ in range(6)))
     assert len({c.id for c in captures}) == 1
 
     async def check(conn: AsyncConnection) -> tuple[int, list[object]]:
-        return ((await balance(conn, book, customer, T0)).available,
-                list(await check_invariants(conn)))
+        return (
+            (await balance(conn, book, customer, T0)).available,
+            list(await check_invariants(conn)),
+        )
 
     assert await run_in_transaction(committed_engine, check) == (700 * RUB, [])

@@ -12,10 +12,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kopilka.api.keys import create_api_key
+from kopilka.bitrix24.connections import UnknownPortal
 from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import registrations
-from kopilka.domain.errors import KopilkaError
 from kopilka.ledger.book import ensure_portal
 from kopilka.process.services import Services
 from kopilka.registration.service import note_failure, process_registration
@@ -163,12 +163,15 @@ async def test_a_registration_that_cannot_be_processed_says_why(
     reg_id = first.json()["id"]
     url = committed_engine.url.render_as_string(hide_password=False)
     services = Services(engine=committed_engine, database_url=url, settings=Settings())
-    with pytest.raises(KopilkaError) as caught:  # this portal has no Bitrix24 connection
+    async with committed_engine.connect() as conn:
+        portal_id = (await conn.execute(select(registrations))).one().portal_id
+    why = f"portal {portal_id} is not connected"  # this portal has no Bitrix24 connection
+    with pytest.raises(UnknownPortal, match=f"^{why}$") as caught:
         await process_registration(services, reg_id)
     await note_failure(services, reg_id, caught.value, final=False)
     async with committed_engine.connect() as conn:
         row = (await conn.execute(select(registrations))).one()
-    assert (row.status, row.last_error.split(":")[0]) == ("received", type(caught.value).__name__)
+    assert (row.status, row.last_error) == ("received", f"UnknownPortal: {why}")
     await note_failure(services, reg_id, caught.value, final=True)
     look = await client.get(f"/api/v1/registrations/{reg_id}")
     assert look.json()["status"] == "failed"
