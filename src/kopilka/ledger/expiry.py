@@ -12,10 +12,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kopilka.db.tables import accounts, lots
+from kopilka.db.tables import accounts, ledger_entries, lots
 from kopilka.domain.allocation import LotSnapshot
 from kopilka.ledger import book as books
 from kopilka.ledger.lots import open_lots_many
@@ -61,16 +61,34 @@ async def expire_accounts(
     expired = found[("expired", None)]
     await books.lock_accounts(conn, owners)
     postings = []
-    for account_id, open_lots in (await open_lots_many(conn, sorted(owners))).items():
+    due = {
+        account_id: [lot for lot in open_lots if lot.expires_at and lot.expires_at <= now]
+        for account_id, open_lots in (await open_lots_many(conn, sorted(owners))).items()
+    }
+    seen = await _entries_per_lot(conn, [lot.id for lots_ in due.values() for lot in lots_])
+    for account_id, due_lots in due.items():
         customer = found[("customer", owners[account_id])]
         groups: dict[datetime, list[LotSnapshot]] = defaultdict(list)
-        for lot in open_lots:
-            if lot.expires_at is not None and lot.expires_at <= now:
-                groups[lot.expires_at].append(lot)
+        for lot in due_lots:
+            assert lot.expires_at is not None
+            groups[lot.expires_at].append(lot)
         for due_at in sorted(groups):
             group = sorted(groups[due_at], key=lambda lot: lot.id)
-            postings.append(_expiry(book, customer, expired, due_at, group, actor))
+            postings.append(_expiry(book, customer, expired, due_at, group, seen, actor))
     return await post_many(conn, book, postings)
+
+
+async def _entries_per_lot(conn: AsyncConnection, lot_ids: list[int]) -> dict[int, int]:
+    """How many ledger entries each lot has: its history's length, which anything done to the
+    lot (spent, held, released, expired, reversed) lengthens."""
+    if not lot_ids:
+        return {}
+    rows = await conn.execute(
+        select(ledger_entries.c.lot_id, func.count())
+        .where(ledger_entries.c.lot_id.in_(lot_ids))
+        .group_by(ledger_entries.c.lot_id)
+    )
+    return {int(lot_id): int(n) for lot_id, n in rows}
 
 
 async def expire_account(
@@ -85,12 +103,15 @@ def _expiry(
     expired: Account,
     due_at: datetime,
     group: list[LotSnapshot],
+    seen: dict[int, int],
     actor: str,
 ) -> Posting:
-    # The key names what is expired: a re-run after a crash replays it; points that came back
-    # into an expired lot later (a released hold) make a new key and expire in turn.
+    # The key names what is expired and each lot's history so far: a re-run after a crash (no
+    # new entries) replays it; points that came back into an expired lot later (a released
+    # hold, a reversed expiry) come with new entries, make a new key and expire in turn — even
+    # when as many come back as expired before.
     digest = hashlib.sha256(
-        ",".join(f"{lot.id}:{lot.remaining}" for lot in group).encode()
+        ",".join(f"{lot.id}:{lot.remaining}:{seen.get(lot.id, 0)}" for lot in group).encode()
     ).hexdigest()[:16]
     local = due_at.astimezone(book.timezone)
     command = Command(

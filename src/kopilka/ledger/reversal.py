@@ -7,7 +7,9 @@ of the same transaction. What a reversal moves depends on what it undoes:
   expired) back from ``expired``, then from the customer's other spendable lots; if the customer
   spent them and has nothing left, it is refused (:class:`InsufficientPoints`), never overdrawn;
 * a redemption, and the captured part of a hold, give the points back to the lots they came from;
-* an expiry puts the points back into their lots (which keep their expiry date).
+* an expiry puts the points back into their lots (which keep their expiry date) — unless the
+  reversal of their accrual has taken them back out of ``expired`` meanwhile
+  (:class:`NotReversible`: they no longer exist to give back).
 
 Holds are undone by releasing them, not by reversal.
 """
@@ -95,8 +97,29 @@ async def reverse(
                     LegSpec(customer, leg.amount, leg.lot_id),
                 ]
     else:  # redemption, expiry: the exact opposite, lot by lot
+        if original.kind == "expiry":
+            await _still_expired(conn, original, found[("expired", None)])
         legs = [LegSpec(_account(leg), -leg.amount, leg.lot_id) for leg in original.legs]
     return await post(conn, book, command, legs, reverses_id=transaction_id)
+
+
+async def _still_expired(conn: AsyncConnection, original: Posted, expired: Account) -> None:
+    """An expiry is undone only while its points are still expired: once the reversal of their
+    accrual took them back out of ``expired``, giving them to the customer again would make
+    points nobody issued (and ``expired`` negative)."""
+    wanted = {leg.lot_id: leg.amount for leg in original.legs if leg.account_id == expired.id}
+    rows = await conn.execute(
+        select(ledger_entries.c.lot_id, func.sum(ledger_entries.c.amount))
+        .where(ledger_entries.c.account_id == expired.id, ledger_entries.c.lot_id.in_(list(wanted)))
+        .group_by(ledger_entries.c.lot_id)
+    )
+    left = {lot_id: int(total) for lot_id, total in rows}
+    gone = sum(max(0, amount - left.get(lot_id, 0)) for lot_id, amount in wanted.items())
+    if gone:
+        raise NotReversible(
+            f"entry #{original.id} cannot be undone: {format_points(gone)} of the points it "
+            "expired were taken back when their accrual was reversed"
+        )
 
 
 def _account(leg: Leg) -> Account:

@@ -75,7 +75,6 @@ class BookModel:
     issued: int = 0
     redeemed: int = 0
     expired_by_lot: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    expiry_keys: set[tuple[int, datetime, tuple[tuple[int, int], ...]]] = field(default_factory=set)
 
     # -- figures ---------------------------------------------------------------------------
     @property
@@ -182,8 +181,10 @@ class BookModel:
         )
 
     def expire(self, customer: int, now: datetime) -> list[Tx | None]:
-        """One expiry per expiry instant, soonest first; None where the run is a replay
-        (the same lots with the same remainders were expired before under that key)."""
+        """One expiry per expiry instant, soonest first: whatever is left in due lots, every
+        time — points that came back into an expired lot (a released hold) expire again, even
+        when as many came back as expired before. (A replay, None, happens only when a run is
+        repeated with nothing new, which the sequential test never does.)"""
         groups: dict[datetime, list[int]] = defaultdict(list)
         for i, lot in enumerate(self.lots):
             if lot.customer == customer and lot.remaining > 0 and lot.expires_at is not None:
@@ -191,11 +192,6 @@ class BookModel:
                     groups[lot.expires_at].append(i)
         out: list[Tx | None] = []
         for due_at in sorted(groups):
-            key = (customer, due_at, tuple((i, self.lots[i].remaining) for i in groups[due_at]))
-            if key in self.expiry_keys:
-                out.append(None)
-                continue
-            self.expiry_keys.add(key)
             moved = {i: self.lots[i].remaining for i in groups[due_at]}
             for i, n in moved.items():
                 self.lots[i].remaining = 0
@@ -212,9 +208,8 @@ class BookModel:
 
     def undoes_reversed_points(self, tx_id: int) -> bool:
         """An expiry some of whose points have since left ``expired`` (the reversal of their
-        accrual took them back). The ledger reverses it anyway — the customer gets points
-        nobody issued and ``expired`` goes below zero — a product bug reported with issue 22,
-        left to its owner; the property test does not generate this step until it is decided."""
+        accrual took them back): undoing it would give the customer points nobody issued, so
+        it is refused (it once went through — found by this model, issue 22)."""
         tx = self.txs[tx_id]
         return (
             tx.kind == "expiry"
@@ -228,6 +223,8 @@ class BookModel:
             raise Refused(NotReversible)
         if tx_id in self.reversed:
             raise Refused(AlreadyReversed)
+        if self.undoes_reversed_points(tx_id):
+            raise Refused(NotReversible)
         if tx.kind == "accrual":
             assert tx.lot is not None
             lot = self.lots[tx.lot]

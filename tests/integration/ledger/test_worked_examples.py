@@ -13,6 +13,7 @@ from kopilka.domain.errors import (
     HoldNotActive,
     IdempotencyConflict,
     InsufficientPoints,
+    NotReversible,
 )
 from kopilka.ledger.accrual import accrue
 from kopilka.ledger.expiry import due_accounts, expire_account
@@ -191,3 +192,53 @@ async def test_a_replay_returns_the_original_and_changed_inputs_are_refused(
     with pytest.raises(IdempotencyConflict):
         await accrue(db, book, customer_id=ivan, amount=200 * RUB, key=key, reason="r",
                      actor="a", now=T0)
+
+
+async def test_points_that_come_back_into_an_expired_lot_expire_again(db: AsyncConnection) -> None:
+    """A hold outlives its lot: when it is released, its points land in a lot already expired and
+    must expire at the next run — also when exactly as many come back as expired before (the
+    expiry's key once named only the lot and its remainder, so this run was taken for a replay
+    and the points stayed for ever; found by the model-based property test, issue 22)."""
+    book = await create_book(db)
+    yana = await create_customer(db, book)
+    ends = T0 + timedelta(days=2)
+    await earn(db, book, yana, 600 * RUB, expires_at=ends)
+    hold = await place_hold(db, book, customer_id=yana, amount=300 * RUB, key=ref(),
+                            reason="order", actor="pos", now=T0, expires_at=ends + timedelta(5))
+    after = ends + timedelta(hours=1)
+    (account,) = await due_accounts(db, book, after)
+    (first,) = await expire_account(db, book, account, now=after)
+    assert (await balance(db, book, yana, after)).held == 300 * RUB
+    await release_hold(db, book, hold_id=hold.id, key=ref(), actor="pos", now=after,
+                       reason="order cancelled")
+    assert await due_accounts(db, book, after) == [account]  # 300 back in the expired lot
+    (second,) = await expire_account(db, book, account, now=after)
+    assert not second.replayed
+    assert second.id != first.id
+    bal = await balance(db, book, yana, after)
+    assert (bal.available, bal.held, bal.total) == (0, 0, 0)
+    assert await due_accounts(db, book, after) == []
+    assert await check_invariants(db) == []
+
+
+async def test_an_expiry_whose_points_were_taken_back_cannot_be_undone(
+    db: AsyncConnection,
+) -> None:
+    """Accrue, expire, reverse the accrual (it takes the points back out of ``expired``), then
+    undo the expiry: refused — the points no longer exist to give back (it once went through,
+    making 1 500 points nobody issued; found by the model-based property test, issue 22)."""
+    book = await create_book(db)
+    zina = await create_customer(db, book)
+    ends = T0 + timedelta(days=2)
+    accrual = await earn(db, book, zina, 1500 * RUB, expires_at=ends)
+    after = ends + timedelta(hours=1)
+    (account,) = await due_accounts(db, book, after)
+    (expiry,) = await expire_account(db, book, account, now=after)
+    await reverse(db, book, transaction_id=accrual, key=ref(), reason="wrong deal",
+                  actor="admin", now=after)
+    with pytest.raises(NotReversible, match="taken back when their accrual was reversed"):
+        await reverse(db, book, transaction_id=expiry.id, key=ref(), reason="goodwill",
+                      actor="admin", now=after)
+    bal = await balance(db, book, zina, after)
+    assert (bal.available, bal.total) == (0, 0)
+    assert await check_invariants(db) == []
