@@ -14,15 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24 import outbox
 from kopilka.bitrix24.mapping import build_deal
+from kopilka.bitrix24.sync.plan import plan_outcome, with_catalog
 from kopilka.bitrix24.sync.read import Chunk, Scope, contact_name
-from kopilka.bitrix24.sync.seen import (
-    deal_histories,
-    shares,
-    snapshot_row,
-    store_snapshots,
-    with_catalog,
-)
-from kopilka.bitrix24.sync.writes import discount, transfer
+from kopilka.bitrix24.sync.seen import deal_histories
+from kopilka.bitrix24.sync.writes import record_outcomes
 from kopilka.bitrix24.writeback import comment_write, refresh_contacts
 from kopilka.db.tables import b24_deals, b24_dirty_deals
 from kopilka.domain.deal import Deal
@@ -81,27 +76,23 @@ async def settle_many(
         items.append(DealToSettle(deal, customers, known))
     settled = await settle_plain_deals(conn, book, program, items, now=now)
     posted = 0
-    snapshots, shared, touched, effects_of = [], {}, set(), {}
+    outcomes, touched, effects_of = [], set(), {}
     comment_writes: list[outbox.Write] = []
     for deal_id, (effects, result) in settled.items():
         deal, record, applied, won_sections = deals[deal_id]
-        rows = snap.rows.get(deal_id, [])
-        applied = await discount(conn, portal_id, deal_id, record, rows, applied, 0)
         before = previous.get(deal_id)
-        snapshots.append(
-            snapshot_row(
-                deal_id,
+        outcomes.append(
+            plan_outcome(
+                program,
+                deal,
                 record,
-                [c.id for c in deal.contacts],
-                deal.opportunity,
-                applied,
-                before,
-                won_sections,
+                snap.rows.get(deal_id, []),
+                applied=applied,
+                discount=0,
+                previous=before,
+                won_sections=won_sections,
             )
         )
-        shared[deal_id] = deal
-        if deal.stage == "process":
-            await transfer(conn, portal_id, program, record, deal)
         for cid in [c.id for c in deal.contacts] + list(before.contact_ids if before else []):
             touched.add(cid)
             effects_of[cid] = effects  # the last deal's, as deal by deal
@@ -110,8 +101,7 @@ async def settle_many(
                 comment_write(deal_id, tx) for tx in result.posted if not tx.replayed
             ]
         posted += len(result.posted)
-    await store_snapshots(conn, portal_id, snapshots)
-    await shares(conn, portal_id, program, shared)
+    await record_outcomes(conn, portal_id, outcomes)
     await outbox.queue_writes(conn, portal_id, comment_writes)
     await refresh_contacts(conn, book, program, portal_id, sorted(touched), now, effects=effects_of)
     done = sorted(settled)

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24.mapping import build_deal
 from kopilka.bitrix24.sync.contact_offers import contact_offers, contact_payment
+from kopilka.bitrix24.sync.plan import plan_deleted, plan_outcome, with_catalog
 from kopilka.bitrix24.sync.read import Chunk, Scope, contact_name
-from kopilka.bitrix24.sync.seen import deal_histories, shares, snapshot, with_catalog
-from kopilka.bitrix24.sync.writes import discount, transfer
+from kopilka.bitrix24.sync.seen import deal_histories
+from kopilka.bitrix24.sync.writes import record_outcomes
 from kopilka.bitrix24.writeback import hold_comment, refresh_contacts, timeline_comment
 from kopilka.db.tables import b24_deals, b24_dirty_deals
 from kopilka.domain.effects import DealEffects
@@ -62,8 +63,7 @@ async def settle_one(
                 )
                 posted += paid.posted
         effects: DealEffects | None = None
-        await snapshot(conn, portal_id, deal_id, None, contact_ids, 0, applied, previous)
-        await shares(conn, portal_id, program, {deal_id: None})
+        await record_outcomes(conn, portal_id, [plan_deleted(deal_id, previous)])
     else:
         rows = snap.rows.get(deal_id, [])
         deal = build_deal(  # no contact list read: the deal's primary contact alone
@@ -101,21 +101,17 @@ async def settle_one(
             posted += more
             holds += more_holds
         want = (effects.redemption.amount if effects.redemption else 0) + extra
-        applied = await discount(conn, portal_id, deal_id, record, rows, applied, want)
-        await snapshot(
-            conn,
-            portal_id,
-            deal_id,
+        outcome = plan_outcome(
+            program,
+            deal,
             record,
-            [c.id for c in deal.contacts],
-            deal.opportunity,
-            applied,
-            previous,
-            won_sections,
+            rows,
+            applied=applied,
+            discount=want,
+            previous=previous,
+            won_sections=won_sections,
         )
-        await shares(conn, portal_id, program, {deal_id: deal})
-        if deal.stage == "process":
-            await transfer(conn, portal_id, program, record, deal)
+        await record_outcomes(conn, portal_id, [outcome])
         for cid in previous.contact_ids if previous else []:  # a contact taken off the deal
             if cid not in customers:
                 customers[cid] = await ensure_customer(conn, portal_id, f"contact:{cid}")

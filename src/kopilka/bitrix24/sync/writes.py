@@ -1,86 +1,34 @@
-"""Step 4, write back: what the portal should show because of a deal — the points payment as a
-discount on its product rows, the product's data copied into the deal — queued in the outbox
-(sent later in full batches, ``kopilka.bitrix24.outbox``) only when it differs from what the
-portal shows."""
+"""Step 4, write back: a deal's planned outcome (:mod:`.plan`) stored in one go for many deals —
+the snapshots, the contacts' shares (replaced), and the portal writes queued in the outbox (sent
+later in full batches, ``kopilka.bitrix24.outbox``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24 import outbox
-from kopilka.bitrix24.mapping import (
-    Row,
-    applied_total,
-    base_prices,
-    rows_for_write,
-    spread_discount,
-)
-from kopilka.bitrix24.mapping import record as remember_discount
-from kopilka.domain.deal import Deal
-from kopilka.domain.transfer import product_to_deal
-from kopilka.program.model import Program
+from kopilka.bitrix24.sync.plan import Outcome
+from kopilka.bitrix24.sync.seen import store_snapshots
+from kopilka.db.tables import b24_deal_shares
 
 
-async def discount(
-    conn: AsyncConnection,
-    portal_id: int,
-    deal_id: int,
-    record: dict[str, Any],
-    rows: list[Row],
-    applied: dict[str, list[int]],
-    want: int,
-) -> dict[str, list[int]]:
-    """Put the points payment and the applied discounts on the product rows as a discount,
-    when it differs from what is there. A lost deal keeps its rows as they are."""
-    if not rows or str(record.get("STAGE_SEMANTIC_ID")) == "F":
-        return applied
-    if want == applied_total(rows, applied):
-        return applied
-    prices = base_prices(rows, applied)
-    discount = spread_discount(rows, prices, want)
-    await outbox.queue_write(
-        conn,
-        portal_id,
-        key=f"deal:{deal_id}:rows",
-        method="crm.deal.productrows.set",
-        params={"id": deal_id, "rows": rows_for_write(rows, prices, discount)},
-        idempotent=True,
-    )
-    return remember_discount(rows, prices, discount)
-
-
-async def transfer(
-    conn: AsyncConnection, portal_id: int, program: Program, record: dict[str, Any], deal: Deal
+async def record_outcomes(
+    conn: AsyncConnection, portal_id: int, outcomes: Sequence[Outcome]
 ) -> None:
-    """Copy the product's name, dates, code and properties into the deal fields the program
-    maps (R-15), when they differ from what the deal shows. The write's own event re-reads the
-    deal, finds the values equal and writes nothing: the loop ends."""
-    if not program.transfer.product_to_deal:
+    if not outcomes:
         return
-    row = next((r for r in deal.rows if r.product_id), None)
-    if row is None:
-        return
-    wanted = product_to_deal(program, row)
-    changed = {code: value for code, value in wanted.items() if not _same(record.get(code), value)}
-    if changed:
-        await outbox.queue_write(
-            conn,
-            portal_id,
-            key=f"deal:{deal.id}:transfer",
-            method="crm.deal.update",
-            params={"id": deal.id, "fields": changed},
-            idempotent=True,
+    await store_snapshots(conn, portal_id, [o.snapshot for o in outcomes])
+    await conn.execute(
+        delete(b24_deal_shares).where(
+            b24_deal_shares.c.portal_id == portal_id,
+            b24_deal_shares.c.deal_id.in_([o.deal_id for o in outcomes]),
         )
-
-
-def _same(current: Any, wanted: Any) -> bool:
-    """Whether the deal already shows ``wanted`` (a date field shows a date-time: compare the
-    date part)."""
-    if current is None or current == "":
-        return wanted is None or wanted == ""
-    left, right = str(current), str(wanted)
-    if left == right:
-        return True
-    return len(right) == 10 and left[:10] == right  # "2026-07-01" vs "2026-07-01T03:00:00+03:00"
+    )
+    shares = [{"portal_id": portal_id, **row} for o in outcomes for row in o.shares]
+    if shares:
+        await conn.execute(insert(b24_deal_shares).values(shares))
+    await outbox.queue_writes(conn, portal_id, [w for o in outcomes for w in o.writes])

@@ -1,0 +1,202 @@
+"""Step 2 for what the portal and Kopilka's records should show of a deal, pure: given the deal as
+read, what Kopilka recorded of it before and the points discount the ledger settled on, the
+outcome — the snapshot row, each contact's share while it is won, and the portal writes (the
+discount on the product rows, the product's data copied into the deal) only where the portal
+does not show them yet. Nothing is read or written here; :mod:`.writes` stores an outcome.
+(The ledger's own plan is :func:`kopilka.ledger.deals.plan_deal`, pure as well.)"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kopilka.bitrix24.mapping import (
+    Row,
+    applied_total,
+    base_prices,
+    parse_datetime,
+    rows_for_write,
+    spread_discount,
+    to_int,
+)
+from kopilka.bitrix24.mapping import record as remember_discount
+from kopilka.bitrix24.outbox import Write
+from kopilka.bitrix24.products import Product
+from kopilka.domain.deal import Deal
+from kopilka.domain.eligibility import basket
+from kopilka.domain.split import split_total
+from kopilka.domain.transfer import product_to_deal
+from kopilka.program.model import Program
+
+Applied = dict[str, list[int]]  # the discounts on the rows, as recorded (mapping.record)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What is recorded of one deal and written to the portal because of it."""
+
+    deal_id: int
+    snapshot: dict[str, Any]  # the b24_deals row (without portal_id)
+    shares: tuple[dict[str, Any], ...]  # b24_deal_shares rows (without portal_id)
+    writes: tuple[Write, ...]
+
+
+def rows_write(
+    deal_id: int, record: Mapping[str, Any], rows: list[Row], applied: Applied, want: int
+) -> tuple[Write | None, Applied]:
+    """The points payment and the applied discounts as a discount on the product rows, when it
+    differs from what is there; and the discounts then recorded. A lost deal keeps its rows."""
+    if not rows or str(record.get("STAGE_SEMANTIC_ID")) == "F":
+        return None, applied
+    if want == applied_total(rows, applied):
+        return None, applied
+    prices = base_prices(rows, applied)
+    discount = spread_discount(rows, prices, want)
+    write = Write(
+        key=f"deal:{deal_id}:rows",
+        method="crm.deal.productrows.set",
+        params={"id": deal_id, "rows": rows_for_write(rows, prices, discount)},
+        idempotent=True,
+    )
+    return write, remember_discount(rows, prices, discount)
+
+
+def transfer_write(program: Program, record: Mapping[str, Any], deal: Deal) -> Write | None:
+    """The product's name, dates, code and properties copied into the deal fields the program
+    maps (R-15), while the deal is open and where they differ from what it shows. The write's
+    own event re-reads the deal, finds the values equal and writes nothing: the loop ends."""
+    if deal.stage != "process" or not program.transfer.product_to_deal:
+        return None
+    row = next((r for r in deal.rows if r.product_id), None)
+    if row is None:
+        return None
+    wanted = product_to_deal(program, row)
+    changed = {code: value for code, value in wanted.items() if not _same(record.get(code), value)}
+    if not changed:
+        return None
+    return Write(
+        key=f"deal:{deal.id}:transfer",
+        method="crm.deal.update",
+        params={"id": deal.id, "fields": changed},
+        idempotent=True,
+    )
+
+
+def _same(current: Any, wanted: Any) -> bool:
+    """Whether the deal already shows ``wanted`` (a date field shows a date-time: compare the
+    date part)."""
+    if current is None or current == "":
+        return wanted is None or wanted == ""
+    left, right = str(current), str(wanted)
+    if left == right:
+        return True
+    return len(right) == 10 and left[:10] == right  # "2026-07-01" vs "2026-07-01T03:00:00+03:00"
+
+
+def share_rows(program: Program, deal_id: int, deal: Deal | None) -> tuple[dict[str, Any], ...]:
+    """Each contact's share of the deal while it is won (the base of histories and totals)."""
+    if deal is None or deal.stage != "won" or deal.closed_at is None or not deal.contacts:
+        return ()
+    amounts = split_total(program.split, deal.contacts, basket(program, deal).order_amount)
+    return tuple(
+        {
+            "deal_id": deal_id,
+            "contact_id": contact_id,
+            "category_id": deal.pipeline_id,
+            "closed_at": deal.closed_at,
+            "amount": amount,
+        }
+        for contact_id, amount in amounts.items()
+    )
+
+
+def snapshot_row(
+    deal_id: int,
+    record: Mapping[str, Any] | None,
+    contact_ids: list[int],
+    amount: int,
+    applied: Applied,
+    previous: Any,
+    won_sections: dict[str, int | None] | None = None,
+) -> dict[str, Any]:
+    """What is recorded of the deal as seen now (a deleted one keeps what was last seen)."""
+    if record is None:
+        values: dict[str, Any] = {
+            "category_id": previous.category_id if previous else 0,
+            "stage_id": previous.stage_id if previous else "",
+            "semantic": "D",
+            "amount": previous.amount if previous else 0,
+            "contact_ids": contact_ids,
+            "closed_at": previous.closed_at if previous else None,
+            "modified_at": previous.modified_at if previous else None,
+        }
+    else:
+        values = {
+            "category_id": to_int(record.get("CATEGORY_ID")) or 0,
+            "stage_id": str(record.get("STAGE_ID") or ""),
+            "semantic": str(record.get("STAGE_SEMANTIC_ID") or "P"),
+            "amount": amount,
+            "contact_ids": contact_ids,
+            "closed_at": parse_datetime(record.get("CLOSEDATE")),
+            "modified_at": parse_datetime(record.get("DATE_MODIFY")),
+        }
+    return values | {"deal_id": deal_id, "applied_discount": applied, "won_sections": won_sections}
+
+
+def with_catalog(
+    deal: Deal, products: Mapping[int, Product], previous: Any
+) -> tuple[Deal, dict[str, int | None] | None]:
+    """The deal's rows with their products' sections and properties. A deal that was already
+    won keeps the sections it was counted with (a product moved later does not change its
+    points); the sections of a newly won deal are remembered."""
+    frozen: Mapping[str, int | None] = (
+        previous.won_sections
+        if previous is not None and previous.semantic == "S" and previous.won_sections
+        else {}
+    )
+    rows = []
+    for row in deal.rows:
+        product = products.get(row.product_id or 0)
+        key = str(row.product_id or 0)
+        section = frozen[key] if key in frozen else (product.section_id if product else None)
+        values = product.values() if product else {}
+        rows.append(replace(row, section_id=section, properties=values))
+    deal = replace(deal, rows=tuple(rows))
+    if deal.stage != "won":
+        return deal, None
+    return deal, {str(r.product_id or 0): r.section_id for r in deal.rows}
+
+
+def plan_outcome(
+    program: Program,
+    deal: Deal,
+    record: Mapping[str, Any],
+    rows: list[Row],
+    *,
+    applied: Applied,
+    discount: int,
+    previous: Any,
+    won_sections: dict[str, int | None] | None,
+) -> Outcome:
+    """The outcome of a deal that is in the portal, ``discount`` being what the ledger settled
+    it pays with points (plus the offers applied)."""
+    rows_change, applied = rows_write(deal.id, record, rows, applied, discount)
+    writes = tuple(w for w in (rows_change, transfer_write(program, record, deal)) if w)
+    snapshot = snapshot_row(
+        deal.id,
+        record,
+        [c.id for c in deal.contacts],
+        deal.opportunity,
+        applied,
+        previous,
+        won_sections,
+    )
+    return Outcome(deal.id, snapshot, share_rows(program, deal.id, deal), writes)
+
+
+def plan_deleted(deal_id: int, previous: Any) -> Outcome:
+    """The outcome of a deal deleted in the portal: what was last seen, no shares, no writes."""
+    contact_ids = list(previous.contact_ids) if previous else []
+    applied: Applied = dict(previous.applied_discount) if previous else {}
+    return Outcome(deal_id, snapshot_row(deal_id, None, contact_ids, 0, applied, previous), (), ())
