@@ -1,6 +1,6 @@
 """What notifications, cards and registrations ask the queue to do later: the names and locks of
 their tasks and the deferrals (``kopilka.process.queue``); the tasks are in
-:mod:`kopilka.notify.jobs`."""
+:mod:`kopilka.notify.tasks`."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ is process plumbing, imported by the CLI and the devstack only; features defer t
 through :mod:`kopilka.process.queue` and register their tasks in their own ``tasks.py``:
 
 * ``kopilka.bitrix24.tasks``: the portal sync, the sweep, the daily jobs;
-* ``kopilka.notify.jobs``: notifications, cards, registrations, birthdays;
+* ``kopilka.notify.tasks``: notifications, cards, registrations, birthdays;
 * ``kopilka.holds.tasks``: holds past their TTL released;
 * here, what belongs to no feature: ``jobs.retry_stalled`` (every minute) re-queues the jobs of
   workers that stopped sending heartbeats, e.g. killed by SIGKILL mid-job; the sync is
@@ -18,7 +18,7 @@ from kopilka.bitrix24 import tasks as bitrix24_tasks
 from kopilka.bitrix24.deferred import DAILY_TASK, SYNC_TASK, defer_daily, defer_sync
 from kopilka.bitrix24.tasks import daily_tick_job
 from kopilka.holds.tasks import register as register_holds
-from kopilka.notify.jobs import register as register_notify
+from kopilka.notify.tasks import register as register_notify
 from kopilka.process.queue import conninfo, defer_once, retry_stalled
 from kopilka.process.services import Services
 
