@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from b24emu import Portal
+from kopilka.db.engine import run_in_transaction
+from kopilka.db.tables import b24_connections
 from kopilka.ledger.book import ensure_book, ensure_customer, ensure_portal
 from kopilka.ledger.types import Book
 
@@ -29,3 +34,30 @@ async def create_book(
 async def create_customer(conn: AsyncConnection, book: Book, *, external_id: str | None = None,
                           name: str = "Иван Петров") -> int:
     return await ensure_customer(conn, book.portal_id, external_id or ref("contact"), name=name)
+
+
+async def connect_app(
+    engine: AsyncEngine, portal: Portal, client_id: str, *, application_token: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    """An app-mode connection of ``portal`` stored directly (as a proven install leaves it),
+    with fresh OAuth tokens of the registered app ``client_id``; its id and the tokens."""
+    tokens = portal.issue_tokens(client_id)
+
+    async def work(conn: AsyncConnection) -> int:
+        portal_id = await ensure_portal(conn, ref("member"))
+        await conn.execute(
+            insert(b24_connections).values(
+                portal_id=portal_id,
+                mode="app",
+                client_id=client_id,
+                domain=portal.domain,
+                client_endpoint=portal.client_endpoint,
+                access_token=tokens["access_token"],
+                refresh_token=tokens["refresh_token"],
+                token_expires_at=text("now() + interval '1 hour'"),
+                application_token=application_token or ref("app"),
+            )
+        )
+        return portal_id
+
+    return await run_in_transaction(engine, work), tokens

@@ -17,10 +17,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from b24emu import Faults, RateLimit
+from kopilka.bitrix24.deferred import SYNC_TASK
 from kopilka.bitrix24.sync import SYNC_LOCK
 from kopilka.db.tables import b24_deals, b24_sync_runs
 from kopilka.process.devstack import Stack, emulated_portal
-from kopilka.process.worker import SYNC_TASK
 from tests.b24harness import kopilka_on_emulator
 from tests.e2e.conftest import worker_process
 

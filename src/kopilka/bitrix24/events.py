@@ -40,6 +40,7 @@ from kopilka.bitrix24.products import mark_stale
 from kopilka.bitrix24.rejections import record_rejection
 from kopilka.bitrix24.sync import mark_dirty
 from kopilka.db.engine import run_in_transaction
+from kopilka.db.tables import BIGINT_MAX
 from kopilka.notify.deferred import defer_cards
 from kopilka.notify.service import mark_contacts
 from kopilka.process.services import Services
@@ -69,15 +70,12 @@ async def _reject(services: Services, form: dict[str, str], reason: str, remote:
     )
 
 
-MAX_ID = 2**63 - 1
-
-
 def entity_id(form: dict[str, str]) -> int | None:
     """``data[FIELDS][ID]``: None when absent; ASCII digits within BIGINT, else ValueError."""
     raw = form.get("data[FIELDS][ID]")
     if raw is None or raw == "":
         return None
-    if not re.fullmatch(r"[0-9]{1,19}", raw) or not 0 < int(raw) <= MAX_ID:
+    if not re.fullmatch(r"[0-9]{1,19}", raw) or not 0 < int(raw) <= BIGINT_MAX:
         raise ValueError("data[FIELDS][ID] is not an id")
     return int(raw)
 
@@ -176,12 +174,10 @@ async def install(request: Request) -> JSONResponse:
         connection = await run_in_transaction(
             services.engine, lambda conn: install_app(conn, proven, services.now())
         )
-    except InstallRefused as exc:
+    except (InstallRefused, InstallConflict) as exc:
         await _reject(services, form, exc.message, remote)
-        return _error(exc.status, exc.code, exc.message)
-    except InstallConflict as exc:
-        await _reject(services, form, exc.message, remote)
-        return _error(409, exc.code, exc.message)
+        status = exc.status if isinstance(exc, InstallRefused) else 409
+        return _error(status, exc.code, exc.message)
     services.event_portals.pop(connection.member_id, None)
     log.info("installed on portal %s (%s)", connection.portal_id, connection.domain)
     return JSONResponse({"ok": True, "portal_id": connection.portal_id})

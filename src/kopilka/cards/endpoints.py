@@ -13,11 +13,11 @@ from kopilka.api.errors import ApiError, ErrorResponse
 from kopilka.api.keys import ApiPrincipal, require_scope
 from kopilka.bitrix24.errors import B24Error
 from kopilka.cards.service import ContactNotFound, issue_by_hand
+from kopilka.db.tables import BIGINT_MAX
 from kopilka.domain.errors import KopilkaError
 from kopilka.process.services import Services
 
 router = APIRouter(prefix="/api/v1", tags=["cards"])
-MAX_ID = 2**63 - 1
 
 
 class CardOut(BaseModel):
@@ -43,7 +43,7 @@ _REFUSED = {
     },
 )
 async def issue_card_endpoint(
-    contact_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    contact_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)],
     request: Request,
     principal: Annotated[ApiPrincipal, Depends(require_scope("cards:write"))],
 ) -> JSONResponse:

@@ -22,6 +22,8 @@ from kopilka.db.crypto import EncryptedText
 
 metadata = MetaData()
 TZ = DateTime(timezone=True)
+#: The largest id a BIGINT column holds: ids from outside are checked against it.
+BIGINT_MAX = 2**63 - 1
 
 portals = Table(
     "portals",

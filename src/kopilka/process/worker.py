@@ -15,24 +15,10 @@ from __future__ import annotations
 import procrastinate
 
 from kopilka.bitrix24 import tasks as bitrix24_tasks
-from kopilka.bitrix24.deferred import DAILY_TASK, SYNC_TASK, defer_daily, defer_sync
-from kopilka.bitrix24.tasks import daily_tick_job
 from kopilka.holds.tasks import register as register_holds
 from kopilka.notify.tasks import register as register_notify
-from kopilka.process.queue import conninfo, defer_once, retry_stalled
+from kopilka.process.queue import conninfo, retry_stalled
 from kopilka.process.services import Services
-
-__all__ = [
-    "DAILY_TASK",
-    "SYNC_TASK",
-    "daily_tick_job",
-    "defer_daily",
-    "defer_once",
-    "defer_sync",
-    "make_app",
-    "run_worker",
-    "worker_app",
-]
 
 
 async def retry_stalled_job(context: procrastinate.JobContext, timestamp: int) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.api.errors import ApiError, ErrorResponse, FieldProblem
 from kopilka.api.keys import ApiPrincipal, require_scope
 from kopilka.db.engine import run_in_transaction
-from kopilka.db.tables import registrations
+from kopilka.db.tables import BIGINT_MAX, registrations
 from kopilka.notify.deferred import defer_registration
 from kopilka.phones import InvalidPhone, normalize_phone
 from kopilka.process.services import Services
@@ -170,7 +170,7 @@ async def register(
     responses={404: {"model": ErrorResponse}},
 )
 async def get_registration(
-    registration_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    registration_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)],
     request: Request,
     principal: Annotated[ApiPrincipal, Depends(require_scope("registrations:write"))],
 ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from b24emu import EmuServer, Portal
@@ -27,7 +27,7 @@ from kopilka.bitrix24.limiter import MemoryRateLimiter
 from kopilka.db.engine import create_engine, run_in_transaction
 from kopilka.db.tables import b24_connections
 from kopilka.ledger.book import ensure_portal
-from tests.factories import ref
+from tests.factories import connect_app, ref
 
 CLIENT_ID, SECRET = "local.kopilka.test", "the-client-secret-value"
 
@@ -139,32 +139,10 @@ async def second_engine(committed_engine: AsyncEngine) -> AsyncIterator[AsyncEng
     await eng.dispose()
 
 
-async def connect_app(engine: AsyncEngine, portal: Portal) -> tuple[int, dict[str, Any]]:
-    tokens = portal.issue_tokens(CLIENT_ID)
-
-    async def work(conn: Any) -> int:
-        portal_id = await ensure_portal(conn, ref("member"))
-        await conn.execute(
-            insert(b24_connections).values(
-                portal_id=portal_id,
-                mode="app",
-                domain=portal.domain,
-                client_endpoint=portal.client_endpoint,
-                access_token=tokens["access_token"],
-                refresh_token=tokens["refresh_token"],
-                token_expires_at=text("now() + interval '1 hour'"),
-                application_token=ref("app"),
-            )
-        )
-        return portal_id
-
-    return await run_in_transaction(engine, work), tokens
-
-
 async def test_two_processes_refresh_once_through_postgres(
     portal: Portal, server: EmuServer, committed_engine: AsyncEngine, second_engine: AsyncEngine
 ) -> None:
-    portal_id, tokens = await connect_app(committed_engine, portal)
+    portal_id, tokens = await connect_app(committed_engine, portal, CLIENT_ID)
     auths = [
         oauth(portal, PgTokenStore(eng, portal_id)) for eng in (committed_engine, second_engine)
     ]
@@ -195,7 +173,7 @@ async def test_two_processes_refresh_once_through_postgres(
 async def test_a_process_with_stale_tokens_takes_the_stored_ones(
     portal: Portal, server: EmuServer, committed_engine: AsyncEngine, second_engine: AsyncEngine
 ) -> None:
-    portal_id, _ = await connect_app(committed_engine, portal)
+    portal_id, _ = await connect_app(committed_engine, portal, CLIENT_ID)
     first = oauth(portal, PgTokenStore(committed_engine, portal_id))
     late = oauth(portal, PgTokenStore(second_engine, portal_id))
     async with b24(first) as a, b24(late) as b:

@@ -26,13 +26,15 @@ from kopilka.bitrix24.daily import (
     run_daily,
     vanished_deals,
 )
+from kopilka.bitrix24.deferred import DAILY_TASK, defer_daily
 from kopilka.bitrix24.sync import SYNC_LOCK
+from kopilka.bitrix24.tasks import daily_tick_job
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_daily_runs, b24_outbox
 from kopilka.ledger.accrual import accrue
 from kopilka.ledger.book import ensure_customer
 from kopilka.process.devstack import emulated_portal
-from kopilka.process.worker import DAILY_TASK, daily_tick_job, defer_daily, run_worker
+from kopilka.process.worker import run_worker
 from tests.b24harness import Harness, kopilka_on_emulator
 
 pytestmark = pytest.mark.timeout(180)

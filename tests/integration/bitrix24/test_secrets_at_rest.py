@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,9 +21,7 @@ from kopilka.bitrix24.limiter import MemoryRateLimiter
 from kopilka.db import crypto
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.rotation import rotate_secrets
-from kopilka.db.tables import b24_connections
-from kopilka.ledger.book import ensure_portal
-from tests.factories import ref
+from tests.factories import connect_app
 
 CLIENT_ID, SECRET = "local.kopilka.secrets", "the-client-secret-value"
 COLUMNS = ("webhook_url", "access_token", "refresh_token", "application_token")
@@ -61,27 +59,17 @@ async def connect_both(engine: AsyncEngine, portal: Portal) -> tuple[int, int, d
     """A webhook portal as `kopilka connect` stores it, and an app portal with OAuth tokens."""
     webhook = portal.add_webhook(user_id=1, scopes=("crm",))
     portal.register_app(CLIENT_ID, SECRET, scopes=("crm",))
-    tokens = portal.issue_tokens(CLIENT_ID)
-
-    async def work(conn: Any) -> tuple[int, int]:
-        hooked = await connect_webhook(conn, webhook_url=webhook, event_token=EVENT_TOKEN)
-        app_portal = await ensure_portal(conn, ref("member"))
-        await conn.execute(
-            insert(b24_connections).values(
-                portal_id=app_portal,
-                mode="app",
-                domain=portal.domain,
-                client_endpoint=portal.client_endpoint,
-                access_token=tokens["access_token"],
-                refresh_token=tokens["refresh_token"],
-                token_expires_at=text("now() + interval '1 hour'"),
-                application_token=portal.auth.apps[CLIENT_ID].application_token,
-            )
-        )
-        return hooked.portal_id, app_portal
-
-    hooked, app_portal = await run_in_transaction(engine, work)
-    return hooked, app_portal, {"webhook": webhook, **tokens}
+    hooked = await run_in_transaction(
+        engine,
+        lambda conn: connect_webhook(conn, webhook_url=webhook, event_token=EVENT_TOKEN),
+    )
+    app_portal, tokens = await connect_app(
+        engine,
+        portal,
+        CLIENT_ID,
+        application_token=portal.auth.apps[CLIENT_ID].application_token,
+    )
+    return hooked.portal_id, app_portal, {"webhook": webhook, **tokens}
 
 
 async def refresh(engine: AsyncEngine, portal: Portal, portal_id: int) -> OAuthAuth:
