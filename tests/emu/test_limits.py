@@ -10,21 +10,25 @@ from b24emu import EmuServer, Portal, RateLimit
 
 
 def test_burst_then_drain(portal: Portal, hook: str, http: httpx.Client) -> None:
-    statuses = [http.get(hook + "crm.deal.fields").status_code for _ in range(55)]
+    # Requests until the bucket refuses one: however slow this machine, the burst of 50 goes
+    # through first (the leak only adds to it), and a refusal comes.
+    answers = []
+    while len(answers) < 500 and (not answers or answers[-1].status_code != 503):
+        answers.append(http.get(hook + "crm.deal.fields"))
+    statuses = [a.status_code for a in answers]
     assert statuses[:50] == [200] * 50
-    first_reject = statuses.index(503)
-    assert 50 <= first_reject <= 51
-    rejected = http.get(hook + "crm.deal.fields")
-    assert rejected.status_code == 503
-    assert rejected.json() == {
+    assert statuses[-1] == 503
+    assert answers[-1].json() == {
         "error": "QUERY_LIMIT_EXCEEDED",
         "error_description": "Too many requests",
     }
-    assert portal.stats.rejected_503 >= 5
+    assert portal.stats.rejected_503 >= 1
     assert 49 <= portal.stats.max_bucket_level <= 50
-    time.sleep(1.0)
-    after = [http.get(hook + "crm.deal.fields").status_code for _ in range(4)]
-    assert 1 <= after.count(200) <= 3
+    time.sleep(1.0)  # at 2 requests/s, at least two places leak out
+    after = []
+    while len(after) < 500 and (not after or after[-1] != 503):
+        after.append(http.get(hook + "crm.deal.fields").status_code)
+    assert after[:2] == [200, 200]
     assert after[-1] == 503
     # portal.call never touches the bucket
     assert portal.call("crm.deal.fields")["result"]["ID"]["type"] == "integer"
