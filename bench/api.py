@@ -62,7 +62,8 @@ async def seed(db_url: str, customers: int) -> tuple[str, list[int]]:
     from kopilka.api.keys import create_api_key
     from kopilka.db.engine import create_engine, run_in_transaction
     from kopilka.ledger.accrual import accrue
-    from kopilka.ledger.book import ensure_customer, ensure_portal, program_book
+    from kopilka.ledger.book import ensure_customer, ensure_portal
+    from kopilka.lifecycle.service import install_program
     from kopilka.program.loader import load_program
 
     path = ROOT / "examples" / "retail-wholesale.yaml"
@@ -71,7 +72,7 @@ async def seed(db_url: str, customers: int) -> tuple[str, list[int]]:
 
     async def unit(conn: Any) -> tuple[str, list[int]]:
         portal_id = await ensure_portal(conn, "bench")
-        book = await program_book(conn, portal_id, program, path.read_text(encoding="utf-8"))
+        book = await install_program(conn, portal_id, program, path.read_text(encoding="utf-8"))
         ids = []
         for i in range(customers):
             cid = await ensure_customer(conn, portal_id, f"contact:{i + 1}", name=f"C{i}")

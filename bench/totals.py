@@ -44,7 +44,8 @@ from kopilka.bitrix24.standing import yearly_totals
 from kopilka.bitrix24.writeback import refresh_contacts
 from kopilka.db.engine import create_engine
 from kopilka.db.migrate import upgrade
-from kopilka.ledger.book import ensure_portal, program_book
+from kopilka.ledger.book import ensure_portal
+from kopilka.lifecycle.service import install_program
 from kopilka.program.loader import load_program
 from kopilka.program.model import Program
 
@@ -92,7 +93,7 @@ GROUP BY 1, 2, 3
 async def seed(engine: AsyncEngine, program: Program, deals: int, contacts: int) -> int:
     async with engine.begin() as conn:
         portal = await ensure_portal(conn, f"bench-{uuid.uuid4().hex[:8]}", "bench.example")
-        await program_book(conn, portal, program, PROGRAM.read_text(encoding="utf-8"))
+        await install_program(conn, portal, program, PROGRAM.read_text(encoding="utf-8"))
         params = {"portal": portal, "deals": deals, "contacts": contacts}
         await conn.execute(text(SEED), params)
         await conn.execute(text(SHARES), {"portal": portal})
@@ -138,7 +139,7 @@ async def timed(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable
 
 
 async def refresh_everyone(conn: AsyncConnection, portal: int, program: Program) -> None:
-    book = await program_book(conn, portal, program, PROGRAM.read_text(encoding="utf-8"))
+    book = await install_program(conn, portal, program, PROGRAM.read_text(encoding="utf-8"))
     ids = [
         int(c)
         for c in await conn.scalars(

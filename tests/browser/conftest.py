@@ -23,7 +23,8 @@ from kopilka.config import Settings
 from kopilka.db.engine import create_engine, run_in_transaction
 from kopilka.fakes.smsru import SmsRuFake
 from kopilka.ledger.accrual import accrue
-from kopilka.ledger.book import ensure_customer, ensure_portal, program_book
+from kopilka.ledger.book import ensure_customer, ensure_portal
+from kopilka.lifecycle.service import install_program
 from kopilka.notify.outbox import Delivery
 from kopilka.notify.service import run_notify
 from kopilka.process.devstack import free_socket
@@ -139,7 +140,7 @@ async def seed_portal(engine: AsyncEngine, member: str, phone: str) -> int:
 
     async def unit(conn: Any) -> int:
         portal_id = await ensure_portal(conn, member)
-        book = await program_book(conn, portal_id, program, path.read_text(encoding="utf-8"))
+        book = await install_program(conn, portal_id, program, path.read_text(encoding="utf-8"))
         cid = await ensure_customer(conn, portal_id, "contact:501", name="Анна Смирнова",
                                     phone=phone)
         await conn.execute(

@@ -77,8 +77,9 @@ def test_check_names_the_line_of_a_bad_program(
 
 
 def test_grant_balance_history_explain_and_replay(cli_db: str) -> None:
+    assert kopilka("program", "apply", TRAVEL, "--yes")[0] == 0
     assert kopilka("customer", "add", "501", "--name", "Вера")[0] == 0
-    args = ("-p", TRAVEL, "--now", "2026-06-01T10:00:00+03:00")
+    args = ("--now", "2026-06-01T10:00:00+03:00")
     code, output = kopilka("grant", "501", "--reason", "review", "--key", "r-1",
                            "--comment", "отзыв", *args)
     assert code == 0, output
@@ -90,10 +91,10 @@ def test_grant_balance_history_explain_and_replay(cli_db: str) -> None:
     assert "replayed" in output, output
     code, output = kopilka("balance", "501", "--json", *args)
     assert json.loads(output)["available"] == 500_00
-    code, output = kopilka("history", "501", "--json", "-p", TRAVEL)
+    code, output = kopilka("history", "501", "--json")
     (line,) = json.loads(output)
     assert (line["kind"], line["amount"], line["rule_id"]) == ("accrual", 500_00, "manual:review")
-    code, output = kopilka("explain", str(line["transaction_id"]), "--json", "-p", TRAVEL)
+    code, output = kopilka("explain", str(line["transaction_id"]), "--json")
     explained = json.loads(output)
     assert explained["entry"]["actor"] == "cli"
     assert explained["entry"]["rule_inputs"]["comment"] == "отзыв"
@@ -103,12 +104,12 @@ def test_grant_balance_history_explain_and_replay(cli_db: str) -> None:
     assert code == 2, output
     assert "limit" in output, output
     # The year-end reset: at 00:00 on 1 January in Moscow the review bonus expires.
-    code, output = kopilka("expire", "-p", TRAVEL, "--now", "2026-12-31T20:59:59+00:00", "--json")
+    code, output = kopilka("expire", "--now", "2026-12-31T20:59:59+00:00", "--json")
     assert json.loads(output)["points"] == 0
-    code, output = kopilka("expire", "-p", TRAVEL, "--now", "2026-12-31T21:00:00+00:00", "--json")
+    code, output = kopilka("expire", "--now", "2026-12-31T21:00:00+00:00", "--json")
     assert json.loads(output) == {"accounts": 1, "entries": 1, "points": 500_00,
                                   "holds_expired": 0}
-    code, output = kopilka("balance", "501", "--json", "-p", TRAVEL)
+    code, output = kopilka("balance", "501", "--json")
     assert json.loads(output)["total"] == 0
     code, output = kopilka("verify", "--json")
     assert code == 0, output
@@ -121,18 +122,19 @@ def test_grant_balance_history_explain_and_replay(cli_db: str) -> None:
         ("501", "1.234", "more than 2 decimals"),
         ("501", "-5", "negative"),
         ("501", "abc", "not a number"),
-        ("999", "100", "no customer with id '999'"),
+        ("999", "100", "no customer '999'"),
     ],
 )
 def test_bad_grants_are_refused_and_write_nothing(
     cli_db: str, customer: str, amount: str, message: str
 ) -> None:
+    assert kopilka("program", "apply", TRAVEL, "--yes")[0] == 0
     assert kopilka("customer", "add", "501")[0] == 0
     code, output = kopilka("grant", customer, "--reason", "apology", "--amount", amount,
-                           "--comment", "опоздание", "-p", TRAVEL)
+                           "--comment", "опоздание")
     assert code == 2, output
     assert message in output, output
-    code, output = kopilka("history", "501", "--json", "-p", TRAVEL)
+    code, output = kopilka("history", "501", "--json")
     assert json.loads(output) == []
 
 
@@ -144,12 +146,13 @@ def test_commands_refuse_an_unmigrated_database(
     monkeypatch.setenv("KOPILKA_DATABASE_URL", url)
     get_settings.cache_clear()
     try:
-        code, output = kopilka("balance", "1", "-p", TRAVEL)
+        code, output = kopilka("balance", "1")
         assert code == 2, output
         assert "kopilka db upgrade" in output, output
         code, output = kopilka("db", "upgrade")
         assert code == 0, output
-        code, output = kopilka("balance", "1", "-p", TRAVEL)
+        assert kopilka("program", "apply", TRAVEL, "--yes")[0] == 0
+        code, output = kopilka("balance", "1")
         assert code == 2, output
         assert "no customer" in output, output
     finally:

@@ -12,9 +12,10 @@ from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_dirty_deals
 from kopilka.holds.service import expire_due_holds
 from kopilka.ledger.accrual import accrue
-from kopilka.ledger.book import ensure_customer, program_book
+from kopilka.ledger.book import ensure_customer
 from kopilka.ledger.queries import balance
 from kopilka.ledger.spending import place_hold
+from kopilka.lifecycle.service import install_program
 from kopilka.program.loader import load_program
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "retail-wholesale.yaml"
@@ -31,7 +32,7 @@ async def test_due_holds_are_released_once(committed_engine: AsyncEngine) -> Non
             event_token="token",
             member_id="member-holds",
         )
-        book = await program_book(conn, connection.portal_id, program, EXAMPLE.read_text())
+        book = await install_program(conn, connection.portal_id, program, EXAMPLE.read_text())
         customer = await ensure_customer(conn, connection.portal_id, "contact:5")
         await accrue(conn, book, customer_id=customer, amount=1_000_00, key="a", reason="+",
                      actor="test", now=NOW - timedelta(days=1))

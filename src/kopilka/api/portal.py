@@ -1,14 +1,14 @@
 """A portal's program, its customers by card or phone, and their progress towards levels.
 
 Shared by the public API, the cabinet and the admin pages: each finds the program the portal
-runs (the one attached to its Bitrix24 connection, else the portal's newest loaded program) and
+runs (the version of its program in force) and
 the customer a card number or phone belongs to.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, Subquery, func, or_, select
@@ -18,61 +18,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24.standing import histories
 from kopilka.db.tables import (
-    b24_connections,
     cards,
     customers,
     pos_orders,
-    program_versions,
-    programs,
 )
 from kopilka.domain.deal import CustomerHistory
 from kopilka.domain.effects import LevelStatus
-from kopilka.domain.errors import NotFound, UnknownCustomer
+from kopilka.domain.errors import UnknownCustomer
 from kopilka.domain.levels import metric_of, period_start, status_for
-from kopilka.ledger.book import ensure_book
 from kopilka.ledger.types import Book
+from kopilka.lifecycle.service import active_program
 from kopilka.phones import InvalidPhone, normalize_phone
-from kopilka.program.loader import parse_program
 from kopilka.program.model import Program
 
 
-class NoProgram(NotFound):
-    code = "no_program"
-
-
-_parsed: dict[str, Program] = {}
-
-
 async def current_program(conn: AsyncConnection, portal_id: int) -> tuple[Book, Program]:
-    """The portal's program at its newest version (parsed once per process and hash)."""
-    attached = await conn.scalar(
-        select(b24_connections.c.program_id).where(b24_connections.c.portal_id == portal_id)
-    )
-    query = (
-        select(programs.c.code, programs.c.timezone, program_versions)
-        .join(program_versions, program_versions.c.program_id == programs.c.id)
-        .where(programs.c.portal_id == portal_id)
-        .order_by(program_versions.c.loaded_at.desc())
-        .limit(1)
-    )
-    if attached is not None:
-        query = query.where(programs.c.id == attached)
-    row = (await conn.execute(query)).first()
-    if row is None:
-        raise NoProgram("this portal has no loaded program")
-    m = row._mapping
-    program = _parsed.get(m["hash"])
-    if program is None:
-        program = _parsed[m["hash"]] = parse_program(m["source"], m["source_name"])
-    book = await ensure_book(
-        conn,
-        portal_id,
-        code=m["code"],
-        title=program.title,
-        timezone=m["timezone"],
-        program_hash=m["hash"],
-    )
-    return book, program
+    """The portal's book and the version of its program in force now (see
+    :func:`kopilka.lifecycle.service.active_program`)."""
+    return await active_program(conn, portal_id, datetime.now(UTC))
 
 
 @dataclass(frozen=True, slots=True)

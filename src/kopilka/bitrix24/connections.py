@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,20 +19,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24.install import Installation
-from kopilka.db.tables import b24_connections, portals, program_versions, programs
+from kopilka.db.tables import b24_connections, portals
 from kopilka.domain.errors import Conflict, InvalidCommand, NotFound
-from kopilka.ledger.book import ensure_book, ensure_portal, program_book
+from kopilka.ledger.book import ensure_portal
 from kopilka.ledger.types import Book
-from kopilka.program.loader import parse_program
+from kopilka.lifecycle.service import active_program
 from kopilka.program.model import Program
 
 
 class UnknownPortal(NotFound):
     code = "unknown_portal"
-
-
-class NoProgram(InvalidCommand):
-    code = "no_program"
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,51 +217,12 @@ async def find_by_reference(conn: AsyncConnection, ref: str) -> Connection:
     return _row(rows[0])
 
 
-async def attach_program(
-    conn: AsyncConnection, portal_id: int, program: Program, source: str
-) -> Book:
-    book = await program_book(conn, portal_id, program, source)
-    await conn.execute(
-        update(b24_connections)
-        .where(b24_connections.c.portal_id == portal_id)
-        .values(program_id=book.program_id)
-    )
-    return book
-
-
-_programs: dict[str, Program] = {}
-
-
-async def portal_program(conn: AsyncConnection, connection: Connection) -> tuple[Book, Program]:
-    """The portal's program at its newest version (parsed once per process and hash)."""
-    if connection.program_id is None:
-        raise NoProgram(
-            f"portal {connection.domain} has no program: run `kopilka connect … --program FILE`"
-        )
-    row = (
-        await conn.execute(
-            select(programs.c.code, programs.c.timezone, program_versions)
-            .join(program_versions, program_versions.c.program_id == programs.c.id)
-            .where(programs.c.id == connection.program_id)
-            .order_by(program_versions.c.loaded_at.desc())
-            .limit(1)
-        )
-    ).first()
-    if row is None:
-        raise NoProgram(f"program {connection.program_id} has no loaded version")
-    m = row._mapping
-    program = _programs.get(m["hash"])
-    if program is None:
-        program = _programs[m["hash"]] = parse_program(m["source"], m["source_name"])
-    book = await ensure_book(
-        conn,
-        connection.portal_id,
-        code=m["code"],
-        title=program.title,
-        timezone=m["timezone"],
-        program_hash=m["hash"],
-    )
-    return book, program
+async def portal_program(
+    conn: AsyncConnection, connection: Connection, at: datetime | None = None
+) -> tuple[Book, Program]:
+    """The connected portal's book and the version of its program in force at ``at`` (default:
+    now); see :func:`kopilka.lifecycle.service.active_program`."""
+    return await active_program(conn, connection.portal_id, at or datetime.now(UTC))
 
 
 async def set_field_map(conn: AsyncConnection, portal_id: int, field_map: dict[str, Any]) -> None:

@@ -19,8 +19,6 @@ from kopilka.cli.cards import register as register_cards
 from kopilka.cli.common import (
     JsonOpt,
     PortalOpt,
-    ProgramOpt,
-    bind,
     fail,
     load,
     out,
@@ -28,13 +26,14 @@ from kopilka.cli.common import (
     run,
     with_book,
 )
+from kopilka.cli.programs import register as register_programs
 from kopilka.cli.render import balance_table, explain_text, history_table, program_summary
 from kopilka.cli.secrets import register as register_secrets
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction, safe_url
 from kopilka.domain.errors import KopilkaError
 from kopilka.domain.money import format_points, to_minor
-from kopilka.ledger.book import ensure_customer, ensure_portal, get_customer_id
+from kopilka.ledger.book import ensure_customer
 from kopilka.ledger.expiry import due_accounts, expire_accounts
 from kopilka.ledger.grants import grant as grant_bonus
 from kopilka.ledger.invariants import CHECKS, Violation, check_invariants
@@ -44,6 +43,8 @@ from kopilka.ledger.queries import explain as read_explain
 from kopilka.ledger.queries import history as read_history
 from kopilka.ledger.spending import expire_holds
 from kopilka.ledger.types import Balance, Book, Posted
+from kopilka.lifecycle.service import active_program
+from kopilka.portals.service import find_customer, resolve_portal
 from kopilka.process.runtime import open_engine, prepare_database
 from kopilka.program.errors import ProgramFileError
 from kopilka.program.loader import load_program
@@ -126,7 +127,7 @@ def customer_add(
         async with open_engine(get_settings()) as engine:
 
             async def unit(conn: AsyncConnection) -> int:
-                portal_id = await ensure_portal(conn, portal or get_settings().default_portal)
+                portal_id = await resolve_portal(conn, portal)
                 return await ensure_customer(conn, portal_id, external_id, name=name, phone=phone)
 
             return await run_in_transaction(engine, unit)
@@ -139,19 +140,9 @@ def customer_add(
 def grant(
     customer: Annotated[
         str,
-        typer.Argument(help="The customer's id (in a portal: its contact ID, 42 or contact:42)."),
+        typer.Argument(help="The customer: its id, or a Bitrix24 contact ID (42 or contact:42)."),
     ],
     reason: Annotated[str, typer.Option(help="A manual bonus reason of the program.")],
-    program: Annotated[
-        Path | None,
-        typer.Option(
-            "--program",
-            "-p",
-            envvar="KOPILKA_PROGRAM",
-            help="The program file (YAML); a connected portal uses its own program.",
-            dir_okay=False,
-        ),
-    ] = None,
     amount: Annotated[str | None, typer.Option(help="Points; default: the reason's.")] = None,
     comment: Annotated[str | None, typer.Option(help="Why: shown in the history.")] = None,
     actor: Annotated[str, typer.Option(help="Who grants.")] = "cli",
@@ -162,35 +153,28 @@ def grant(
 ) -> None:
     """Grant a manual bonus (a review, an apology…) within the program's limits.
 
-    In a connected Bitrix24 portal (named by --portal, or the only one when no --program is
-    given) the contact's fields and timeline show it at once."""
+    In a connected Bitrix24 portal the contact's fields and timeline show it at once."""
     try:  # bad amounts are refused first
         minor = to_minor(amount) if amount is not None else None
     except KopilkaError as exc:
         raise fail(f"{exc.message} [{exc.code}]") from None
     idempotency = key or f"cli:{uuid.uuid4()}"
-    in_portal = None
-    if program is None or portal is not None:
-        in_portal = grant_in_portal(
-            customer,
-            portal=portal,
-            reason=reason,
-            amount=minor,
-            comment=comment,
-            actor=actor,
-            key=idempotency,
-            now=aware(now),
-            required=program is None,
-        )
+    in_portal = grant_in_portal(
+        customer,
+        portal=portal,
+        reason=reason,
+        amount=minor,
+        comment=comment,
+        actor=actor,
+        key=idempotency,
+        now=aware(now),
+    )
     if in_portal is not None:
         posted, shown = in_portal
         note = "" if shown else " (the portal was not reached: it follows with the next sync)"
     else:
-        assert program is not None
         posted = run(
-            _grant_local(
-                program, customer, reason, minor, comment, actor, idempotency, portal, aware(now)
-            )
+            _grant_local(customer, reason, minor, comment, actor, idempotency, portal, aware(now))
         )
         note = ""
     if as_json:
@@ -202,7 +186,6 @@ def grant(
 
 
 async def _grant_local(
-    program: Path,
     customer: str,
     reason: str,
     amount: int | None,
@@ -213,7 +196,7 @@ async def _grant_local(
     now: datetime,
 ) -> Posted:
     async def work(conn: AsyncConnection, book: Book, prog: Program) -> Posted:
-        customer_id = await get_customer_id(conn, book.portal_id, customer)
+        customer_id = await find_customer(conn, book.portal_id, customer)
         return await grant_bonus(
             conn,
             book,
@@ -228,13 +211,14 @@ async def _grant_local(
             source=f"cli grant by {actor}",
         )
 
-    return await with_book(program, portal, work)
+    return await with_book(portal, work, now)
 
 
 @app.command()
 def balance(
-    customer: Annotated[str, typer.Argument(help="The customer's id.")],
-    program: ProgramOpt,
+    customer: Annotated[
+        str, typer.Argument(help="The customer: its id, or a Bitrix24 contact ID (42).")
+    ],
     portal: PortalOpt = None,
     now: NowOpt = None,
     as_json: JsonOpt = False,
@@ -243,10 +227,10 @@ def balance(
     moment = aware(now)
 
     async def work(conn: AsyncConnection, book: Book, _prog: Program) -> Balance:
-        customer_id = await get_customer_id(conn, book.portal_id, customer)
+        customer_id = await find_customer(conn, book.portal_id, customer)
         return await read_balance(conn, book, customer_id, moment)
 
-    result = run(with_book(program, portal, work))
+    result = run(with_book(portal, work, moment))
     if as_json:
         print_json(result)
     else:
@@ -255,8 +239,9 @@ def balance(
 
 @app.command()
 def history(
-    customer: Annotated[str, typer.Argument(help="The customer's id.")],
-    program: ProgramOpt,
+    customer: Annotated[
+        str, typer.Argument(help="The customer: its id, or a Bitrix24 contact ID (42).")
+    ],
     portal: PortalOpt = None,
     limit: Annotated[int, typer.Option(help="How many entries, newest first.")] = 50,
     as_json: JsonOpt = False,
@@ -264,10 +249,10 @@ def history(
     """A customer's ledger history, newest first, with reasons."""
 
     async def work(conn: AsyncConnection, book: Book, _prog: Program) -> list[HistoryLine]:
-        customer_id = await get_customer_id(conn, book.portal_id, customer)
+        customer_id = await find_customer(conn, book.portal_id, customer)
         return await read_history(conn, book, customer_id, limit=limit)
 
-    lines = run(with_book(program, portal, work))
+    lines = run(with_book(portal, work))
     if as_json:
         print_json(lines)
     else:
@@ -277,7 +262,6 @@ def history(
 @app.command()
 def explain(
     entry: Annotated[int, typer.Argument(help="A ledger entry (transaction) number.")],
-    program: ProgramOpt,
     portal: PortalOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -286,7 +270,7 @@ def explain(
     async def work(conn: AsyncConnection, book: Book, _prog: Program) -> Explanation:
         return await read_explain(conn, book, entry)
 
-    result = run(with_book(program, portal, work))
+    result = run(with_book(portal, work))
     if as_json:
         print_json(result)
     else:
@@ -295,7 +279,6 @@ def explain(
 
 @app.command()
 def expire(
-    program: ProgramOpt,
     portal: PortalOpt = None,
     now: NowOpt = None,
     as_json: JsonOpt = False,
@@ -304,11 +287,11 @@ def expire(
     moment = aware(now)
 
     async def main() -> dict[str, int]:
-        prog, source = load(program)
         async with open_engine(get_settings()) as engine:
 
             async def accounts(conn: AsyncConnection) -> tuple[Book, list[int]]:
-                book = await bind(conn, prog, source, portal)
+                portal_id = await resolve_portal(conn, portal)
+                book, _program = await active_program(conn, portal_id, moment)
                 return book, await due_accounts(conn, book, moment)
 
             book, due = await run_in_transaction(engine, accounts)
@@ -392,3 +375,4 @@ register_bitrix24(app)
 register_api(app)
 register_cards(app)
 register_secrets(app)
+register_programs(app)

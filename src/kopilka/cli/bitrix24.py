@@ -17,11 +17,9 @@ from kopilka.bitrix24.bonuses import contact_ref, grant_on_portal
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import (
     Connection,
-    UnknownPortal,
-    active_connections,
-    attach_program,
     connect_webhook,
-    find_by_reference,
+    get_connection,
+    is_connected,
     portal_program,
     set_field_map,
 )
@@ -36,7 +34,9 @@ from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import InvalidCommand
 from kopilka.ledger.types import Posted
+from kopilka.lifecycle.service import apply_program
 from kopilka.logs import configure as configure_logs
+from kopilka.portals.service import resolve_portal
 from kopilka.process.services import Services, open_services
 from kopilka.process.worker import run_worker
 from kopilka.web.app import create_app
@@ -65,13 +65,15 @@ def _clock(services: Services, moment: datetime | None) -> None:
 
 
 async def _connection(services: Services, ref: str | None) -> Connection:
+    """The connected portal ``ref`` names (or the only portal), refused when it is unknown or
+    not a Bitrix24 connection."""
     async with services.engine.connect() as conn:
-        if ref is None:
-            found = await active_connections(conn)
-            if len(found) != 1:
-                raise InvalidCommand("several portals are connected: name one with --portal")
-            return found[0]
-        return await find_by_reference(conn, ref)
+        portal_id = await resolve_portal(conn, ref)
+        if not await is_connected(conn, portal_id):
+            raise InvalidCommand(
+                f"portal {portal_id} is not connected to Bitrix24: `kopilka portal list`"
+            )
+        return await get_connection(conn, portal_id)
 
 
 async def prove_webhook(services: Services, url: str) -> dict[str, Any]:
@@ -119,7 +121,14 @@ def register(app: typer.Typer) -> None:
                     connection = await connect_webhook(
                         conn, webhook_url=webhook, event_token=event_token, member_id=member_id
                     )
-                    await attach_program(conn, connection.portal_id, parsed, source)
+                    await apply_program(
+                        conn,
+                        connection.portal_id,
+                        parsed,
+                        source,
+                        actor="kopilka connect",
+                        now=services.now(),
+                    )
                     return connection
 
                 connection: Connection = await run_in_transaction(services.engine, store)
@@ -337,18 +346,6 @@ async def _totals(services: Services, connection: Connection) -> SyncReport:
     return report
 
 
-async def _connected(services: Services, ref: str | None) -> Connection | None:
-    """The connected portal ``ref`` names (None: the only one), or None when it names none."""
-    async with services.engine.connect() as conn:
-        if ref is None:
-            found = await active_connections(conn)
-            return found[0] if len(found) == 1 else None
-        try:
-            return await find_by_reference(conn, ref)
-        except UnknownPortal:
-            return None
-
-
 def grant_in_portal(
     customer: str,
     *,
@@ -359,21 +356,17 @@ def grant_in_portal(
     actor: str,
     key: str,
     now: datetime,
-    required: bool,
 ) -> tuple[Posted, bool] | None:
-    """``kopilka grant`` for a contact of a connected portal; None when ``portal`` names no
-    connected portal (and ``required`` is False: the caller grants in a local book)."""
+    """``kopilka grant`` for a contact of a connected portal; None when the portal named (or
+    the only one) is a local book, not a Bitrix24 connection."""
 
     async def go() -> tuple[Posted, bool] | None:
         async with open_services(get_settings()) as services:
-            connection = await _connected(services, portal)
-            if connection is None:
-                if required:
-                    raise InvalidCommand(
-                        "no connected portal to grant in: name one with --portal, "
-                        "or a program file with --program"
-                    )
-                return None
+            async with services.engine.connect() as conn:
+                portal_id = await resolve_portal(conn, portal)
+                if not await is_connected(conn, portal_id):
+                    return None
+                connection = await get_connection(conn, portal_id)
             return await grant_on_portal(
                 services,
                 connection,

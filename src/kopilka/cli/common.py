@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, is_dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import KopilkaError
-from kopilka.ledger.book import ensure_portal, program_book
 from kopilka.ledger.types import Book
+from kopilka.lifecycle.service import active_program
+from kopilka.portals.service import resolve_portal
 from kopilka.process.runtime import open_engine
 from kopilka.program.errors import ProgramFileError
 from kopilka.program.loader import load_program
@@ -29,23 +30,13 @@ T = TypeVar("T")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem, one line
 
-ProgramOpt = Annotated[
-    Path,
-    typer.Option(
-        "--program",
-        "-p",
-        envvar="KOPILKA_PROGRAM",
-        help="The program file (YAML).",
-        exists=False,
-        dir_okay=False,
-    ),
-]
 PortalOpt = Annotated[
     str | None,
     typer.Option(
         "--portal",
         envvar="KOPILKA_PORTAL",
-        help="The portal (Bitrix24 member_id); default: the local tenant.",
+        help="The portal: its id, member_id or domain (`kopilka portal list`); default: the "
+        "only one.",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -89,21 +80,19 @@ def load(program_path: Path) -> tuple[Program, str]:
     return program, program_path.read_text(encoding="utf-8")
 
 
-async def bind(conn: AsyncConnection, program: Program, source: str, portal: str | None) -> Book:
-    portal_id = await ensure_portal(conn, portal or get_settings().default_portal)
-    return await program_book(conn, portal_id, program, source)
-
-
 async def with_book(
-    program_path: Path,
     portal: str | None,
     work: Callable[[AsyncConnection, Book, Program], Awaitable[T]],
+    at: datetime | None = None,
 ) -> T:
-    """Open the database, bind the program's book, and run ``work`` in one transaction."""
-    program, source = load(program_path)
+    """Open the database, find the portal and the version of its program in force, and run
+    ``work`` in one transaction. No program is read from a file here: only ``kopilka program
+    apply`` (and ``connect``) install one."""
     async with open_engine(get_settings()) as engine:
 
         async def unit(conn: AsyncConnection) -> T:
-            return await work(conn, await bind(conn, program, source, portal), program)
+            portal_id = await resolve_portal(conn, portal)
+            book, program = await active_program(conn, portal_id, at or datetime.now(UTC))
+            return await work(conn, book, program)
 
         return await run_in_transaction(engine, unit)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ from rich.panel import Panel
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kopilka.cli.common import bind, load, out
+from kopilka.cli.common import load, out
 from kopilka.cli.demo_portal import portal_story, steps_table
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction, safe_url
@@ -38,6 +38,7 @@ from kopilka.ledger.grants import grant
 from kopilka.ledger.invariants import check_invariants
 from kopilka.ledger.queries import balance
 from kopilka.ledger.types import Book, Posted
+from kopilka.lifecycle.service import active_program, apply_program
 from kopilka.process.runtime import open_engine
 from kopilka.program.model import Program
 
@@ -147,8 +148,11 @@ async def _open_story(engine: AsyncEngine, path: Path, portal: str) -> Story:
     program, source = load(path)
 
     async def unit(conn: AsyncConnection) -> Book:
-        await ensure_portal(conn, portal, "Kopilka demo")
-        return await bind(conn, program, source, portal)
+        portal_id = await ensure_portal(conn, portal, "Kopilka demo")
+        now = datetime.now(UTC)
+        await apply_program(conn, portal_id, program, source, actor="kopilka demo", now=now)
+        book, _program = await active_program(conn, portal_id, now)
+        return book
 
     return Story(engine, await run_in_transaction(engine, unit), program)
 

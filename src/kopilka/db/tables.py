@@ -55,6 +55,17 @@ program_versions = Table(
     Column("loaded_at", TZ),
 )
 
+program_activations = Table(
+    "program_activations",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("program_id", BigInteger, nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("active_from", TZ, nullable=False),
+    Column("applied_at", TZ),
+    Column("applied_by", Text, nullable=False),
+)
+
 customers = Table(
     "customers",
     metadata,
@@ -201,6 +212,7 @@ b24_deals = Table(
     Column("closed_at", TZ),
     Column("modified_at", TZ),
     Column("won_sections", JSONB),
+    Column("priced_by", Text),  # the program version a won deal was priced under (0010)
     Column("applied_discount", JSONB, nullable=False),
     Column("synced_at", TZ, nullable=False),
 )

@@ -14,7 +14,6 @@ from kopilka.db.tables import accounts as accounts_t
 from kopilka.db.tables import customers, portals, program_versions, programs
 from kopilka.domain.errors import UnknownCustomer
 from kopilka.ledger.types import Account, Book
-from kopilka.program.model import Program
 
 
 async def ensure_portal(conn: AsyncConnection, member_id: str, title: str = "") -> int:
@@ -37,15 +36,16 @@ async def ensure_book(
     source_name: str = "",
     source: str = "",
 ) -> Book:
-    """The program's row (created on first use) and, when a hash is given, its version row."""
+    """The portal's program row (its one lineage, created on first use) as a book, for code that
+    posts without a program file (ledger tests, benchmarks); when a hash is given, its version
+    row is recorded so that entries can name it. Programs reach a portal through
+    :func:`kopilka.lifecycle.service.apply_program`, which also puts a version in force."""
     await conn.execute(
         insert(programs)
         .values(portal_id=portal_id, code=code, title=title, timezone=timezone)
         .on_conflict_do_nothing()
     )
-    program_id = await conn.scalar(
-        select(programs.c.id).where(programs.c.portal_id == portal_id, programs.c.code == code)
-    )
+    program_id = await conn.scalar(select(programs.c.id).where(programs.c.portal_id == portal_id))
     assert program_id is not None
     if program_hash is not None:
         await conn.execute(
@@ -61,22 +61,6 @@ async def ensure_book(
         program_code=code,
         program_hash=program_hash,
         timezone=ZoneInfo(timezone),
-    )
-
-
-async def program_book(
-    conn: AsyncConnection, portal_id: int, program: Program, source: str
-) -> Book:
-    """The book of a loaded program file, its version recorded (see :func:`ensure_book`)."""
-    return await ensure_book(
-        conn,
-        portal_id,
-        code=program.program,
-        title=program.title,
-        timezone=program.timezone,
-        program_hash=program.hash,
-        source_name=program.source_name,
-        source=source,
     )
 
 

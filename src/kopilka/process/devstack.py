@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from b24emu import EmuServer, Portal, RateLimit
 from kopilka.bitrix24.connections import (
     Connection,
-    attach_program,
     connect_webhook,
     find_connection,
     get_connection,
@@ -41,6 +40,7 @@ from kopilka.db.tables import b24_outbox
 from kopilka.ledger.book import get_customer_id
 from kopilka.ledger.queries import balance
 from kopilka.ledger.types import Balance
+from kopilka.lifecycle.service import apply_program
 from kopilka.process.services import Services
 from kopilka.process.worker import run_worker
 from kopilka.program.model import Program
@@ -218,7 +218,14 @@ async def kopilka_on_emulator(
             connection = await _connect(services, portal, server, web_url, program, app=app)
 
             async def attach(conn: Any) -> None:
-                await attach_program(conn, connection.portal_id, program, source)
+                await apply_program(
+                    conn,
+                    connection.portal_id,
+                    program,
+                    source,
+                    actor="kopilka devstack",
+                    now=services.now(),
+                )
 
             await run_in_transaction(engine, attach)
             async with engine.connect() as conn:

@@ -18,8 +18,9 @@ from kopilka.api.keys import create_api_key
 from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.ledger.accrual import accrue
-from kopilka.ledger.book import ensure_customer, ensure_portal, program_book
+from kopilka.ledger.book import ensure_customer, ensure_portal
 from kopilka.ledger.types import Book
+from kopilka.lifecycle.service import install_program
 from kopilka.process.services import Services
 from kopilka.program.loader import load_program
 from kopilka.web.app import create_app
@@ -90,7 +91,7 @@ async def open_api(engine: AsyncEngine, example: str) -> AsyncIterator[ApiEnv]:
 
     async def setup(conn):  # type: ignore[no-untyped-def]
         portal_id = await ensure_portal(conn, ref("portal"))
-        book = await program_book(conn, portal_id, program, source)
+        book = await install_program(conn, portal_id, program, source)
         keys = {
             "till": await create_api_key(conn, portal_id, "till-1", ["pos:write", "cards:read"]),
             "reader": await create_api_key(conn, portal_id, "site", ["cards:read"]),

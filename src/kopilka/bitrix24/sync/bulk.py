@@ -14,15 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24 import outbox
 from kopilka.bitrix24.mapping import build_deal
-from kopilka.bitrix24.sync.plan import plan_outcome, with_catalog
+from kopilka.bitrix24.sync.plan import plan_outcome, priced_by, with_catalog
 from kopilka.bitrix24.sync.read import Chunk, Scope, contact_name
 from kopilka.bitrix24.sync.seen import deal_histories
 from kopilka.bitrix24.sync.writes import record_outcomes
 from kopilka.bitrix24.writeback import comment_write, refresh_contacts
 from kopilka.db.tables import b24_deals, b24_dirty_deals
 from kopilka.domain.deal import Deal
+from kopilka.domain.effects import DealEffects
 from kopilka.ledger.book import ensure_customers
-from kopilka.ledger.deals import DealToSettle, settle_plain_deals
+from kopilka.ledger.deals import DealToSettle, Reconciled, settle_plain_deals
 
 
 async def settle_many(
@@ -44,6 +45,7 @@ async def settle_many(
         )
     }
     deals: dict[int, tuple[Deal, dict[str, Any], dict[str, list[int]], Any]] = {}
+    priced: dict[int, Scope] = {}  # the version each deal is settled under
     names: dict[str, str] = {}
     for deal_id in claimed:
         record = snap.deals.get(deal_id)
@@ -64,17 +66,22 @@ async def settle_many(
             continue
         deal, won_sections = with_catalog(deal, chunk.products, before)
         deals[deal_id] = (deal, record, applied, won_sections)
+        priced[deal_id] = scope.priced(priced_by(before, deal, program.hash))
         for contact in deal.contacts:
             names[f"contact:{contact.id}"] = contact_name(snap, contact.id)
         for cid in before.contact_ids if before else []:  # a contact taken off the deal
             names.setdefault(f"contact:{cid}", "")
     customer_ids = await ensure_customers(conn, portal_id, names)
-    items = []
-    for deal, _, _, _ in deals.values():
+    groups: dict[str | None, list[DealToSettle]] = {}  # one settle per program version
+    for deal_id, (deal, _, _, _) in deals.items():
         customers = {c.id: customer_ids[f"contact:{c.id}"] for c in deal.contacts}
-        known = await deal_histories(conn, portal_id, program, deal, list(customers), now)
-        items.append(DealToSettle(deal, customers, known))
-    settled = await settle_plain_deals(conn, book, program, items, now=now)
+        version = priced[deal_id].program
+        known = await deal_histories(conn, portal_id, version, deal, list(customers), now)
+        groups.setdefault(version.hash, []).append(DealToSettle(deal, customers, known))
+    settled: dict[int, tuple[DealEffects, Reconciled]] = {}
+    for items in groups.values():
+        at = priced[items[0].deal.id]
+        settled |= await settle_plain_deals(conn, at.book, at.program, items, now=now)
     posted = 0
     outcomes, touched, effects_of = [], set(), {}
     comment_writes: list[outbox.Write] = []
@@ -83,7 +90,7 @@ async def settle_many(
         before = previous.get(deal_id)
         outcomes.append(
             plan_outcome(
-                program,
+                priced[deal_id].program,
                 deal,
                 record,
                 snap.rows.get(deal_id, []),

@@ -23,6 +23,7 @@ from kopilka.bitrix24.sync.read import Chunk, Scope, read_chunk
 from kopilka.bitrix24.sync.runs import SyncReport, finish_run, note_failure, start_run, touch
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import KopilkaError
+from kopilka.lifecycle.service import priced_versions
 from kopilka.logs import bound
 
 log = logging.getLogger("kopilka.bitrix24.sync")
@@ -78,11 +79,12 @@ async def _drain(
 ) -> None:
     portal_id = connection.portal_id
     async with engine.connect() as conn:
-        book, program = await portal_program(conn, connection)
+        book, program = await portal_program(conn, connection, now())
+        versions = await priced_versions(conn, portal_id)
     layout = (
         Layout.from_json(connection.field_map.get("offers_list")) if program.discounts else None
     )
-    scope = Scope(portal_id, book, program, layout, comments)
+    scope = Scope(portal_id, book, program, layout, comments, versions)
     skip: set[int] = set()
     while True:
         await gather(engine, portal_id, chunk)

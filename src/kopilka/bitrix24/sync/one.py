@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24.mapping import build_deal
 from kopilka.bitrix24.sync.contact_offers import contact_offers, contact_payment
-from kopilka.bitrix24.sync.plan import plan_deleted, plan_outcome, with_catalog
+from kopilka.bitrix24.sync.plan import plan_deleted, plan_outcome, priced_by, with_catalog
 from kopilka.bitrix24.sync.read import Chunk, Scope, contact_name
 from kopilka.bitrix24.sync.seen import deal_histories
 from kopilka.bitrix24.sync.writes import record_outcomes
@@ -76,15 +76,17 @@ async def settle_one(
             now=now,
         )
         deal, won_sections = with_catalog(deal, chunk.products, previous)
+        # a won deal is settled under the version it was priced by (the active one if new)
+        priced = scope.priced(priced_by(previous, deal, program.hash))
         for contact in deal.contacts:
             customers[contact.id] = await ensure_customer(
                 conn, portal_id, f"contact:{contact.id}", name=contact_name(snap, contact.id)
             )
-        known = await deal_histories(conn, portal_id, program, deal, list(customers), now)
+        known = await deal_histories(conn, portal_id, priced.program, deal, list(customers), now)
         effects, result = await settle_deal(
             conn,
-            book,
-            program,
+            priced.book,
+            priced.program,
             deal,
             customers=customers,
             histories=known,
@@ -96,13 +98,13 @@ async def settle_one(
         extra = 0
         if layout is not None:
             extra, more, more_holds = await contact_offers(
-                conn, scope, layout, snap, deal, known, customers, previous, now
+                conn, priced, layout, snap, deal, known, customers, previous, now
             )
             posted += more
             holds += more_holds
         want = (effects.redemption.amount if effects.redemption else 0) + extra
         outcome = plan_outcome(
-            program,
+            priced.program,
             deal,
             record,
             rows,

@@ -119,6 +119,7 @@ def snapshot_row(
     applied: Applied,
     previous: Any,
     won_sections: dict[str, int | None] | None = None,
+    priced_by: str | None = None,
 ) -> dict[str, Any]:
     """What is recorded of the deal as seen now (a deleted one keeps what was last seen)."""
     if record is None:
@@ -141,7 +142,12 @@ def snapshot_row(
             "closed_at": parse_datetime(record.get("CLOSEDATE")),
             "modified_at": parse_datetime(record.get("DATE_MODIFY")),
         }
-    return values | {"deal_id": deal_id, "applied_discount": applied, "won_sections": won_sections}
+    return values | {
+        "deal_id": deal_id,
+        "applied_discount": applied,
+        "won_sections": won_sections,
+        "priced_by": priced_by,
+    }
 
 
 def with_catalog(
@@ -168,6 +174,18 @@ def with_catalog(
     return deal, {str(r.product_id or 0): r.section_id for r in deal.rows}
 
 
+def priced_by(previous: Any, deal: Deal, in_force: str | None) -> str | None:
+    """The program version a deal is settled under, recorded while it is won: a deal that was
+    already won keeps the version it was priced by (a program changed later does not re-price
+    it, as it does not move its sections); a newly won deal takes the version in force; an
+    open or lost deal none (it follows the version in force)."""
+    if deal.stage != "won":
+        return None
+    if previous is not None and previous.semantic == "S" and previous.priced_by:
+        return str(previous.priced_by)
+    return in_force
+
+
 def plan_outcome(
     program: Program,
     deal: Deal,
@@ -191,6 +209,7 @@ def plan_outcome(
         applied,
         previous,
         won_sections,
+        program.hash if deal.stage == "won" else None,
     )
     return Outcome(deal.id, snapshot, share_rows(program, deal.id, deal), writes)
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,6 +28,17 @@ class Scope:
     layout: Layout | None = None
     #: explain every ledger change on the deal's timeline
     comments: bool = True
+    #: every version of the portal's program, by hash: a won deal is settled again under the
+    #: version it was priced by (``b24_deals.priced_by``), never re-priced by a newer one
+    versions: Mapping[str, tuple[Book, Program]] = field(default_factory=dict)
+
+    def priced(self, version: str | None) -> Scope:
+        """The scope a deal is settled in: the version it was priced by, if any, else the
+        program in force (``book`` and ``program`` as given)."""
+        if version is None or version == self.program.hash or version not in self.versions:
+            return self
+        book, program = self.versions[version]
+        return replace(self, book=book, program=program)
 
 
 @dataclass(frozen=True)
