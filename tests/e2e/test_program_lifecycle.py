@@ -110,7 +110,7 @@ def test_a_new_version_never_reprices_a_won_deal(
 
     # A deal won after the change is priced by the new version, and says so.
     win(portal, contact, "10000")
-    ok("sync")
+    ok("sync", "--all")
     assert balance(contact)["available"] == 500_00 + 5_000_00
     lines = json.loads(ok("history", str(contact), "--json"))
     hashes = set()
@@ -174,3 +174,54 @@ def test_a_mistyped_portal_is_refused_and_writes_nothing(
     # A contact ID names the customer in every command, as `grant` takes it.
     assert balance(contact)["available"] == balance(contact)["total"]
     ok("history", str(contact))
+
+
+def test_connect_twice_for_one_portal_keeps_one_record(
+    database: str, connected  # type: ignore[no-untyped-def]
+) -> None:
+    portal, contact = connected
+    before = counts(database)
+    # The same portal under another host name (its second domain), the same outgoing webhook.
+    (row,) = json.loads(ok("portal", "list", "--json"))
+    webhook = portal.add_webhook(user_id=1, scopes=("crm", "user")).replace(
+        "127.0.0.1", "localhost"
+    )
+    token = max(portal.auth.outgoing.items())[1].application_token  # the one `connect` got
+    out = ok("connect", "--webhook", webhook, "--event-token", token, "-p", str(EXAMPLE))
+    assert f"updated portal {row['id']}" in out and "already connected" in out, out
+    # A re-made webhook on the first host, with a fresh outgoing webhook token: the same record.
+    token2 = portal.add_outgoing_webhook("http://127.0.0.1:9/b24/events", ("ONCRMDEALUPDATE",))
+    webhook2 = portal.add_webhook(user_id=1, scopes=("crm", "user"))
+    out = ok("connect", "--webhook", webhook2, "--event-token", token2, "-p", str(EXAMPLE))
+    assert f"updated portal {row['id']}" in out, out
+    assert counts(database)[:3] == before[:3]
+    assert len(json.loads(ok("portal", "list", "--json"))) == 1
+    ok("sync", "--all")  # still one tenant syncing: the balance is what it was
+    assert balance(contact)["available"] == 500_00
+    # Another program through `connect` is refused: that is what `program apply` is for.
+    other = str(Path(__file__).parents[2] / "examples" / "travel-club.yaml")
+    code, out = kopilka("connect", "--webhook", webhook2, "--event-token", token2, "-p", other)
+    assert code == 2 and "kopilka program apply" in out, out
+    assert counts(database)[:4] == before[:4]
+
+
+def test_portal_list_show_rename_disconnect(
+    database: str, connected  # type: ignore[no-untyped-def]
+) -> None:
+    portal, contact = connected
+    (row,) = json.loads(ok("portal", "list", "--json"))
+    assert (row["mode"], row["status"], row["program"]) == ("webhook", "active", "retail-wholesale")
+    assert row["member_id"] == portal.member_id and row["customers"] == 1
+    ok("portal", "rename", str(row["id"]), "Магазин на Ленина")
+    shown = json.loads(ok("portal", "show", portal.member_id, "--json"))
+    assert shown["title"] == "Магазин на Ленина"
+    out = ok("portal", "disconnect", str(row["id"]), "--yes")
+    assert "its book is kept" in out
+    code, out = kopilka("sync")
+    assert code == 2 and "not connected to Bitrix24" in out, out
+    assert balance(contact)["available"] == 500_00  # the book stays readable
+    with psycopg.connect(database.replace("+psycopg", "")) as conn:
+        creds = conn.execute(
+            "SELECT webhook_url, access_token, status FROM b24_connections"
+        ).fetchone()
+    assert creds == (None, None, "disconnected")

@@ -56,7 +56,8 @@ class Connection:
         )
 
 
-def _host(url: str) -> str:
+def host_of(url: str) -> str:
+    """The host a webhook URL names (refused when it names none)."""
     host = urlsplit(url).hostname
     if not host:
         raise InvalidCommand("the webhook URL must look like https://<portal>/rest/<user>/<code>/")
@@ -93,18 +94,40 @@ async def connect_webhook(
     event_token: str,
     member_id: str | None = None,
 ) -> Connection:
+    """Store a webhook connection. Connecting a
+    portal Kopilka already has — named by its ``member_id``, by the webhook's host, or by the
+    outgoing webhook's token (a webhook re-made, a second host name of one portal) — updates
+    that record instead of making a second tenant that would sync the same deals twice."""
     if "/rest/" not in webhook_url:
         raise InvalidCommand("the webhook URL must look like https://<portal>/rest/<user>/<code>/")
-    if not event_token.strip():
+    token = event_token.strip()
+    if not token:
         raise InvalidCommand("the outgoing webhook's application token is empty")
-    domain = _host(webhook_url)
+    domain = host_of(webhook_url)
     url = webhook_url if webhook_url.endswith("/") else webhook_url + "/"
-    portal_id = await ensure_portal(conn, member_id or f"domain:{domain}", domain)
+    existing = await same_portal(conn, domain, token, member_id)
+    if existing is None:
+        portal_id = await ensure_portal(conn, member_id or f"domain:{domain}", domain)
+    else:
+        if existing.mode != "webhook":
+            raise InstallConflict(
+                f"portal {existing.portal_id} is installed as an application; it needs no webhook"
+            )
+        if member_id and not existing.member_id.startswith("domain:"):
+            if existing.member_id != member_id:
+                raise InstallConflict(
+                    f"portal {existing.portal_id} has member_id {existing.member_id}, "
+                    f"not {member_id}"
+                )
+        await adopt_member_id(conn, existing, member_id or "")
+        portal_id = existing.portal_id
     values = {
         "mode": "webhook",
-        "domain": domain,
+        # a portal already known keeps the domain it was known by (a second host name of it
+        # is only where calls go)
+        "domain": existing.domain if existing is not None else domain,
         "webhook_url": url,
-        "application_token": event_token.strip(),
+        "application_token": token,
         "status": "active",
     }
     await conn.execute(
@@ -113,6 +136,32 @@ async def connect_webhook(
         .on_conflict_do_update(index_elements=["portal_id"], set_=values)
     )
     return await get_connection(conn, portal_id)
+
+
+def _webhook_host(connection: Connection) -> str | None:
+    return urlsplit(connection.webhook_url).hostname if connection.webhook_url else None
+
+
+async def same_portal(
+    conn: AsyncConnection, domain: str, token: str, member_id: str | None = None
+) -> Connection | None:
+    """The connection a new webhook belongs to, if Kopilka has it already: the same
+    ``member_id``, the same host, or the same outgoing webhook (its token is the portal's)."""
+    rows = [_row(r) for r in await conn.execute(_select())]
+    found = {
+        c.portal_id: c
+        for c in rows
+        if (member_id and c.member_id == member_id)
+        or domain in (c.domain, _webhook_host(c))
+        or c.member_id == f"domain:{domain}"
+        or (c.mode == "webhook" and c.token_matches(token))
+    }
+    if len(found) > 1:
+        raise InstallConflict(
+            f"this webhook matches portals {', '.join(map(str, sorted(found)))}: "
+            "disconnect the wrong one first (`kopilka portal disconnect`)"
+        )
+    return next(iter(found.values()), None)
 
 
 class InstallConflict(Conflict):
@@ -126,7 +175,7 @@ async def install_app(conn: AsyncConnection, inst: Installation, now: datetime) 
     Anything else (a webhook connection, another application, another token) is refused: an
     install never silently replaces a connection."""
     existing = await find_connection(conn, inst.member_id, inst.domain)
-    if existing is not None:
+    if existing is not None and existing.status != "disconnected":  # disconnected: free to take
         if existing.mode != "app":
             raise InstallConflict(
                 f"portal {existing.portal_id} is connected by webhook; disconnect it first"
@@ -198,23 +247,6 @@ async def adopt_member_id(conn: AsyncConnection, connection: Connection, member_
 async def active_connections(conn: AsyncConnection) -> list[Connection]:
     rows = await conn.execute(_select().where(b24_connections.c.status == "active"))
     return [_row(r) for r in rows]
-
-
-async def find_by_reference(conn: AsyncConnection, ref: str) -> Connection:
-    """A portal named on the command line: its id, member_id or domain."""
-    query = _select()
-    if ref.isdigit():
-        query = query.where(b24_connections.c.portal_id == int(ref))
-    else:
-        query = query.where(
-            (portals.c.member_id == ref)
-            | (b24_connections.c.domain == ref)
-            | (portals.c.member_id == f"domain:{ref}")
-        )
-    rows = (await conn.execute(query)).all()
-    if len(rows) != 1:
-        raise UnknownPortal(f"no single connected portal matches {ref!r}")
-    return _row(rows[0])
 
 
 async def portal_program(

@@ -26,6 +26,7 @@ from kopilka.cli.common import (
     run,
     with_book,
 )
+from kopilka.cli.portals import register as register_portals
 from kopilka.cli.programs import register as register_programs
 from kopilka.cli.render import balance_table, explain_text, history_table, program_summary
 from kopilka.cli.secrets import register as register_secrets
@@ -376,3 +377,4 @@ register_api(app)
 register_cards(app)
 register_secrets(app)
 register_programs(app)
+register_portals(app)

@@ -19,8 +19,10 @@ from kopilka.bitrix24.connections import (
     Connection,
     connect_webhook,
     get_connection,
+    host_of,
     is_connected,
     portal_program,
+    same_portal,
     set_field_map,
 )
 from kopilka.bitrix24.daily import JOBS, DailyReport, flush, refresh_all, run_daily
@@ -118,10 +120,11 @@ def register(app: typer.Typer) -> None:
                 profile = await prove_webhook(services, webhook)
 
                 async def store(conn):  # type: ignore[no-untyped-def]
+                    known = await same_portal(conn, host_of(webhook), event_token, member_id)
                     connection = await connect_webhook(
                         conn, webhook_url=webhook, event_token=event_token, member_id=member_id
                     )
-                    await apply_program(
+                    applied = await apply_program(
                         conn,
                         connection.portal_id,
                         parsed,
@@ -129,12 +132,25 @@ def register(app: typer.Typer) -> None:
                         actor="kopilka connect",
                         now=services.now(),
                     )
-                    return connection
+                    if known is not None and applied.changed:
+                        raise InvalidCommand(
+                            f"portal {connection.portal_id} is already connected and runs "
+                            f"another program version ({(applied.previous or '')[:12]}): "
+                            "change it with `kopilka program apply FILE`; nothing was stored"
+                        )
+                    return connection, known is not None
 
-                connection: Connection = await run_in_transaction(services.engine, store)
+                connection: Connection
+                connection, known = await run_in_transaction(services.engine, store)
+                who = f"{profile.get('NAME', '')} {profile.get('LAST_NAME', '')}".strip()
                 out.print(
-                    f"connected portal {connection.portal_id} ({connection.domain}) as "
-                    f"{profile.get('NAME', '')} {profile.get('LAST_NAME', '')}".rstrip()
+                    f"{'updated' if known else 'connected'} portal {connection.portal_id} "
+                    f"({connection.domain}) as {who}"
+                    + (
+                        " — it was already connected: one record, webhook and token updated"
+                        if known
+                        else ""
+                    )
                 )
                 return connection
 

@@ -63,6 +63,27 @@ INSERT INTO program_activations (program_id, hash, active_from, applied_at, appl
 SELECT program_id, hash, loaded_at, loaded_at, 'migration 0010'
 FROM program_versions ORDER BY loaded_at, hash;
 
+-- `kopilka portal disconnect`: a connection stops (its credentials erased), its book stays.
+DO $$
+DECLARE c RECORD;
+BEGIN
+    FOR c IN SELECT conname FROM pg_constraint
+             WHERE conrelid = 'b24_connections'::regclass AND contype = 'c'
+               AND (pg_get_constraintdef(oid) LIKE '%status%'
+                    OR pg_get_constraintdef(oid) LIKE '%webhook_url IS NOT NULL%'
+                    OR pg_get_constraintdef(oid) LIKE '%refresh_token IS NOT NULL%')
+    LOOP
+        EXECUTE format('ALTER TABLE b24_connections DROP CONSTRAINT %I', c.conname);
+    END LOOP;
+END $$;
+ALTER TABLE b24_connections
+    ADD CONSTRAINT b24_connections_status_check
+        CHECK (status IN ('active', 'uninstalled', 'disconnected')),
+    ADD CONSTRAINT b24_connections_credentials CHECK (
+        status = 'disconnected'
+        OR ((mode <> 'webhook' OR webhook_url IS NOT NULL)
+            AND (mode <> 'app' OR (client_endpoint IS NOT NULL AND refresh_token IS NOT NULL))));
+
 ALTER TABLE b24_deals ADD COLUMN priced_by TEXT;
 UPDATE b24_deals d SET priced_by = newest.hash
 FROM (
@@ -74,6 +95,12 @@ WHERE d.portal_id = newest.portal_id AND d.semantic = 'S';
 """
 
 DROP = r"""
+ALTER TABLE b24_connections DROP CONSTRAINT b24_connections_credentials,
+    DROP CONSTRAINT b24_connections_status_check;
+ALTER TABLE b24_connections
+    ADD CONSTRAINT b24_connections_status_check CHECK (status IN ('active', 'uninstalled')),
+    ADD CHECK (mode <> 'webhook' OR webhook_url IS NOT NULL),
+    ADD CHECK (mode <> 'app' OR (client_endpoint IS NOT NULL AND refresh_token IS NOT NULL));
 ALTER TABLE b24_deals DROP COLUMN priced_by;
 DROP TABLE program_activations;
 DROP TRIGGER program_versions_immutable ON program_versions;

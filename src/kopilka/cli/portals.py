@@ -1,0 +1,110 @@
+"""``kopilka portal list | show | rename | disconnect``: the portals Kopilka serves."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kopilka.cli.common import JsonOpt, out, print_json, run
+from kopilka.config import get_settings
+from kopilka.db.engine import run_in_transaction
+from kopilka.portals.service import (
+    PortalView,
+    disconnect_portal,
+    list_portals,
+    rename_portal,
+    resolve_portal,
+)
+from kopilka.process.runtime import open_engine
+
+T = TypeVar("T")
+portal_app = typer.Typer(no_args_is_help=True, help="The portals (tenants) Kopilka serves.")
+Ref = Annotated[str, typer.Argument(help="The portal: its id, member_id or domain.")]
+
+
+async def _in_transaction(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async with open_engine(get_settings()) as engine:
+        return await run_in_transaction(engine, work)
+
+
+@portal_app.command("list")
+def list_(as_json: JsonOpt = False) -> None:
+    """Every portal: id, Bitrix24 domain, connection, program, customers."""
+
+    async def work(conn: AsyncConnection) -> list[PortalView]:
+        return await list_portals(conn)
+
+    found = run(_in_transaction(work))
+    if as_json:
+        print_json(found)
+        return
+    table = Table("id", "domain", "member_id", "title", "connection", "program", "customers")
+    for p in found:
+        connection = f"{p.mode} ({p.status})" if p.mode else "local book"
+        table.add_row(
+            str(p.id),
+            p.domain or "—",
+            p.member_id,
+            p.title,
+            connection,
+            p.program or "—",
+            str(p.customers),
+        )
+    out.print(table if found else "no portal yet: `kopilka connect` or `kopilka program apply`")
+
+
+@portal_app.command("show")
+def show(portal: Ref, as_json: JsonOpt = False) -> None:
+    """One portal."""
+
+    async def work(conn: AsyncConnection) -> PortalView:
+        return (await list_portals(conn, await resolve_portal(conn, portal)))[0]
+
+    found = run(_in_transaction(work))
+    if as_json:
+        print_json(found)
+        return
+    for name in PortalView.__dataclass_fields__:
+        out.print(f"{name}: {getattr(found, name)}")
+
+
+@portal_app.command("rename")
+def rename(portal: Ref, title: Annotated[str, typer.Argument(help="The new title.")]) -> None:
+    """Give a portal a title of your own (its member_id and domain stay)."""
+
+    async def work(conn: AsyncConnection) -> int:
+        portal_id = await resolve_portal(conn, portal)
+        await rename_portal(conn, portal_id, title)
+        return portal_id
+
+    out.print(f"portal {run(_in_transaction(work))} is now titled {title!r}")
+
+
+@portal_app.command("disconnect")
+def disconnect(
+    portal: Ref,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Stop serving a portal's Bitrix24 connection (credentials erased, no more sync or events).
+    Its customers, points and history are kept; `kopilka connect` resumes it."""
+    if not yes and not typer.confirm(f"Disconnect portal {portal}?"):
+        raise typer.Exit(1)
+
+    async def work(conn: AsyncConnection) -> tuple[int, bool]:
+        portal_id = await resolve_portal(conn, portal)
+        return portal_id, await disconnect_portal(conn, portal_id)
+
+    portal_id, done = run(_in_transaction(work))
+    out.print(
+        f"portal {portal_id} disconnected: its book is kept"
+        if done
+        else f"portal {portal_id} had no active Bitrix24 connection: nothing to do"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(portal_app, name="portal")
