@@ -119,6 +119,8 @@ def test_a_new_version_never_reprices_a_won_deal(
         entry = json.loads(ok("explain", str(line["transaction_id"]), "--json"))["entry"]
         hashes.add(entry["program_hash"])
     assert len(hashes) == 2, hashes
+    newest = max(line["transaction_id"] for line in lines)
+    assert "applied by cli" in ok("explain", str(newest))  # the version that priced it
 
     history = json.loads(ok("program", "history", "--json"))
     assert [a["applied_by"] for a in history] == ["kopilka connect", "cli"]

@@ -44,6 +44,7 @@ from kopilka.ledger.queries import explain as read_explain
 from kopilka.ledger.queries import history as read_history
 from kopilka.ledger.spending import expire_holds
 from kopilka.ledger.types import Balance, Book, Posted
+from kopilka.lifecycle.queries import activations
 from kopilka.lifecycle.service import active_program
 from kopilka.portals.service import find_customer, resolve_portal
 from kopilka.process.runtime import open_engine, prepare_database
@@ -268,14 +269,20 @@ def explain(
 ) -> None:
     """Why an entry is what it is: reason, actor, source, program version, rule and inputs."""
 
-    async def work(conn: AsyncConnection, book: Book, _prog: Program) -> Explanation:
-        return await read_explain(conn, book, entry)
+    async def work(conn: AsyncConnection, book: Book, _prog: Program) -> tuple[Explanation, str]:
+        found = await read_explain(conn, book, entry)
+        when = [
+            f" (in force from {a.active_from:%Y-%m-%d %H:%M}, applied by {a.applied_by})"
+            for a in await activations(conn, book.portal_id)
+            if a.hash == found.entry.program_hash
+        ]
+        return found, when[0] if when else ""
 
-    result = run(with_book(portal, work))
+    result, applied = run(with_book(portal, work))
     if as_json:
         print_json(result)
     else:
-        out.print(explain_text(result))
+        out.print(explain_text(result, applied))
 
 
 @app.command()

@@ -70,7 +70,8 @@ def history_table(customer: str, lines: list[HistoryLine]) -> Table:
     return table
 
 
-def explain_text(ex: Explanation) -> Group:
+def explain_text(ex: Explanation, applied: str = "") -> Group:
+    """An entry; ``applied`` says when the version that priced it was put in force."""
     e = ex.entry
     table = Table(show_header=False, title=f"Entry #{e.id}: {e.kind} ({KIND_RU[e.kind]})")
     table.add_column("field")
@@ -81,7 +82,7 @@ def explain_text(ex: Explanation) -> Group:
     table.add_row("effective at", _when(e.effective_at))
     table.add_row("posted at", _when(e.created_at))
     version = e.program_hash[:12] if e.program_hash else "—"
-    table.add_row("program", f"{ex.program_code} @ {version}")
+    table.add_row("program", f"{ex.program_code} @ version {version}{applied}")
     table.add_row("rule", e.rule_id or "—")
     if e.rule_inputs:
         table.add_row("rule inputs", json.dumps(e.rule_inputs, ensure_ascii=False, indent=1))
