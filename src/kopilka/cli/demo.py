@@ -241,6 +241,6 @@ async def run_demo() -> None:
             + ("[green]all hold[/]" if not broken else f"[red]{broken} broken[/]")
         )
         out.print(
-            "Try: kopilka history 202 -p examples/travel-club.yaml --portal "
-            f"{portal}   ·   kopilka explain ENTRY -p … --portal {portal}"
+            f"Try: kopilka history 202 --portal {portal}   ·   kopilka explain ENTRY --portal "
+            f"{portal}   ·   kopilka program show --portal {portal}"
         )
