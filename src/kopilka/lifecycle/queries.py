@@ -43,15 +43,8 @@ async def version(conn: AsyncConnection, program_id: int, hash_: str) -> Program
     """The version ``hash_`` of the lineage, parsed (once per process)."""
     program = _parsed.get(hash_)
     if program is None:
-        row = (
-            await conn.execute(
-                select(program_versions.c.source, program_versions.c.source_name).where(
-                    program_versions.c.program_id == program_id,
-                    program_versions.c.hash == hash_,
-                )
-            )
-        ).one()
-        program = _parsed[hash_] = parse_program(row.source, row.source_name)
+        text, name = await source(conn, program_id, hash_)
+        program = _parsed[hash_] = parse_program(text, name)
     return program
 
 
