@@ -30,8 +30,9 @@ from kopilka.bitrix24.errors import (
 #: refusals that are about the portal, the credentials or the method, never one command
 PORTAL_WIDE = (B24AuthError, B24MethodNotFound, B24OperationLimit, B24RateLimited)
 
-#: the command over ``deals``, e.g. ``("crm.deal.list", {"filter": {"@ID": deals}})``
-Build = Callable[[Sequence[int]], tuple[str, Mapping[str, Any]]]
+#: the command over ``deals``, e.g. ``("crm.deal.list", {"filter": {"@ID": deals}})``; the
+#: flag says it is one deal read alone after its group was refused
+Build = Callable[[Sequence[int], bool], tuple[str, Mapping[str, Any]]]
 #: a second look at a command's answer (its key, its deals, the answer): an error if the
 #: answer is not to be believed
 Check = Callable[[str, Sequence[int], Any], B24Error | None]
@@ -87,24 +88,24 @@ async def read_split(
 ) -> Split:
     """Run each group's command; a group refused (or whose answer ``check`` rejects) is read
     again one command per deal (keys ``{key}_{deal}``: the group's key stays their prefix), in
-    one more round of batches."""
+    one more round of batches — also a group of one, when its command alone is another."""
     out = Split()
-    pending = {key: (list(group), build) for key, (group, build) in groups.items()}
+    pending = {key: (list(group), build, False) for key, (group, build) in groups.items()}
     while pending:
         results, errors = await run_commands(
-            client, {key: build(group) for key, (group, build) in pending.items()}
+            client, {key: build(group, alone) for key, (group, build, alone) in pending.items()}
         )
-        alone: dict[str, tuple[list[int], Build]] = {}
-        for key, (group, build) in pending.items():
+        again: dict[str, tuple[list[int], Build, bool]] = {}
+        for key, (group, build, alone) in pending.items():
             error = errors.get(key)
             if error is None and check is not None:
                 error = check(key, group, results[key])
             if error is None:
                 out.results[key] = (group, results[key])
-            elif len(group) == 1:
+            elif alone or (len(group) == 1 and build(group, True) == build(group, False)):
                 out.failed[key] = (group[0], error)
             else:
                 out.refused[key] = (group, error)
-                alone.update({f"{key}_{deal}": ([deal], build) for deal in group})
-        pending = alone
+                again.update({f"{key}_{deal}": ([deal], build, True) for deal in group})
+        pending = again
     return out

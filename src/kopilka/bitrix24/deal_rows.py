@@ -6,12 +6,14 @@ is ``@id``", that an array elsewhere is ignored, and lists ``INVALID_ARG_VALUE``
 a prefixed key. A deal that no longer exists answers ``ACCESS_DENIED`` (newest revision), and a
 list naming one may fail as a whole (seen on a portal written from the docs).
 
-So rows are read ``ROWS_GROUP`` deals to a command while the portal takes lists, and one deal to a
-command (``per_deal``) once it has refused one. A command that fails is read again one deal per
-command (:func:`~kopilka.bitrix24.batches.read_split`); a deal that still fails is reported with
-the portal's reason, for the caller to tell a deleted deal from one to park. A list refused while
-its deals read alone (or answered with rows of deals it did not ask for: the array was ignored)
-shows the list form is refused: the answer says so, and the caller remembers it for the portal.
+So rows are read ``ROWS_GROUP`` deals to a command, always as a list (a deal alone too: a
+portal refusing lists is found out at its first sync) while the portal takes lists, and one deal
+to a command in the documented form (``per_deal``) once it has refused one. A command that fails
+is read again one deal per command, in the documented form
+(:func:`~kopilka.bitrix24.batches.read_split`); a deal that still fails is reported with the
+portal's reason, for the caller to tell a deleted deal from one to park. A list refused while its
+deals read alone (or answered with rows of deals it did not ask for: the array was ignored) shows
+the list form is refused: the answer says so, and the caller remembers it for the portal.
 """
 
 from __future__ import annotations
@@ -43,19 +45,24 @@ class DealRows:
     per_deal: bool = False
 
 
-def rows_command(deals: Sequence[int], after: int = 0) -> tuple[str, dict[str, Any]]:
-    owner: int | list[int] = deals[0] if len(deals) == 1 else list(deals)
+def rows_command(
+    deals: Sequence[int], after: int = 0, *, listed: bool = True
+) -> tuple[str, dict[str, Any]]:
+    """The rows of ``deals``: a list of owners (``listed``), or the one deal as the docs show."""
+    owner: int | list[int] = list(deals) if listed else deals[0]
     flt: dict[str, Any] = {"=ownerType": "D", "=ownerId": owner}
     if after:
         flt[">id"] = after
     return "crm.item.productrow.list", {"filter": flt, "order": {"id": "ASC"}, "start": -1}
 
 
-def _after(group: Sequence[int], after: int) -> Build:
-    """The next page of ``group``; read alone after a refusal, a deal starts from its first."""
+def _rows(listed: bool, after: int = 0) -> Build:
+    """A group's page of rows; read alone after a refusal, a deal starts from its first row."""
 
-    def build(deals: Sequence[int]) -> tuple[str, dict[str, Any]]:
-        return rows_command(deals, after if list(deals) == list(group) else 0)
+    def build(deals: Sequence[int], alone: bool) -> tuple[str, dict[str, Any]]:
+        if alone:
+            return rows_command(deals, listed=False)
+        return rows_command(deals, after, listed=listed)
 
     return build
 
@@ -80,12 +87,17 @@ def _own_rows(key: str, deals: Sequence[int], result: Any) -> B24Error | None:
     return None
 
 
-def _take(out: DealRows, split: Split) -> dict[str, tuple[list[int], int]]:
+def _take(out: DealRows, split: Split, listed: bool) -> dict[str, tuple[list[int], int, bool]]:
     """Add a round's answers to ``out``; the groups with a full page, and where they stopped."""
     for key, (group, error) in split.refused.items():
         for deal in group:  # read again from its first row, alone
             out.rows.pop(deal, None)
-        if not isinstance(error, GONE) and any(k.startswith(f"{key}_") for k in split.results):
+        as_list = listed and "_" not in key
+        if (
+            as_list
+            and not isinstance(error, GONE)
+            and any(k.startswith(f"{key}_") for k in split.results)
+        ):
             out.per_deal = True  # refused as a list, answered alone: the form is refused
     for deal, error in split.failed.values():
         out.rows.pop(deal, None)
@@ -95,8 +107,8 @@ def _take(out: DealRows, split: Split) -> dict[str, tuple[list[int], int]]:
         page = _page(result)
         for row in page:
             out.rows[int(row["ownerId"])].append(Row(row))
-        if len(page) >= PAGE:
-            more[key] = (group, int(page[-1]["id"]))
+        if len(page) >= PAGE:  # read alone (after a refusal, or per deal): no list
+            more[key] = (group, int(page[-1]["id"]), listed and "_" not in key)
     return more
 
 
@@ -114,16 +126,16 @@ async def read_rows(
     ids = list(deal_ids)
     groups: dict[str, tuple[Sequence[int], Build]] = dict(also or {})
     for n, at in enumerate(range(0, len(ids), size)):
-        groups[f"{KEY}{n}"] = (ids[at : at + size], rows_command)
+        groups[f"{KEY}{n}"] = (ids[at : at + size], _rows(not per_deal))
     first = await read_split(client, groups, check=_own_rows)
-    pending = _take(out, first.of(KEY))
+    pending = _take(out, first.of(KEY), not per_deal)
     while pending:  # a group with a full page of rows continues after the last row seen
         split = await read_split(
             client,
-            {key: (group, _after(group, after)) for key, (group, after) in pending.items()},
+            {k: (group, _rows(listed, after)) for k, (group, after, listed) in pending.items()},
             check=_own_rows,
         )
-        pending = _take(out, split)
+        pending = _take(out, split, not per_deal)
     for deal in list(out.rows):
         out.rows[deal].sort(key=lambda r: (to_int(r.raw.get("sort")) or 0, int(r.raw["id"])))
     others = Split(

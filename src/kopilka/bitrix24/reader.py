@@ -65,19 +65,19 @@ def _chunks(values: Sequence[int], size: int) -> list[list[int]]:
 
 
 def _deal_list(select: list[str]) -> Build:
-    def build(deals: Sequence[int]) -> tuple[str, dict[str, Any]]:
+    def build(deals: Sequence[int], alone: bool) -> tuple[str, dict[str, Any]]:
         return "crm.deal.list", {"filter": {"@ID": list(deals)}, "select": select, "start": -1}
 
     return build
 
 
-def _contact_ids(deals: Sequence[int]) -> tuple[str, dict[str, Any]]:
+def _contact_ids(deals: Sequence[int], alone: bool) -> tuple[str, dict[str, Any]]:
     params = {"entityTypeId": 2, "filter": {"@id": list(deals)}, "select": ["id", "contactIds"]}
     return "crm.item.list", {**params, "start": -1}
 
 
 def _contact_list(select: list[str]) -> Build:
-    def build(contacts: Sequence[int]) -> tuple[str, dict[str, Any]]:
+    def build(contacts: Sequence[int], alone: bool) -> tuple[str, dict[str, Any]]:
         return "crm.contact.list", {
             "filter": {"@ID": list(contacts)},
             "select": select,
