@@ -12,12 +12,12 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.bitrix24.domains import normal_domain
 from kopilka.bitrix24.install import Installation
 from kopilka.db.tables import b24_connections, portals, program_versions, programs
 from kopilka.domain.errors import Conflict, InvalidCommand, NotFound
@@ -61,7 +61,7 @@ class Connection:
 
 
 def _host(url: str) -> str:
-    host = urlsplit(url).hostname
+    host = normal_domain(url)
     if not host:
         raise InvalidCommand("the webhook URL must look like https://<portal>/rest/<user>/<code>/")
     return host
@@ -182,13 +182,21 @@ async def is_connected(conn: AsyncConnection, portal_id: int) -> bool:
 
 
 async def find_connection(conn: AsyncConnection, member_id: str, domain: str) -> Connection | None:
-    """The portal an event names: by ``member_id``, else a webhook portal of that domain still
-    waiting to learn its ``member_id``."""
-    row = (await conn.execute(_select().where(portals.c.member_id == member_id))).first()
-    if row is None and domain:
-        row = (
-            await conn.execute(_select().where(portals.c.member_id == f"domain:{domain}"))
-        ).first()
+    """The portal an event names: by ``member_id``, else a webhook portal of that domain (compared
+    normalised: :func:`~kopilka.bitrix24.domains.normal_domain`) still waiting to learn its
+    ``member_id``. One statement, so that an event arriving while another one teaches the portal
+    its ``member_id`` sees the portal under one name or the other, never under neither."""
+    names = [n for n in (member_id, f"domain:{normal_domain(domain)}" if domain else "") if n]
+    if not names:
+        return None
+    row = (
+        await conn.execute(
+            _select()
+            .where(portals.c.member_id.in_(names))
+            .order_by((portals.c.member_id == names[0]).desc())
+            .limit(1)
+        )
+    ).first()
     return _row(row) if row else None
 
 
