@@ -1,18 +1,20 @@
 """Which portal an event comes from (issue 15, item 3): by ``auth[member_id]``, or — for a webhook
 portal that has not learnt it yet — by its domain compared normalised (an on-premise portal's
-``host:port``, case, scheme, a trailing dot); the first events after ``connect`` arriving at once
-are all taken; and each refusal is recorded with its true reason."""
+``host:port``, case, scheme, a trailing dot); an event looking the portal up while another teaches
+it its member_id finds it; and each refusal is recorded with its true reason."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from kopilka.bitrix24.connections import connect_webhook, find_connection
+from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_rejected_events, portals
 from tests.integration.bitrix24.test_events import TOKEN, counts, event, running
 
@@ -40,35 +42,39 @@ async def test_an_on_premise_portal_with_a_port_is_found_by_its_domain(
         assert member == MEMBER
 
 
-async def test_the_first_events_after_connect_arriving_at_once_are_all_taken(
+class TeachAfterFirstStatement:
+    """A connection whose first statement is followed by the teacher's commit."""
+
+    def __init__(self, conn: AsyncConnection, teacher: AsyncConnection) -> None:
+        self.conn, self.teacher, self.statements = conn, teacher, 0
+
+    async def execute(self, *args: Any, **kw: Any) -> Any:
+        result = await self.conn.execute(*args, **kw)
+        self.statements += 1
+        if self.statements == 1:
+            await self.teacher.commit()
+        return result
+
+
+async def test_a_portal_being_taught_its_member_id_is_found_all_the_same(
     committed_engine: AsyncEngine,
 ) -> None:
-    async with running(committed_engine, webhook_url=ON_PREMISE) as web:
-        portal = web.connection.portal_id
-        for n in range(5):  # the race is between two statements: give it a few chances
-            member = f"{n:032x}"  # a portal connected anew each round, learning its member_id
-            async with web.engine.begin() as conn:
-                await conn.execute(
-                    portals.update()
-                    .where(portals.c.id == portal)
-                    .values(member_id="domain:crm.example.local")
-                )
-            async with httpx.AsyncClient(base_url=web.url) as http:
-                answers = await asyncio.gather(
-                    *(
-                        http.post(
-                            "/b24/events", data=event(str(d), TOKEN, member, "crm.example.local")
-                        )
-                        for d in range(1, 21)
-                    )
-                )
-            assert sorted(a.status_code for a in answers) == [200] * 20
-            async with web.engine.connect() as conn:
-                learnt = await conn.scalar(
-                    select(portals.c.member_id).where(portals.c.id == portal)
-                )
-            assert learnt == member
-        assert (await counts(web.engine))[2] == 0
+    """The first events after ``connect`` arrive together: one teaches the portal its member_id
+    while another looks the portal up. Here the teaching commits right after the look-up's first
+    statement — the moment an event used to find the portal under neither name."""
+    connection = await run_in_transaction(
+        committed_engine,
+        lambda c: connect_webhook(c, webhook_url=ON_PREMISE, event_token=TOKEN),
+    )
+    async with committed_engine.connect() as teacher, committed_engine.connect() as conn:
+        await teacher.execute(
+            portals.update().where(portals.c.id == connection.portal_id).values(member_id=MEMBER)
+        )
+        looker = TeachAfterFirstStatement(conn, teacher)
+        found = await find_connection(looker, MEMBER, "crm.example.local:8443")  # type: ignore[arg-type]
+    assert looker.statements >= 1
+    assert found is not None
+    assert found.portal_id == connection.portal_id
 
 
 async def test_each_refusal_says_why(
