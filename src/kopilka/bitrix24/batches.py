@@ -71,12 +71,13 @@ class Split:
     #: commands over several deals that failed (their deals were read one by one since)
     refused: dict[str, tuple[list[int], B24Error]] = field(default_factory=dict)
 
-    def of(self, prefix: str) -> Split:
-        """The part of the answer that concerns the keys starting with ``prefix``."""
+    def of(self, prefix: str, *, besides: bool = False) -> Split:
+        """The part of the answer about the keys starting with ``prefix`` (``besides``: the
+        part about the others)."""
         return Split(
-            {k: v for k, v in self.results.items() if k.startswith(prefix)},
-            {k: v for k, v in self.failed.items() if k.startswith(prefix)},
-            {k: v for k, v in self.refused.items() if k.startswith(prefix)},
+            {k: v for k, v in self.results.items() if k.startswith(prefix) != besides},
+            {k: v for k, v in self.failed.items() if k.startswith(prefix) != besides},
+            {k: v for k, v in self.refused.items() if k.startswith(prefix) != besides},
         )
 
 

@@ -138,9 +138,4 @@ async def read_rows(
         pending = _take(out, split, not per_deal)
     for deal in list(out.rows):
         out.rows[deal].sort(key=lambda r: (to_int(r.raw.get("sort")) or 0, int(r.raw["id"])))
-    others = Split(
-        {k: v for k, v in first.results.items() if not k.startswith(KEY)},
-        {k: v for k, v in first.failed.items() if not k.startswith(KEY)},
-        {k: v for k, v in first.refused.items() if not k.startswith(KEY)},
-    )
-    return out, others
+    return out, first.of(KEY, besides=True)
