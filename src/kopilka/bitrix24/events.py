@@ -10,8 +10,8 @@ event's ``auth[application_token]`` must match the one stored for the portal (fr
 ONAPPINSTALL, or the outgoing webhook's token given to ``kopilka connect``); a forged one, or an
 event of a portal not connected, gets 401, is recorded in ``b24_rejected_events`` and logged with
 its true reason (without the token, and within the bounds of :mod:`kopilka.bitrix24.rejections`),
-and queues nothing. An id that is not ASCII
-digits within BIGINT gets 400 before anything is read or written.
+and queues nothing. An id that is not ASCII digits within BIGINT gets 400 before anything is read
+or written.
 
 An install is believed only once Bitrix24's OAuth server vouches for it
 (:mod:`kopilka.bitrix24.install`); nothing a request names is ever called.
@@ -161,7 +161,7 @@ async def _portal(
         return "the event names no portal (no auth[member_id], no auth[domain])"
     connection = await find_connection(conn, member_id, domain)
     if connection is None:
-        return f"no connected portal has member_id {member_id!r} or domain {domain!r}"
+        return f"no connected portal has member_id {member_id[:64]!r} or domain {domain[:100]!r}"
     if not token:
         return f"no application token (portal {connection.portal_id})"
     if not connection.token_matches(token):
