@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,34 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class CommandError:
+    """One kind of REST command answered with an error instead of running: calls of ``method``
+    (lower-case) whose parameters mention ``mentions`` anywhere (``filter[@ID][3]=17`` mentions
+    17), or every call of it when ``mentions`` is None. Inside a ``batch`` only that command
+    fails; the others run as usual. The default is what a deleted deal's product rows answer
+    (``crm.item.productrow.list``, §7.3.3)."""
+
+    method: str
+    mentions: int | str | None = None
+    code: str = "ACCESS_DENIED"
+    description: str = "Access denied"
+    status: int = 400
+
+    def hits(self, method: str, params: Mapping[str, Any]) -> bool:
+        return method == self.method.lower() and (
+            self.mentions is None or _mentions(params, str(self.mentions))
+        )
+
+
+def _mentions(value: Any, wanted: str) -> bool:
+    if isinstance(value, Mapping):
+        return any(_mentions(v, wanted) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_mentions(v, wanted) for v in value)
+    return value is not None and str(value) == wanted
+
+
+@dataclass(frozen=True)
 class Faults:
     """Fault injection, settable at any time via ``portal.faults = Faults(...)``.
 
@@ -28,6 +58,8 @@ class Faults:
     * ``reorder_events`` — shuffle the pending queue before each send round;
     * ``error_500_rate`` — fraction of REST requests answered with 500 without running;
     * ``slow_seconds`` — every REST answer is delayed by this much;
+    * ``command_errors`` — REST commands answered with an error (:class:`CommandError`), also
+      one sub-command of a ``batch`` alone; calls made with ``portal.call`` are never failed;
     * ``seed`` — seed of the ``random.Random`` used for all of the above.
     """
 
@@ -37,6 +69,7 @@ class Faults:
     reorder_events: bool = False
     error_500_rate: float = 0.0
     slow_seconds: float = 0.0
+    command_errors: tuple[CommandError, ...] = ()
     seed: int = 1
 
 

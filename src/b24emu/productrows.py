@@ -194,6 +194,10 @@ def item_productrow_list(call: Call) -> Any:
     if str(raw["=ownerType"]).upper() != "D":
         raise ApiError("ACCESS_DENIED", "Access denied")
     owner = raw["=ownerId"]
+    if isinstance(owner, (list, dict)) and portal.strict_product_rows:
+        # the newest docs: "the only key that accepts an array of values is @id"; an array
+        # under a prefixed key is INVALID_ARG_VALUE (the description is an approximation)
+        raise ApiError("INVALID_ARG_VALUE", "Invalid value of the filter field =ownerId")
     if isinstance(owner, (list, dict)):
         owners = [to_int(o) for o in as_list(owner)]
     else:

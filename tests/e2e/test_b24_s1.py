@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kopilka.db.tables import b24_dirty_deals
-from tests.b24harness import Harness, kopilka_on_emulator
+from tests.b24harness import READINGS, Harness, kopilka_on_emulator
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -62,10 +62,11 @@ async def test_s1_retail_and_wholesale_through_the_portal(committed_engine: Asyn
         assert any("+8 000 бонусов: 8 %" in c for c in h.comments(d2))
 
 
+@READINGS
 async def test_s1_paying_with_points_capped_reversed_and_released(
-    committed_engine: AsyncEngine,
+    committed_engine: AsyncEngine, reading: str
 ) -> None:
-    async with kopilka_on_emulator(committed_engine) as h:
+    async with kopilka_on_emulator(committed_engine, strict_rows=reading == "strict") as h:
         buyer = h.add_contact("Мария", "CLIENT")
         first = add_deal(h, buyer, "100000")
         h.move(first, "WON")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.b24harness import Harness, kopilka_on_emulator
+from tests.b24harness import READINGS, Harness, kopilka_on_emulator
 from tests.portals import car_service_portal, new_deal
 
 pytestmark = pytest.mark.timeout(240)
@@ -38,12 +38,16 @@ def contact_comments(h: Harness, contact: int) -> list[str]:
     return [str(c["COMMENT"]).replace("\u00a0", " ") for c in items]
 
 
+@READINGS
 async def test_s2_levels_by_won_deals_and_eligible_sections(
-    committed_engine: AsyncEngine,
+    committed_engine: AsyncEngine, reading: str
 ) -> None:
     portal, p = car_service_portal()
     async with kopilka_on_emulator(
-        committed_engine, program="car-service.yaml", portal=portal
+        committed_engine,
+        program="car-service.yaml",
+        portal=portal,
+        strict_rows=reading == "strict",
     ) as h:
         h.call(
             "crm.contact.userfield.add", {"fields": {"FIELD_NAME": "CAR", "USER_TYPE_ID": "string"}}

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kopilka.bitrix24.service import backfill
-from tests.b24harness import Harness, kopilka_on_emulator
+from tests.b24harness import READINGS, Harness, kopilka_on_emulator
 from tests.portals import EVENTS, new_deal, travel_portal
 
 pytestmark = pytest.mark.timeout(240)
@@ -19,7 +19,10 @@ def total(h: Harness, contact: int, code: str) -> float:
     return float(value or 0)
 
 
-async def test_s3_product_to_deal_and_yearly_totals(committed_engine: AsyncEngine) -> None:
+@READINGS
+async def test_s3_product_to_deal_and_yearly_totals(
+    committed_engine: AsyncEngine, reading: str
+) -> None:
     portal, products = travel_portal()
     # history from before Kopilka: a trip won in 2024, no event ever reaches Kopilka for it
     old_traveller = int(portal.call("crm.contact.add", {"fields": {"NAME": "Пётр"}})["result"])
@@ -38,7 +41,10 @@ async def test_s3_product_to_deal_and_yearly_totals(committed_engine: AsyncEngin
         )["result"]
     )
     async with kopilka_on_emulator(
-        committed_engine, program="travel-club.yaml", portal=portal
+        committed_engine,
+        program="travel-club.yaml",
+        portal=portal,
+        strict_rows=reading == "strict",
     ) as h:
         anna = h.add_contact("Анна")
         boris = h.add_contact("Борис")

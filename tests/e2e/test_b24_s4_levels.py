@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kopilka.process.devstack import emulated_portal
-from tests.b24harness import Harness, kopilka_on_emulator
+from tests.b24harness import READINGS, Harness, kopilka_on_emulator
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -23,9 +23,13 @@ async def win(h: Harness, contact: int, amount: str) -> int:
     return deal
 
 
-async def test_s4_status_by_total_purchases(committed_engine: AsyncEngine) -> None:
+@READINGS
+async def test_s4_status_by_total_purchases(committed_engine: AsyncEngine, reading: str) -> None:
     async with kopilka_on_emulator(
-        committed_engine, program="aesthetic-medicine.yaml", portal=emulated_portal("empty")
+        committed_engine,
+        program="aesthetic-medicine.yaml",
+        portal=emulated_portal("empty"),
+        strict_rows=reading == "strict",
     ) as h:
         doctor = h.add_contact("Елена")
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kopilka.bitrix24.offers import IBLOCK_TYPE, LIST_CODE, Layout, element_code
 from kopilka.bitrix24.service import run_sync
-from tests.b24harness import Harness, kopilka_on_emulator
+from tests.b24harness import READINGS, Harness, kopilka_on_emulator
 from tests.portals import EVENTS, TRIPS, new_deal, travel_portal
 
 pytestmark = pytest.mark.timeout(300)
@@ -80,10 +80,16 @@ def opportunity(h: Harness, deal: int) -> float:
     return float(h.call("crm.deal.get", {"id": deal})["OPPORTUNITY"])
 
 
-async def test_s5_per_contact_discounts_and_cashback(committed_engine: AsyncEngine) -> None:
+@READINGS
+async def test_s5_per_contact_discounts_and_cashback(
+    committed_engine: AsyncEngine, reading: str
+) -> None:
     portal, products = travel_portal()
     async with kopilka_on_emulator(
-        committed_engine, program="travel-club.yaml", portal=portal
+        committed_engine,
+        program="travel-club.yaml",
+        portal=portal,
+        strict_rows=reading == "strict",
     ) as h:
         anna, boris = h.add_contact("Анна"), h.add_contact("Борис")
         # Anna's history: two trips, and an event (1 000 ₽ cashback)

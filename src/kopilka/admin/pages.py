@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.admin import passwords
 from kopilka.api.portal import current_program, customer_by_id, search_customers
+from kopilka.bitrix24.sync import parked_deals
 from kopilka.cabinet import sessions
 from kopilka.cabinet.pages import portal_id_of
 from kopilka.cabinet.web import HERE as CABINET
@@ -126,7 +127,9 @@ async def customers(request: Request, q: str = "") -> Response:
         return _to_login()
     async with services_of(request).engine.connect() as conn:
         found = await search_customers(conn, session.portal_id, q[:100])
-    return render(env, request, "admin_customers.html", {"q": q, "customers": found})
+        parked = await parked_deals(conn, session.portal_id)
+    context = {"q": q, "customers": found, "parked": parked}
+    return render(env, request, "admin_customers.html", context)
 
 
 @router.get("/customers/{customer_id}")

@@ -12,12 +12,12 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.bitrix24.domains import normal_domain
 from kopilka.bitrix24.install import Installation
 from kopilka.db.tables import b24_connections, portals
 from kopilka.domain.errors import Conflict, InvalidCommand, NotFound
@@ -57,8 +57,8 @@ class Connection:
 
 
 def host_of(url: str) -> str:
-    """The host a webhook URL names (refused when it names none)."""
-    host = urlsplit(url).hostname
+    """The host a webhook URL names, normalised (refused when it names none)."""
+    host = normal_domain(url)
     if not host:
         raise InvalidCommand("the webhook URL must look like https://<portal>/rest/<user>/<code>/")
     return host
@@ -139,7 +139,7 @@ async def connect_webhook(
 
 
 def _webhook_host(connection: Connection) -> str | None:
-    return urlsplit(connection.webhook_url).hostname if connection.webhook_url else None
+    return normal_domain(connection.webhook_url) if connection.webhook_url else None
 
 
 async def same_portal(
@@ -227,13 +227,21 @@ async def is_connected(conn: AsyncConnection, portal_id: int) -> bool:
 
 
 async def find_connection(conn: AsyncConnection, member_id: str, domain: str) -> Connection | None:
-    """The portal an event names: by ``member_id``, else a webhook portal of that domain still
-    waiting to learn its ``member_id``."""
-    row = (await conn.execute(_select().where(portals.c.member_id == member_id))).first()
-    if row is None and domain:
-        row = (
-            await conn.execute(_select().where(portals.c.member_id == f"domain:{domain}"))
-        ).first()
+    """The portal an event names: by ``member_id``, else a webhook portal of that domain (compared
+    normalised: :func:`~kopilka.bitrix24.domains.normal_domain`) still waiting to learn its
+    ``member_id``. One statement, so that an event arriving while another one teaches the portal
+    its ``member_id`` sees the portal under one name or the other, never under neither."""
+    names = [n for n in (member_id, f"domain:{normal_domain(domain)}" if domain else "") if n]
+    if not names:
+        return None
+    row = (
+        await conn.execute(
+            _select()
+            .where(portals.c.member_id.in_(names))
+            .order_by((portals.c.member_id == names[0]).desc())
+            .limit(1)
+        )
+    ).first()
     return _row(row) if row else None
 
 

@@ -4,11 +4,14 @@ An event is verify → record the hint → defer the sync, in one transaction, a
 (STYLE 12; Bitrix24 does not wait long and never retries). The transaction does not wait for the
 disk (``synchronous_commit`` off): a hint lost in a crash is found again by the sweep.
 
-The event's ``auth[application_token]`` must match the one stored for the portal (from
-ONAPPINSTALL, or the outgoing webhook's token given to ``kopilka connect``); a forged or unknown
-one gets 401, is recorded in ``b24_rejected_events`` and logged (without the token, and within
-the bounds of :mod:`kopilka.bitrix24.rejections`), and queues nothing. An id that is not ASCII
-digits within BIGINT gets 400 before anything is read or written.
+The portal is the one ``auth[member_id]`` names (a webhook portal that has not learnt it yet: by
+``auth[domain]``, compared normalised — an on-premise portal's ``host:port`` is its host). The
+event's ``auth[application_token]`` must match the one stored for the portal (from
+ONAPPINSTALL, or the outgoing webhook's token given to ``kopilka connect``); a forged one, or an
+event of a portal not connected, gets 401, is recorded in ``b24_rejected_events`` and logged with
+its true reason (without the token, and within the bounds of :mod:`kopilka.bitrix24.rejections`),
+and queues nothing. An id that is not ASCII digits within BIGINT gets 400 before anything is read
+or written.
 
 An install is believed only once Bitrix24's OAuth server vouches for it
 (:mod:`kopilka.bitrix24.install`); nothing a request names is ever called.
@@ -35,6 +38,7 @@ from kopilka.bitrix24.connections import (
     mark_uninstalled,
 )
 from kopilka.bitrix24.deferred import defer_sync
+from kopilka.bitrix24.domains import normal_domain
 from kopilka.bitrix24.install import InstallRefused, prove_installation
 from kopilka.bitrix24.products import mark_stale
 from kopilka.bitrix24.rejections import record_rejection
@@ -104,10 +108,10 @@ async def receive_event(request: Request) -> JSONResponse:
     except ValueError as exc:
         return _error(400, "bad_request", str(exc))
 
-    async def handle(conn: AsyncConnection) -> Connection | None:
+    async def handle(conn: AsyncConnection) -> Connection | str:
         connection = await _portal(conn, services, auth)
-        if connection is None:
-            return None
+        if isinstance(connection, str):
+            return connection
         if event in HINT_EVENTS:
             # A hint is not worth waiting for the disk: lost in a crash, the sweep finds its
             # deal anyway (as it finds those whose events never came). Events arrive one by
@@ -130,9 +134,9 @@ async def receive_event(request: Request) -> JSONResponse:
         return connection
 
     connection = await run_in_transaction(services.engine, handle)
-    if connection is None:
-        await _reject(services, form, "application token does not match", remote)
-        return _error(401, "invalid_application_token", "the event's application token is wrong")
+    if isinstance(connection, str):  # the true reason is logged; the sender learns no more
+        await _reject(services, form, connection, remote)
+        return _error(401, "invalid_application_token", "the event could not be verified")
     return JSONResponse({"ok": True})
 
 
@@ -141,17 +145,27 @@ KNOWN_FOR = 10.0  # seconds a portal found by an event is taken from memory
 
 async def _portal(
     conn: AsyncConnection, services: Services, auth: dict[str, str]
-) -> Connection | None:
-    """The portal the event names, if its application token is right. One that sent events
-    lately is taken from memory (events come in bursts: this saves a query per event); a
-    token that does not match the remembered one is checked against the database."""
+) -> Connection | str:
+    """The portal the event names (:func:`~kopilka.bitrix24.connections.find_connection`), if
+    its application token is right; else why not. One that sent events lately is taken from
+    memory (events come in bursts: this saves a query per event); a token that does not match
+    the remembered one is checked against the database."""
     member_id, token = auth.get("member_id", ""), auth.get("application_token")
-    known = services.event_portals.get(member_id)
+    if member_id.startswith("domain:"):  # Kopilka's own placeholder, never a portal's
+        member_id = ""
+    domain = auth.get("domain", "")
+    known = services.event_portals.get(member_id) if member_id else None
     if known and known[0] > time.monotonic() and known[1].token_matches(token):
         return known[1]
-    connection = await find_connection(conn, member_id, auth.get("domain", ""))
-    if connection is None or not connection.token_matches(token):
-        return None
+    if not member_id and not normal_domain(domain):
+        return "the event names no portal (no auth[member_id], no auth[domain])"
+    connection = await find_connection(conn, member_id, domain)
+    if connection is None:
+        return f"no connected portal has member_id {member_id[:64]!r} or domain {domain[:100]!r}"
+    if not token:
+        return f"no application token (portal {connection.portal_id})"
+    if not connection.token_matches(token):
+        return f"the application token does not match portal {connection.portal_id}'s"
     await adopt_member_id(conn, connection, member_id)
     if connection.member_id == member_id and connection.status == "active":
         services.event_portals[member_id] = (time.monotonic() + KNOWN_FOR, connection)

@@ -2,24 +2,29 @@
 commands to a ``batch``, so a chunk of hundreds of deals costs a handful of HTTP requests.
 
 Round 1 reads the deals (``crm.deal.list``), their contacts (``crm.item.list`` with
-``contactIds``) and their product rows (``crm.item.productrow.list``, keyset-paged when a group
-has more than a page of rows); round 2 reads the contacts' fields (``crm.contact.list``).
-A deal missing from the answer was deleted. Any failed command fails the whole read: a partial
-answer is never taken for the truth.
+``contactIds``) and their product rows (:mod:`kopilka.bitrix24.deal_rows`); round 2 reads the
+contacts' fields (``crm.contact.list``). A deal missing from the answer was deleted.
+
+A command the portal refuses never fails the chunk (issue 15): its deals are read again one
+command each, and a deal the portal still will not show is left ``unreadable`` with the portal's
+reason (the sync parks it and tries again later) — unless it is gone: product rows refused for a
+deal the deal list no longer has are those of a deleted deal. A partial answer is never taken
+for the truth: an unreadable deal is not settled at all. Failures of the portal as a whole (no
+answer, dead credentials, limits) still fail the read.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kopilka.bitrix24.batches import Build, read_split
+from kopilka.bitrix24.client import PAGE_SIZE as PAGE
 from kopilka.bitrix24.client import Bitrix24Client
+from kopilka.bitrix24.deal_rows import GONE, read_rows
 from kopilka.bitrix24.mapping import Row, to_int
-
-PAGE = 50
-ROWS_GROUP = 10  # deals per product-row command: most deals have a few rows, so one page
 
 DEAL_SELECT = [
     "ID",
@@ -46,20 +51,40 @@ class Snapshot:
     rows: dict[int, list[Row]] = field(default_factory=lambda: defaultdict(list))
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     elements: dict[str, Any] = field(default_factory=dict)  # offers-list elements by code
+    #: deals the portal would not show (a command refused even alone): deal -> the reason
+    unreadable: dict[int, str] = field(default_factory=dict)
+    #: product rows were read one deal per command (the portal refuses a list of owners)
+    rows_per_deal: bool = False
 
     def deleted(self, deal_ids: Sequence[int]) -> list[int]:
-        return [d for d in deal_ids if d not in self.deals]
+        return [d for d in deal_ids if d not in self.deals and d not in self.unreadable]
 
 
 def _chunks(values: Sequence[int], size: int) -> list[list[int]]:
     return [list(values[i : i + size]) for i in range(0, len(values), size)]
 
 
-def _rows_command(group: Sequence[int], after: int = 0) -> tuple[str, dict[str, Any]]:
-    flt: dict[str, Any] = {"=ownerType": "D", "=ownerId": list(group)}
-    if after:
-        flt[">id"] = after
-    return "crm.item.productrow.list", {"filter": flt, "order": {"id": "ASC"}, "start": -1}
+def _deal_list(select: list[str]) -> Build:
+    def build(deals: Sequence[int], alone: bool) -> tuple[str, dict[str, Any]]:
+        return "crm.deal.list", {"filter": {"@ID": list(deals)}, "select": select, "start": -1}
+
+    return build
+
+
+def _contact_ids(deals: Sequence[int], alone: bool) -> tuple[str, dict[str, Any]]:
+    params = {"entityTypeId": 2, "filter": {"@id": list(deals)}, "select": ["id", "contactIds"]}
+    return "crm.item.list", {**params, "start": -1}
+
+
+def _contact_list(select: list[str]) -> Build:
+    def build(contacts: Sequence[int], alone: bool) -> tuple[str, dict[str, Any]]:
+        return "crm.contact.list", {
+            "filter": {"@ID": list(contacts)},
+            "select": select,
+            "start": -1,
+        }
+
+    return build
 
 
 async def read_deals(
@@ -68,76 +93,54 @@ async def read_deals(
     *,
     deal_fields: Sequence[str] = (),
     contact_fields: Sequence[str] = (),
+    rows_per_deal: bool = False,
 ) -> Snapshot:
     ids = sorted(set(deal_ids))
     snap = Snapshot()
-    commands: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    groups: dict[str, tuple[Sequence[int], Build]] = {}
+    deal_list = _deal_list([*DEAL_SELECT, *deal_fields])
     for n, part in enumerate(_chunks(ids, PAGE)):
-        select = [*DEAL_SELECT, *deal_fields]
-        commands[f"d{n}"] = (
-            "crm.deal.list",
-            {"filter": {"@ID": part}, "select": select, "start": -1},
-        )
-        commands[f"c{n}"] = (
-            "crm.item.list",
-            {
-                "entityTypeId": 2,
-                "filter": {"@id": part},
-                "select": ["id", "contactIds"],
-                "start": -1,
-            },
-        )
-    groups = _chunks(ids, ROWS_GROUP)
-    for n, group in enumerate(groups):
-        commands[f"r{n}"] = _rows_command(group)
-    results = await client.batch_many(commands)
-
-    pending: dict[str, tuple[list[int], int]] = {}
-    for key, result in results.items():
+        groups[f"d{n}"] = (part, deal_list)
+        groups[f"c{n}"] = (part, _contact_ids)
+    rows, split = await read_rows(client, ids, per_deal=rows_per_deal, also=groups)
+    for key, (_group, result) in split.results.items():
         if key.startswith("d"):
             for deal in result or []:
                 snap.deals[int(deal["ID"])] = deal
-        elif key.startswith("c"):
+        else:
             for item in (result or {}).get("items", []):
                 snap.contact_ids[int(item["id"])] = [int(c) for c in item.get("contactIds") or []]
-        else:
-            page = (result or {}).get("productRows", [])
-            for row in page:
-                snap.rows[int(row["ownerId"])].append(Row(row))
-            if len(page) >= PAGE:
-                pending[key] = (groups[int(key[1:])], int(page[-1]["id"]))
-    while pending:  # groups with more than a page of rows: continue after the last row seen
-        more = {key: _rows_command(group, after) for key, (group, after) in pending.items()}
-        pages = await client.batch_many(more)
-        pending = {}
-        for key, result in pages.items():
-            page = (result or {}).get("productRows", [])
-            for row in page:
-                snap.rows[int(row["ownerId"])].append(Row(row))
-            if len(page) >= PAGE:
-                pending[key] = (more[key][1]["filter"]["=ownerId"], int(page[-1]["id"]))
-    for deal_id in snap.rows:
-        snap.rows[deal_id].sort(key=lambda r: (to_int(r.raw.get("sort")) or 0, int(r.raw["id"])))
-
-    wanted = sorted(
-        {c for cs in snap.contact_ids.values() for c in cs}
-        | {p for d in snap.deals.values() if (p := to_int(d.get("CONTACT_ID")))}
-    )
-    if wanted:
-        select = [
-            "ID",
-            "NAME",
-            "LAST_NAME",
-            "TYPE_ID",
-            "BIRTHDATE",
-            "ASSIGNED_BY_ID",
-            *contact_fields,
-        ]
-        contact_cmds: dict[str, tuple[str, Mapping[str, Any]]] = {
-            f"k{n}": ("crm.contact.list", {"filter": {"@ID": part}, "select": select, "start": -1})
-            for n, part in enumerate(_chunks(wanted, PAGE))
-        }
-        for result in (await client.batch_many(contact_cmds)).values():
-            for contact in result or []:
-                snap.contacts[int(contact["ID"])] = contact
+    for deal_id, error in split.failed.values():
+        snap.unreadable[deal_id] = str(error)
+    for deal_id, error in rows.failed.items():
+        if deal_id in snap.deals or not isinstance(error, GONE):
+            snap.unreadable.setdefault(deal_id, str(error))
+    snap.rows, snap.rows_per_deal = rows.rows, rows.per_deal
+    await _read_contacts(client, snap, contact_fields)
     return snap
+
+
+async def _read_contacts(
+    client: Bitrix24Client, snap: Snapshot, contact_fields: Sequence[str]
+) -> None:
+    """Round 2: the contacts of the deals read; a contact the portal will not show makes its
+    deals unreadable (their contacts' fields would be guessed)."""
+    of_deal = {
+        d: {*snap.contact_ids.get(d, []), *([p] if (p := to_int(r.get("CONTACT_ID"))) else [])}
+        for d, r in snap.deals.items()
+    }
+    wanted = sorted({c for cs in of_deal.values() for c in cs})
+    if not wanted:
+        return
+    select = ["ID", "NAME", "LAST_NAME", "TYPE_ID", "BIRTHDATE", "ASSIGNED_BY_ID", *contact_fields]
+    contact_list = _contact_list(select)
+    split = await read_split(
+        client, {f"k{n}": (part, contact_list) for n, part in enumerate(_chunks(wanted, PAGE))}
+    )
+    for _group, result in split.results.values():
+        for contact in result or []:
+            snap.contacts[int(contact["ID"])] = contact
+    for contact_id, error in split.failed.values():
+        for deal_id, contacts in of_deal.items():
+            if contact_id in contacts:
+                snap.unreadable.setdefault(deal_id, f"contact {contact_id}: {error}")

@@ -197,6 +197,7 @@ b24_dirty_deals = Table(
     Column("hinted_at", TZ, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text),
+    Column("retry_at", TZ),
 )
 
 b24_deals = Table(
@@ -240,6 +241,7 @@ b24_sync_state = Table(
     Column("swept_through", TZ),
     Column("last_sweep_at", TZ),
     Column("last_sync_at", TZ),
+    Column("rows_per_deal_at", TZ),
 )
 
 b24_rejected_events = Table(

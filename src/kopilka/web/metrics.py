@@ -22,6 +22,9 @@ QUERIES = {
         "FROM b24_rate_limits l JOIN portals p ON p.id = l.portal_id"
     ),
     "outbox": "SELECT portal_id, status, count(*) FROM b24_outbox GROUP BY 1, 2",
+    "parked": (
+        "SELECT portal_id, count(*) FROM b24_dirty_deals WHERE last_error IS NOT NULL GROUP BY 1"
+    ),
 }
 
 
@@ -47,6 +50,15 @@ class _Snapshot(Collector):
             lag.add_metric([str(portal_id)], float(age))  # type: ignore[arg-type]
         yield dirty
         yield lag
+        parked = GaugeMetricFamily(
+            "kopilka_sync_parked_deals",
+            "Deals that failed to sync (not shown by the portal, refused by the ledger), "
+            "waiting for their next try",
+            labels=["portal"],
+        )
+        for portal_id, n in self.rows["parked"]:
+            parked.add_metric([str(portal_id)], float(n))  # type: ignore[arg-type]
+        yield parked
         names = ("granted", "waited", "wait_seconds", "rejected")
         families = {
             n: CounterMetricFamily(

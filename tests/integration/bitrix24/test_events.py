@@ -34,7 +34,11 @@ class Web:
 
 
 @asynccontextmanager
-async def running(engine: AsyncEngine, settings: Settings | None = None) -> AsyncIterator[Web]:
+async def running(
+    engine: AsyncEngine,
+    settings: Settings | None = None,
+    webhook_url: str = "https://shop.bitrix24.ru/rest/1/abcdef/",
+) -> AsyncIterator[Web]:
     """Kopilka's web app on a loopback port, with one webhook portal connected."""
     url = engine.url.render_as_string(hide_password=False)
     services = Services(engine=engine, database_url=url, settings=settings or Settings())
@@ -46,7 +50,7 @@ async def running(engine: AsyncEngine, settings: Settings | None = None) -> Asyn
     connection = await run_in_transaction(
         engine,
         lambda conn: connect_webhook(
-            conn, webhook_url="https://shop.bitrix24.ru/rest/1/abcdef/", event_token=TOKEN
+            conn, webhook_url=webhook_url, event_token=TOKEN
         ),
     )
     try:

@@ -15,7 +15,9 @@ CLI or a test); ledger work per deal is serialised again by the ledger's own dea
 
 The package follows one deal down the floors and back once:
 
-* ``hints`` — the dirty set: mark, count, gather a burst, claim a chunk;
+* ``hints`` — the dirty set: mark, count, gather a burst, claim a chunk; the deals parked
+  (refused by the ledger or not shown by the portal: retried later and later, listed on the
+  admin's customers page and counted in ``/metrics``);
 * ``read`` — step 1: the chunk as the portal shows it (``Scope``: whose deals under which
   program; ``Chunk``: what was read);
 * ``bulk`` / ``one`` — steps 2–3: settle the ledger for many plain deals in one transaction, or
@@ -26,7 +28,15 @@ The package follows one deal down the floors and back once:
 """
 
 from kopilka.bitrix24.sync.drain import SYNC_LOCK, sync_portal
-from kopilka.bitrix24.sync.hints import dirty_count, mark_dirty
+from kopilka.bitrix24.sync.hints import Parked, dirty_count, mark_dirty, parked_deals
 from kopilka.bitrix24.sync.runs import SyncReport
 
-__all__ = ["SYNC_LOCK", "SyncReport", "dirty_count", "mark_dirty", "sync_portal"]
+__all__ = [
+    "SYNC_LOCK",
+    "Parked",
+    "SyncReport",
+    "dirty_count",
+    "mark_dirty",
+    "parked_deals",
+    "sync_portal",
+]

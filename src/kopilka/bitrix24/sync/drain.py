@@ -20,7 +20,15 @@ from kopilka.bitrix24.sync.bulk import settle_many
 from kopilka.bitrix24.sync.hints import claim, gather
 from kopilka.bitrix24.sync.one import settle_one
 from kopilka.bitrix24.sync.read import Chunk, Scope, read_chunk
-from kopilka.bitrix24.sync.runs import SyncReport, finish_run, note_failure, start_run, touch
+from kopilka.bitrix24.sync.runs import (
+    SyncReport,
+    finish_run,
+    note_failure,
+    remember_rows_per_deal,
+    rows_per_deal,
+    start_run,
+    touch,
+)
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import KopilkaError
 from kopilka.lifecycle.service import priced_versions
@@ -85,12 +93,19 @@ async def _drain(
         Layout.from_json(connection.field_map.get("offers_list")) if program.discounts else None
     )
     scope = Scope(portal_id, book, program, layout, comments, versions)
+    async with engine.connect() as conn:
+        per_deal = await rows_per_deal(conn, portal_id)
     skip: set[int] = set()
     while True:
         await gather(engine, portal_id, chunk)
         claimed = await claim(engine, portal_id, chunk, skip)
         if claimed:
-            read = await read_chunk(engine, client, scope, list(claimed))
+            read = await read_chunk(engine, client, scope, list(claimed), rows_per_deal=per_deal)
+            if read.snap.rows_per_deal and not per_deal:
+                per_deal = True
+                log.warning("portal %s refuses a list of owners for product rows", portal_id)
+                await run_in_transaction(engine, lambda c: remember_rows_per_deal(c, portal_id))
+            claimed = await _park_unreadable(engine, portal_id, read, claimed, skip, report)
             declined = list(claimed)
             if layout is None:  # per-contact offers hold points per contact: deal by deal
                 declined = await _settle_in_bulk(engine, scope, read, claimed, now, report)
@@ -110,6 +125,32 @@ async def _drain(
         await asyncio.sleep(pause)
         report.writes += await outbox.flush(engine, client, portal_id)
     await run_in_transaction(engine, lambda conn: touch(conn, portal_id))
+
+
+async def _park_unreadable(
+    engine: AsyncEngine,
+    portal_id: int,
+    read: Chunk,
+    claimed: dict[int, int],
+    skip: set[int],
+    report: SyncReport,
+) -> dict[int, int]:
+    """Park the deals the portal would not show (with its reason, until their next try); the
+    others of the chunk go on. Returns those."""
+    unreadable = {d: r for d, r in read.snap.unreadable.items() if d in claimed}
+    if not unreadable:
+        return claimed
+
+    async def park(conn: AsyncConnection) -> None:
+        for deal_id, reason in unreadable.items():
+            await note_failure(conn, portal_id, deal_id, reason, version=claimed[deal_id])
+
+    await run_in_transaction(engine, park)
+    for deal_id, reason in unreadable.items():
+        log.warning("deal %s of portal %s not read: %s", deal_id, portal_id, reason)
+    skip |= set(unreadable)
+    report.failed += sorted(unreadable)
+    return {d: v for d, v in claimed.items() if d not in unreadable}
 
 
 async def _settle_alone(

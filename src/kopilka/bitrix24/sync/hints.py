@@ -1,13 +1,15 @@
 """The dirty set: hints that a deal may have changed (events, the sweep, a backfill), how many
-wait, and the claim of the next chunk after a burst has gathered."""
+wait, the claim of the next chunk after a burst has gathered, and the deals parked in it."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kopilka.db.tables import b24_dirty_deals
@@ -22,7 +24,8 @@ ON CONFLICT (portal_id, deal_id) DO UPDATE SET
     version = b24_dirty_deals.version + 1,
     source = EXCLUDED.source,
     hinted_at = now(),
-    last_error = NULL  -- news about the deal: it is worth another try
+    last_error = NULL,  -- news about the deal: it is worth another try, now
+    retry_at = NULL
 """)  # built once: the events endpoint runs it for every event
 
 
@@ -68,7 +71,9 @@ async def gather(engine: AsyncEngine, portal_id: int, chunk: int) -> None:
 
 
 async def claim(engine: AsyncEngine, portal_id: int, chunk: int, skip: set[int]) -> dict[int, int]:
-    """The next ``chunk`` dirty deals, oldest hint first, with the version each was seen at."""
+    """The next ``chunk`` dirty deals, oldest hint first, with the version each was seen at;
+    a parked deal (:func:`~kopilka.bitrix24.sync.runs.note_failure`) once its time has come."""
+    now = func.now()
     async with engine.connect() as conn:
         return {
             int(r.deal_id): int(r.version)
@@ -77,8 +82,31 @@ async def claim(engine: AsyncEngine, portal_id: int, chunk: int, skip: set[int])
                 .where(
                     b24_dirty_deals.c.portal_id == portal_id,
                     b24_dirty_deals.c.deal_id.not_in(skip or [0]),
+                    or_(b24_dirty_deals.c.retry_at.is_(None), b24_dirty_deals.c.retry_at <= now),
                 )
                 .order_by(b24_dirty_deals.c.hinted_at, b24_dirty_deals.c.deal_id)
                 .limit(chunk)
             )
         }
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A deal that could not be settled: why, how many times, when it is tried next."""
+
+    deal_id: int
+    attempts: int
+    reason: str
+    retry_at: datetime | None
+
+
+async def parked_deals(conn: AsyncConnection, portal_id: int, limit: int = 100) -> list[Parked]:
+    """The portal's parked deals, the longest-failing first."""
+    d = b24_dirty_deals.c
+    rows = await conn.execute(
+        select(d.deal_id, d.attempts, d.last_error, d.retry_at)
+        .where(d.portal_id == portal_id, d.last_error.is_not(None))
+        .order_by(d.attempts.desc(), d.deal_id)
+        .limit(limit)
+    )
+    return [Parked(int(r.deal_id), int(r.attempts), str(r.last_error), r.retry_at) for r in rows]

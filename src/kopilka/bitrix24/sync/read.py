@@ -50,14 +50,22 @@ class Chunk:
 
 
 async def read_chunk(
-    engine: AsyncEngine, client: Bitrix24Client, scope: Scope, deal_ids: list[int]
+    engine: AsyncEngine,
+    client: Bitrix24Client,
+    scope: Scope,
+    deal_ids: list[int],
+    *,
+    rows_per_deal: bool = False,
 ) -> Chunk:
+    """The chunk as the portal shows it; ``rows_per_deal``: the portal is known to refuse a
+    list of owners for product rows (``snap.rows_per_deal`` says if it was found out now)."""
     program = scope.program
     snap = await read_deals(
         client,
         deal_ids,
         deal_fields=deal_selects(program),
         contact_fields=contact_selects(program),
+        rows_per_deal=rows_per_deal,
     )
     snap.elements = await read_elements(client, scope.layout, deal_ids) if scope.layout else {}
     sections, properties = needs_catalog(program)

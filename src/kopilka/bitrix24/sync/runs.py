@@ -1,4 +1,6 @@
-"""The record of each sync run (``b24_sync_runs``), deals the ledger refused, the last sync."""
+"""The record of each sync run (``b24_sync_runs``), deals parked (the ledger refused them, the
+portal would not show them), the last sync, and what was learnt of the portal's reading of
+product-row filters."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -45,11 +47,36 @@ async def finish_run(conn: AsyncConnection, run_id: int, report: SyncReport) -> 
     )
 
 
-async def note_failure(conn: AsyncConnection, portal_id: int, deal_id: int, exc: Exception) -> None:
+#: a parked deal waits ``PARK_FIRST`` × 2^(attempts before) seconds, at most ``PARK_MAX``
+PARK_FIRST = 15.0
+PARK_MAX = 3600.0
+
+
+async def note_failure(
+    conn: AsyncConnection,
+    portal_id: int,
+    deal_id: int,
+    exc: Exception | str,
+    *,
+    version: int | None = None,
+) -> None:
+    """Park a deal that could not be settled (the ledger refused it, the portal would not show
+    it): its reason kept, its next try later and later; a newer hint (``version`` moved on)
+    leaves it alone, and news about it clears the wait (:func:`~.hints.mark_dirty`)."""
+    wait = func.least(
+        PARK_MAX, PARK_FIRST * func.power(2, func.least(b24_dirty_deals.c.attempts, 20))
+    )
+    query = update(b24_dirty_deals).where(
+        b24_dirty_deals.c.portal_id == portal_id, b24_dirty_deals.c.deal_id == deal_id
+    )
+    if version is not None:
+        query = query.where(b24_dirty_deals.c.version == version)
     await conn.execute(
-        update(b24_dirty_deals)
-        .where(b24_dirty_deals.c.portal_id == portal_id, b24_dirty_deals.c.deal_id == deal_id)
-        .values(attempts=b24_dirty_deals.c.attempts + 1, last_error=str(exc)[:500])
+        query.values(
+            attempts=b24_dirty_deals.c.attempts + 1,
+            last_error=str(exc)[:500],
+            retry_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, wait),
+        )
     )
 
 
@@ -57,4 +84,22 @@ async def touch(conn: AsyncConnection, portal_id: int) -> None:
     stmt = insert(b24_sync_state).values(portal_id=portal_id, last_sync_at=func.now())
     await conn.execute(
         stmt.on_conflict_do_update(index_elements=["portal_id"], set_={"last_sync_at": func.now()})
+    )
+
+
+async def rows_per_deal(conn: AsyncConnection, portal_id: int) -> bool:
+    """Whether the portal refuses a list of owners in ``crm.item.productrow.list``."""
+    learnt = await conn.scalar(
+        select(b24_sync_state.c.rows_per_deal_at).where(b24_sync_state.c.portal_id == portal_id)
+    )
+    return learnt is not None
+
+
+async def remember_rows_per_deal(conn: AsyncConnection, portal_id: int) -> None:
+    stmt = insert(b24_sync_state).values(portal_id=portal_id, rows_per_deal_at=func.now())
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["portal_id"],
+            set_={"rows_per_deal_at": func.coalesce(b24_sync_state.c.rows_per_deal_at, func.now())},
+        )
     )
