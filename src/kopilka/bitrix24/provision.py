@@ -16,6 +16,7 @@ from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection
 from kopilka.bitrix24.offers import provision_list
 from kopilka.bitrix24.products import needs_catalog
+from kopilka.bitrix24.sections import SECTION_EVENTS
 from kopilka.program.model import Program
 
 #: user field type and labels (ru, en) per mapped role
@@ -48,6 +49,8 @@ def events_for(program: Program) -> tuple[str, ...]:
     events: tuple[str, ...] = DEAL_EVENTS
     if needs_catalog(program)[0]:
         events += PRODUCT_EVENTS
+    if program.eligible_sections is not None:
+        events += SECTION_EVENTS
     if program.cards is not None:
         events += CONTACT_EVENTS
     return events
