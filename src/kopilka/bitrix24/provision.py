@@ -87,10 +87,12 @@ def wanted_fields(
     deal fields, the deal fields the data transfer fills, and the yearly totals of the covered
     years and the next one (so that 1 January needs no provisioning)."""
     out = []
+    dates = {rule.year_of for rule in program.transfer.totals if rule.year_of}
     for copy in program.transfer.product_to_deal:
         if copy.to.startswith("UF_CRM_"):
             title = copy.to.removeprefix("UF_CRM_").replace("_", " ").capitalize()
-            out.append(("deal", f"transfer_{copy.to}", copy.to, ("string", title, title)))
+            kind = "date" if copy.to in dates else "string"  # totals go by its year
+            out.append(("deal", f"transfer_{copy.to}", copy.to, (kind, title, title)))
     for discount in program.discounts:
         if discount.field:
             title = f"Скидка: {discount.title}, %"

@@ -75,10 +75,11 @@ async def in_named_sections(
 
 
 def deal_selects(program: Program) -> list[str]:
-    """Deal fields read besides the standard ones: the points-to-pay field and the fields the
-    data transfer writes (to compare before writing)."""
+    """Deal fields read besides the standard ones: the points-to-pay field, the fields the
+    data transfer writes (to compare before writing) and the dates yearly totals go by."""
     wanted = {program.fields.deal.pay_with_points}
     wanted |= {c.to for c in program.transfer.product_to_deal if c.to.startswith("UF_")}
+    wanted |= {rule.year_of for rule in program.transfer.totals}  # the dates totals go by
     return sorted(w for w in wanted if w)
 
 
