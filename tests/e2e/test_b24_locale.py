@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kopilka.bitrix24.offers import IBLOCK_TYPE, LIST_CODE, element_code
+from kopilka.bitrix24.service import run_sync
 from kopilka.process.devstack import Stack, example, kopilka_on_emulator
 from kopilka.program import parse_program
-from tests.portals import car_service_portal, new_deal
+from tests.portals import EVENTS, car_service_portal, new_deal, travel_portal
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -90,3 +92,61 @@ async def test_texts_in_the_portal_follow_locale_en(committed_engine: AsyncEngin
         # nothing Kopilka worded is Russian: only the level's own title is
         for text in [*timeline(h, "deal", d1), *said, *timeline(h, "contact", ivan)]:
             assert not re.search("[а-яё]", text.replace("Серебряный", ""), re.I), text
+
+
+async def test_the_offers_list_follows_locale_en(committed_engine: AsyncEngine) -> None:
+    """S5's per-contact offers list (travel club) with ``locale: en``: the list, its fields, the
+    elements' names and texts, and the deal's comments on a payment made there."""
+    path, source = example("travel-club.yaml")
+    source = source.replace("timezone: Europe/Moscow\n", "timezone: Europe/Moscow\nlocale: en\n")
+    portal, products = travel_portal()
+    where = {"IBLOCK_TYPE_ID": IBLOCK_TYPE, "IBLOCK_CODE": LIST_CODE}
+    async with kopilka_on_emulator(
+        committed_engine, parse_program(source, path.name), source, portal=portal
+    ) as h:
+        (the_list,) = h.call("lists.get", where)
+        assert the_list["NAME"] == "Deal discounts and bonuses"
+        titles = {f["NAME"] for f in h.call("lists.field.get", where).values()}
+        assert {"Deal", "Contact", "Pay with points", "Applied"} <= titles
+
+        anna = h.add_contact("Anna")
+        event = new_deal(h, [anna], category=EVENTS, rows=((products["concert"], 5000),))
+        h.move(event, f"C{EVENTS}:WON")
+        await h.settle()
+        assert (await h.balance(anna)).available == 1_000_00  # the events' cashback
+
+        show = new_deal(h, [anna], category=EVENTS, rows=((products["concert"], 6000),))
+        await h.settle()
+
+        def element() -> dict[str, Any]:
+            (row,) = h.call(
+                "lists.element.get", {**where, "ELEMENT_CODE": element_code(show, anna)}
+            )
+            return {
+                k: (next(iter(v.values())) if isinstance(v, dict) else v) for k, v in row.items()
+            }
+
+        props = dict(h.connection.field_map["offers_list"]["fields"])
+        shown = element()
+        assert shown["NAME"] == f"Deal #{show}: Anna"
+        assert "Points account: 1 000 points available" in plain(shown[props["offers"]])
+        assert plain(shown[props["applied"]]) == "nothing applied"
+
+        fields = {k: v for k, v in shown.items() if k.startswith("PROPERTY_")}
+        fields |= {"NAME": shown["NAME"], props["points"]: 500}
+        h.call(
+            "lists.element.update",
+            {**where, "ELEMENT_CODE": element_code(show, anna), "FIELDS": fields},
+        )
+        await run_sync(h.services, h.connection.portal_id, sweep=True)  # list edits raise no event
+        await h.settle()
+        assert plain(element()[props["applied"]]) == "Paid with points: 500 points"
+        said = timeline(h, "deal", show)
+        assert any(
+            re.fullmatch(
+                rf"Kopilka: Reserved for payment 500 points — paid with points, deal #{show}"
+                r" · hold #\d+",
+                c,
+            )
+            for c in said
+        ), said
