@@ -47,6 +47,9 @@ async def test_trip_dates_hold_after_the_win_and_count_for_the_trip_year(
     async with kopilka_on_emulator(
         committed_engine, program="travel-club.yaml", portal=portal
     ) as h:
+        # provisioned as a date field, titled as the program says
+        trip_field = h.call("crm.deal.fields")["UF_CRM_TRIP_DATES"]
+        assert (trip_field["type"], trip_field["formLabel"]) == ("date", "Даты путешествия")
         anna = h.add_contact("Анна")
         # the insurance is the first row: the copies still come from the trip
         deal = new_deal(h, [anna], rows=((insurance, 3000), (norway, 300000)))

@@ -93,7 +93,7 @@ def wanted_fields(
     dates = {rule.year_of for rule in program.transfer.totals if rule.year_of}
     for copy in program.transfer.product_to_deal:
         if copy.to.startswith("UF_CRM_"):
-            title = copy.to.removeprefix("UF_CRM_").replace("_", " ").capitalize()
+            title = copy.title or copy.to.removeprefix("UF_CRM_").replace("_", " ").capitalize()
             kind = "date" if copy.to in dates else "string"  # totals go by its year
             out.append(("deal", f"transfer_{copy.to}", copy.to, (kind, title)))
     for discount in program.discounts:

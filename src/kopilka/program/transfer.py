@@ -18,6 +18,8 @@ _TEMPLATE = re.compile(r"^UF_CRM_[A-Z0-9_]*\{year\}[A-Z0-9_]*$")
 class FieldCopy(Strict):
     from_: str = Field(alias="from")  # NAME, CODE, PRICE or PROPERTY_<id or code>
     to: str  # TITLE, BEGINDATE, COMMENTS or UF_CRM_…
+    #: the title of a UF_CRM_ field Kopilka creates for it (default: made from its code)
+    title: str | None = Field(default=None, min_length=1, max_length=200)
 
     @field_validator("from_")
     @classmethod
