@@ -29,8 +29,7 @@ async def test_trip_dates_hold_after_the_win_and_count_for_the_trip_year(
     today = portal.today()
     trip_year = today.year + 1  # won this year for a trip next spring
     props = {
-        str(p["CODE"]): str(p["ID"])
-        for p in portal.call("crm.product.property.list", {})["result"]
+        str(p["CODE"]): str(p["ID"]) for p in portal.call("crm.product.property.list", {})["result"]
     }
     norway = add_product(
         portal,

@@ -285,7 +285,8 @@ def test_product_sections_with_parents(portal: Portal, hook: str, http: httpx.Cl
         http, hook, "crm.productsection.update", {"id": mid, "fields": {"SECTION_ID": other}}
     )
     assert moved["result"] is True
-    assert parents()[mid] == other and parents()[low] == mid  # the subtree came along
+    assert parents()[mid] == other
+    assert parents()[low] == mid  # the subtree came along
     assert portal.sections[mid]["iblockSectionId"] == other  # catalog.section.* show the same
 
     looped = call(
