@@ -216,6 +216,44 @@ def productsection_get(call: Call) -> Any:
     return _legacy_section(section)
 
 
+@method("crm.productsection.add", "crm")
+def productsection_add(call: Call) -> Any:
+    fields = entities.fields_param(call.params)
+    name = get_ci(fields, "NAME")
+    if not name:
+        raise legacy("The field NAME is required.")
+    parent = to_int(get_ci(fields, "SECTION_ID")) or None
+    if parent is not None and parent not in call.portal.sections:
+        raise legacy("Parent section is not found.")
+    section_id = add_section(call.portal, str(name), parent, get_ci(fields, "XML_ID"))
+    call.portal.events.emit("ONCRMPRODUCTSECTIONADD", {"ID": section_id}, call.user_id)
+    return section_id
+
+
+@method("crm.productsection.update", "crm")
+def productsection_update(call: Call) -> Any:
+    """``NAME``, ``XML_ID`` and ``SECTION_ID`` (the parent: a section moves with its subtree)."""
+    section_id = to_int(get_ci(call.params, "id"))
+    section = call.portal.sections.get(section_id)
+    if section is None:
+        raise legacy("Not found")
+    fields = entities.fields_param(call.params)
+    if get_ci(fields, "NAME"):
+        section["name"] = str(get_ci(fields, "NAME"))
+    if get_ci(fields, "XML_ID"):
+        section["xmlId"] = str(get_ci(fields, "XML_ID"))
+    if any(k.upper() == "SECTION_ID" for k in fields):
+        parent = to_int(get_ci(fields, "SECTION_ID")) or None
+        ancestor = parent
+        while ancestor is not None:  # never under itself or its own subsection
+            if ancestor == section_id or ancestor not in call.portal.sections:
+                raise legacy("Parent section is not found.")
+            ancestor = call.portal.sections[ancestor]["iblockSectionId"]
+        section["iblockSectionId"] = parent
+    call.portal.events.emit("ONCRMPRODUCTSECTIONUPDATE", {"ID": section_id}, call.user_id)
+    return True
+
+
 # -- catalog.* (controllers: camelCase, real numbers, numeric error codes) ---------------------
 def _modern_product(portal: Portal, record: dict[str, Any]) -> dict[str, Any]:
     section = record.get("SECTION_ID")

@@ -46,7 +46,8 @@ def _apply_stage(
     if old != stage_id:
         record["MOVED_TIME"] = portal.now_str()
         record["MOVED_BY_ID"] = str(user_id)
-        if record["CLOSED"] == "Y" and old_semantic == "P" and not explicit_close:
+        closing = record["CLOSED"] == "Y" and old_semantic == "P"
+        if closing and portal.close_date_sync and not explicit_close:
             record["CLOSEDATE"] = fmt_date(portal.today(), portal.tz)
 
 

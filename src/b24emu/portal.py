@@ -63,6 +63,9 @@ class Portal(Store):
         self.tz_offset = tz_offset
         self.lang = "ru"
         self.currency = "RUB"
+        #: DealSettings "close date sync": a deal reaching a final stage gets CLOSEDATE = today
+        #: (unless the same update sets it); False leaves CLOSEDATE as it was
+        self.close_date_sync = True
         self.license = "ru_project"
         self.base_url: str | None = None
         self.oauth_server_domain = OAUTH_SERVER_DOMAIN

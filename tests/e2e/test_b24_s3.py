@@ -58,7 +58,7 @@ async def test_s3_product_to_deal_and_yearly_totals(
         await h.settle()
         shown = h.call("crm.deal.get", {"id": deal})
         assert shown["TITLE"] == "Исландия 2026"
-        assert str(shown["CLOSEDATE"]).startswith("2026-03-12")
+        assert str(shown["UF_CRM_TRIP_DATES"]).startswith("2026-03-12")
         assert shown["UF_CRM_ARTICLE"] == "ISL-2026"
         assert shown["UF_CRM_HOTEL"] == "Hotel Rangá"
         assert shown["UF_CRM_HEADLINER"] == "Михаил Кожухов"

@@ -198,3 +198,28 @@ def test_item_productrow_list(portal: Portal, hook: str, http: httpx.Client) -> 
     assert "next" not in form
     missing = http.post(hook + "crm.item.productrow.list", json={"filter": {"=ownerId": 1}})
     assert missing.json()["error"] == "REQUIRED_ARG_MISSING"
+
+
+def test_close_date_sync_is_a_switch(portal: Portal, hook: str, http: httpx.Client) -> None:
+    """A won deal's CLOSEDATE becomes today (the portal's close date sync), unless the same
+    update sets it; with the sync off it stays as the manager (or an integration) left it."""
+    made = [
+        http.post(hook + "crm.deal.add", json={"fields": {"CLOSEDATE": "2031-03-12"}}).json()[
+            "result"
+        ]
+        for _ in range(3)
+    ]
+    http.post(hook + "crm.deal.update", json={"id": made[0], "fields": {"STAGE_ID": "WON"}})
+    http.post(
+        hook + "crm.deal.update",
+        json={"id": made[1], "fields": {"STAGE_ID": "WON", "CLOSEDATE": "2031-04-01"}},
+    )
+    portal.close_date_sync = False
+    http.post(hook + "crm.deal.update", json={"id": made[2], "fields": {"STAGE_ID": "WON"}})
+    shown = [
+        http.get(hook + "crm.deal.get", params={"id": d}).json()["result"]["CLOSEDATE"]
+        for d in made
+    ]
+    assert shown[0].startswith(portal.today().isoformat())
+    assert shown[1].startswith("2031-04-01")
+    assert shown[2].startswith("2031-03-12")

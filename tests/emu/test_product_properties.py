@@ -254,3 +254,53 @@ def test_demo_seed_travel_product(http: httpx.Client) -> None:
         assert trip[0]["NAME"] == "Исландия 2026"
         assert trip[0]["PROPERTY_" + by_code["HEADLINER"]["ID"]]["value"] == "Михаил Кожухов"
         assert trip[0]["PROPERTY_" + by_code["DATES"]["ID"]]["value"].startswith("2026-03-12T")
+
+
+def test_product_sections_with_parents(portal: Portal, hook: str, http: httpx.Client) -> None:
+    """crm.productsection.add/update/list: SECTION_ID is the parent; a section moves with its
+    subtree, never under itself or its own subsection."""
+    top = call(http, hook, "crm.productsection.add", {"fields": {"NAME": "Ремонт"}})["result"]
+    mid = call(
+        http, hook, "crm.productsection.add", {"fields": {"NAME": "Тормоза", "SECTION_ID": top}}
+    )["result"]
+    low = call(
+        http, hook, "crm.productsection.add", {"fields": {"NAME": "Диски", "SECTION_ID": mid}}
+    )["result"]
+    other = call(http, hook, "crm.productsection.add", {"fields": {"NAME": "Расходники"}})["result"]
+
+    def parents() -> dict[int, int | None]:
+        rows = call(http, hook, "crm.productsection.list", {"select": ["ID", "SECTION_ID"]})
+        return {
+            int(r["ID"]): (int(r["SECTION_ID"]) if r["SECTION_ID"] else None)
+            for r in rows["result"]
+        }
+
+    assert {k: v for k, v in parents().items() if k in (top, mid, low, other)} == {
+        top: None,
+        mid: top,
+        low: mid,
+        other: None,
+    }
+    moved = call(
+        http, hook, "crm.productsection.update", {"id": mid, "fields": {"SECTION_ID": other}}
+    )
+    assert moved["result"] is True
+    assert parents()[mid] == other
+    assert parents()[low] == mid  # the subtree came along
+    assert portal.sections[mid]["iblockSectionId"] == other  # catalog.section.* show the same
+
+    looped = call(
+        http, hook, "crm.productsection.update", {"id": top, "fields": {"SECTION_ID": low}}
+    )
+    assert looped["result"] is True  # «Ремонт» under «Диски»: no loop, «Диски» is elsewhere now
+    refused = call(
+        http, hook, "crm.productsection.update", {"id": other, "fields": {"SECTION_ID": low}}
+    )
+    assert refused["error_description"] == "Parent section is not found."  # its own subsection
+    assert parents()[other] is None
+    missing = call(
+        http, hook, "crm.productsection.add", {"fields": {"NAME": "x", "SECTION_ID": 999}}
+    )
+    assert missing["error_description"] == "Parent section is not found."
+    nameless = call(http, hook, "crm.productsection.add", {"fields": {"SECTION_ID": top}})
+    assert "NAME" in nameless["error_description"]

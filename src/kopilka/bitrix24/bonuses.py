@@ -19,7 +19,7 @@ from kopilka.bitrix24.errors import B24Error, B24NotFound
 from kopilka.bitrix24.writeback import refresh_contacts, timeline_write
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import InvalidCommand, NotFound
-from kopilka.domain.explain import points_ru
+from kopilka.domain.texts import points, reason, say
 from kopilka.ledger.book import ensure_customer
 from kopilka.ledger.grants import grant
 from kopilka.ledger.types import Book, Posted
@@ -43,10 +43,17 @@ def contact_ref(customer: str) -> int:
     return int(tail)
 
 
-def grant_comment(tx: Posted) -> str:
+def grant_comment(tx: Posted, locale: str = "ru") -> str:
     """«Копилка: +500 бонусов — Бонус за отзыв (выдал: Мария) · запись №12»."""
     earned = sum(leg.amount for leg in tx.legs if leg.account_kind == "customer")
-    return f"Копилка: +{points_ru(earned)} — {tx.reason} (выдал: {tx.actor}) · запись №{tx.id}"
+    said = say(
+        locale,
+        "grant",
+        points=points(locale, earned),
+        reason=reason(locale, tx.reason),
+        actor=tx.actor,
+    )
+    return f"{say(locale, 'brand')}: {said}{say(locale, 'mark.entry', n=tx.id)}"
 
 
 async def reflect_grant(
@@ -66,7 +73,9 @@ async def reflect_grant(
     await refresh_contacts(conn, book, program, portal_id, [contact_id], now)
     key = f"comment:tx:{posted.id}"
     await outbox.queue_writes(
-        conn, portal_id, [timeline_write("contact", contact_id, key, grant_comment(posted))]
+        conn,
+        portal_id,
+        [timeline_write("contact", contact_id, key, grant_comment(posted, program.locale))],
     )
 
 

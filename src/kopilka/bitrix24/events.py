@@ -42,6 +42,8 @@ from kopilka.bitrix24.domains import normal_domain
 from kopilka.bitrix24.install import InstallRefused, prove_installation
 from kopilka.bitrix24.products import mark_stale
 from kopilka.bitrix24.rejections import record_rejection
+from kopilka.bitrix24.sections import SECTION_EVENTS
+from kopilka.bitrix24.sections import mark_stale as mark_sections_stale
 from kopilka.bitrix24.sync import mark_dirty
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import BIGINT_MAX
@@ -56,7 +58,7 @@ router = APIRouter(prefix="/b24", tags=["bitrix24"])
 DEAL_EVENTS = {"ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE"}
 PRODUCT_EVENTS = {"ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE"}  # the catalog cache is stale
 CONTACT_EVENTS = {"ONCRMCONTACTADD", "ONCRMCONTACTUPDATE"}  # bonus cards (kopilka.cards.service)
-HINT_EVENTS = DEAL_EVENTS | PRODUCT_EVENTS | CONTACT_EVENTS
+HINT_EVENTS = DEAL_EVENTS | PRODUCT_EVENTS | CONTACT_EVENTS | set(SECTION_EVENTS)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -124,6 +126,8 @@ async def receive_event(request: Request) -> JSONResponse:
         elif event in PRODUCT_EVENTS:
             if item_id is not None:
                 await mark_stale(conn, connection.portal_id, [item_id])
+        elif event in SECTION_EVENTS:
+            await mark_sections_stale(conn, connection.portal_id)
         elif event in CONTACT_EVENTS:
             if item_id is not None:
                 await mark_contacts(conn, connection.portal_id, [item_id])

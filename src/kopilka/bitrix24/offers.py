@@ -24,23 +24,24 @@ from typing import Any
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.errors import B24BadRequest
 from kopilka.domain.effects import DiscountOffer
-from kopilka.domain.explain import percent_text, points_ru, rub
+from kopilka.domain.explain import percent_text, rub
 from kopilka.domain.money import percent_of
+from kopilka.domain.texts import points as points_text
+from kopilka.domain.texts import say
 from kopilka.program.model import Program
 
 IBLOCK_TYPE = "lists"
 LIST_CODE = "KOPILKA_OFFERS"
-LIST_TITLE = "Скидки и бонусы по сделкам"
 PAGE = 50
 DEALS_PER_READ = 20  # a page holds 50 elements: room for 2.5 contacts per deal
 
-#: role -> (CODE, TYPE, title)
-BASE_FIELDS: dict[str, tuple[str, str, str]] = {
-    "deal": ("KOP_DEAL", "N", "Сделка"),
-    "contact": ("KOP_CONTACT", "N", "Контакт"),
-    "offers": ("KOP_OFFERS", "S", "Доступные скидки и бонусы"),
-    "points": ("KOP_POINTS", "N", "Оплатить бонусами"),
-    "applied": ("KOP_APPLIED", "S", "Применено"),
+#: role -> (CODE, TYPE); titled offers.<role> in the program's locale (domain.texts)
+BASE_FIELDS: dict[str, tuple[str, str]] = {
+    "deal": ("KOP_DEAL", "N"),
+    "contact": ("KOP_CONTACT", "N"),
+    "offers": ("KOP_OFFERS", "S"),
+    "points": ("KOP_POINTS", "N"),
+    "applied": ("KOP_APPLIED", "S"),
 }
 
 
@@ -70,6 +71,7 @@ async def provision_list(client: Bitrix24Client, program: Program) -> Layout | N
     """Create the list and its fields if missing (idempotent: found by their codes)."""
     if not program.discounts:
         return None
+    locale = program.locale
     where = {"IBLOCK_TYPE_ID": IBLOCK_TYPE, "IBLOCK_CODE": LIST_CODE}
     try:
         found = await client.call("lists.get", where)
@@ -82,7 +84,9 @@ async def provision_list(client: Bitrix24Client, program: Program) -> Layout | N
     else:
         iblock_id = int(
             await client.call(
-                "lists.add", {**where, "FIELDS": {"NAME": LIST_TITLE, "SORT": 500}}, write=True
+                "lists.add",
+                {**where, "FIELDS": {"NAME": say(locale, "offers.list"), "SORT": 500}},
+                write=True,
             )
         )
     existing = await client.call("lists.field.get", where)
@@ -91,12 +95,12 @@ async def provision_list(client: Bitrix24Client, program: Program) -> Layout | N
         for key, f in (existing or {}).items()
         if isinstance(f, Mapping) and f.get("CODE")
     }
-    wanted = {role: spec for role, spec in BASE_FIELDS.items()}
+    wanted = {role: (*spec, say(locale, f"offers.{role}")) for role, spec in BASE_FIELDS.items()}
     for discount in program.discounts:
         wanted[f"discount:{discount.id}"] = (
             discount_code(discount.id),
             "N",
-            f"Применить «{discount.title}», %",
+            say(locale, "offers.discount", title=discount.title),
         )
     layout_fields: dict[str, str] = {}
     for sort, (role, (code, kind, title)) in enumerate(wanted.items(), start=1):
@@ -238,7 +242,11 @@ class Applied:
 
 
 def applied_for(
-    offers: Sequence[DiscountOffer], element: Element | None, layout: Layout, share: int
+    offers: Sequence[DiscountOffer],
+    element: Element | None,
+    layout: Layout,
+    share: int,
+    locale: str = "ru",
 ) -> Applied | None:
     """Read one contact's choices against its offers. ``share``: the contact's part of the
     order (kopecks), the base of a percent discount."""
@@ -255,12 +263,12 @@ def applied_for(
         if asked <= 0:
             continue
         if not offer.applicable or offer.percent is None:
-            lines.append(f"{offer.title}: {offer.note_ru}")
+            lines.append(f"{offer.title}: {_note(offer, locale)}")
             continue
         percent = min(asked, offer.percent)
         amount = percent_of(share, percent, rounding="down", step=1)
         discount += amount
-        lines.append(f"{offer.title}: {percent_text(percent)} — {rub(amount)}")
+        lines.append(f"{offer.title}: {percent_text(percent, locale=locale)} — {rub(amount)}")
     points = next((o for o in offers if o.discount_id == "points"), None)
     asked_points = int(element.number(layout.fields["points"]) * 100)
     requested = 0
@@ -268,19 +276,23 @@ def applied_for(
         if points.applicable:
             requested = asked_points
         else:
-            lines.append(f"{points.title}: {points.note_ru}")
+            lines.append(f"{points.title}: {_note(points, locale)}")
     return Applied(contact_id, discount, requested, tuple(lines))
 
 
-def offers_text(offers: Sequence[DiscountOffer]) -> str:
-    return "\n".join(f"{o.title}: {o.note_ru}" for o in offers)
+def _note(offer: DiscountOffer, locale: str) -> str:
+    return offer.note_en if locale == "en" else offer.note_ru
 
 
-def applied_text(applied: Applied | None, points_taken: int) -> str:
+def offers_text(offers: Sequence[DiscountOffer], locale: str = "ru") -> str:
+    return "\n".join(f"{o.title}: {_note(o, locale)}" for o in offers)
+
+
+def applied_text(applied: Applied | None, points_taken: int, locale: str = "ru") -> str:
     lines = list(applied.lines if applied else ())
     if points_taken:
-        lines.append(f"Оплата бонусами: {points_ru(points_taken)}")
-    return "\n".join(lines) or "ничего не применено"
+        lines.append(say(locale, "offers.paid", points=points_text(locale, points_taken)))
+    return "\n".join(lines) or say(locale, "offers.nothing")
 
 
 def element_write(
@@ -291,6 +303,7 @@ def element_write(
     current: Element | None,
     offers: str,
     applied: str,
+    locale: str = "ru",
 ) -> dict[str, Any] | None:
     """The params of the write that brings the element up to date, or None when it is."""
     props = layout.fields
@@ -301,7 +314,7 @@ def element_write(
     ):
         return None
     fields: dict[str, Any] = {
-        "NAME": f"Сделка №{deal_id}: {name}".strip(),
+        "NAME": say(locale, "offers.element", deal=deal_id, name=name).strip(),
         props["deal"]: deal_id,
         props["contact"]: contact_id,
         props["offers"]: offers,

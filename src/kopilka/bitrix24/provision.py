@@ -16,24 +16,26 @@ from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection
 from kopilka.bitrix24.offers import provision_list
 from kopilka.bitrix24.products import needs_catalog
+from kopilka.bitrix24.sections import SECTION_EVENTS
+from kopilka.domain.texts import say
 from kopilka.program.model import Program
 
-#: user field type and labels (ru, en) per mapped role
-CONTACT_FIELDS: dict[str, tuple[str, str, str]] = {
-    "balance": ("double", "Бонусный баланс", "Bonus balance"),
-    "level": ("string", "Уровень программы", "Loyalty level"),
-    "percent": ("double", "Процент начисления", "Earn percent"),
-    "won_deals": ("integer", "Выигранных сделок", "Won deals"),
-    "card_number": ("string", "Номер бонусной карты", "Bonus card number"),
-    "birthday_flag": ("boolean", "День рождения скоро", "Birthday window"),
-    "purchases_total": ("double", "Сумма покупок", "Purchases total"),
-    "pending": ("double", "Бонусы в ожидании", "Pending points"),
-    "expiring_soon": ("string", "Бонусы скоро сгорят", "Points expiring soon"),
+#: user field type per mapped role; titled field.<role> in the program's locale (domain.texts)
+CONTACT_FIELDS: dict[str, str] = {
+    "balance": "double",
+    "level": "string",
+    "percent": "double",
+    "won_deals": "integer",
+    "card_number": "string",
+    "birthday_flag": "boolean",
+    "purchases_total": "double",
+    "pending": "double",
+    "expiring_soon": "string",
 }
-DEAL_FIELDS: dict[str, tuple[str, str, str]] = {
-    "pay_with_points": ("double", "Сколько списать баллов", "Points to pay"),
-    "points_paid": ("double", "Оплачено баллами", "Paid with points"),
-    "points_earned": ("double", "Начислено баллов", "Points earned"),
+DEAL_FIELDS: dict[str, str] = {
+    "pay_with_points": "double",
+    "points_paid": "double",
+    "points_earned": "double",
 }
 DEAL_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
 PRODUCT_EVENTS = ("ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE")  # the catalog cache goes stale
@@ -48,6 +50,8 @@ def events_for(program: Program) -> tuple[str, ...]:
     events: tuple[str, ...] = DEAL_EVENTS
     if needs_catalog(program)[0]:
         events += PRODUCT_EVENTS
+    if program.eligible_sections is not None:
+        events += SECTION_EVENTS
     if program.cards is not None:
         events += CONTACT_EVENTS
     return events
@@ -79,39 +83,44 @@ class Provisioned:
 
 def wanted_fields(
     program: Program, now: datetime | None = None
-) -> list[tuple[str, str, str, tuple[str, str, str]]]:
+) -> list[tuple[str, str, str, tuple[str, str]]]:
     """(entity, role, FIELD_NAME, spec) for every field the program maps: the contact and
     deal fields, the deal fields the data transfer fills, and the yearly totals of the covered
-    years and the next one (so that 1 January needs no provisioning)."""
+    years and the next one (so that 1 January needs no provisioning). Each spec is (type,
+    title): Kopilka's own titles in the program's locale, the program's titles as written."""
+    locale = program.locale
     out = []
+    dates = {rule.year_of for rule in program.transfer.totals if rule.year_of}
     for copy in program.transfer.product_to_deal:
         if copy.to.startswith("UF_CRM_"):
-            title = copy.to.removeprefix("UF_CRM_").replace("_", " ").capitalize()
-            out.append(("deal", f"transfer_{copy.to}", copy.to, ("string", title, title)))
+            title = copy.title or copy.to.removeprefix("UF_CRM_").replace("_", " ").capitalize()
+            kind = "date" if copy.to in dates else "string"  # totals go by its year
+            out.append(("deal", f"transfer_{copy.to}", copy.to, (kind, title)))
     for discount in program.discounts:
         if discount.field:
-            title = f"Скидка: {discount.title}, %"
-            out.append(
-                ("contact", f"discount_{discount.id}", discount.field, ("double", title, title))
-            )
+            title = say(locale, "field.discount", title=discount.title)
+            out.append(("contact", f"discount_{discount.id}", discount.field, ("double", title)))
     year = (now or datetime.now(UTC)).astimezone(program.tz).year
     for rule in program.transfer.totals:
         for y in range(year - rule.years_back, year + 2):
             code, title = rule.field.format(year=y), rule.title.format(year=y)
-            out.append(("contact", f"total_{code}", code, ("double", title, title)))
+            out.append(("contact", f"total_{code}", code, ("double", title)))
     for entity, mapped, specs in (
         ("contact", program.fields.contact.model_dump(), CONTACT_FIELDS),
         ("deal", program.fields.deal.model_dump(), DEAL_FIELDS),
     ):
         for role, name in mapped.items():
             if name and role in specs:
-                out.append((entity, role, str(name), specs[role]))
+                title = say(locale, f"field.{role}")
+                out.append((entity, role, str(name), (specs[role], title)))
     return out
 
 
-def _definition(name: str, spec: tuple[str, str, str]) -> dict[str, Any]:
-    kind, ru, en = spec
-    labels = {"ru": ru, "en": en}
+def _definition(name: str, spec: tuple[str, str]) -> dict[str, Any]:
+    """The field, titled alike in every language the portal may show: managers read the
+    program's language whatever their interface's."""
+    kind, title = spec
+    labels = {"ru": title, "en": title}
     return {
         "FIELD_NAME": name.removeprefix("UF_CRM_"),
         "USER_TYPE_ID": kind,

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.domain.deal import CustomerHistory
 from kopilka.domain.levels import period_start
+from kopilka.domain.transfer import totals_years
 from kopilka.program.model import Program
 
 
@@ -102,8 +103,7 @@ async def yearly_totals(
         return {}
     this_year = now.astimezone(program.tz).year
     names: list[dict[int, str]] = [
-        {y: r.field.format(year=y) for y in range(this_year - r.years_back, this_year + 1)}
-        for r in rules
+        {y: r.field.format(year=y) for y in totals_years(r, this_year)} for r in rules
     ]
     pairs = [
         (n, category)
@@ -126,17 +126,23 @@ async def yearly_totals(
     totals = {int(c): dict(template) for c in scope}
     if not scope or not pairs:
         return totals
+    # a share counts in the year of its rule's date field (year_of) when it has one, else in
+    # the year it was won; only the years some rule covers are read
     rows = await conn.execute(
         text(
-            "SELECT s.contact_id, r.rule, "
-            "       CAST(extract(year FROM s.closed_at AT TIME ZONE :tz) AS int), sum(s.amount) "
-            "FROM b24_deal_shares s "
-            "JOIN unnest(CAST(:rules AS int[]), CAST(:cats AS bigint[])) AS r(rule, category_id) "
-            "  ON r.category_id = s.category_id "
-            "WHERE s.portal_id = :p "
-            "  AND (CAST(:all AS boolean) OR s.contact_id = ANY(:ids)) "
-            "  AND s.closed_at >= make_timestamptz(:y0, 1, 1, 0, 0, 0, :tz) "
-            "  AND s.closed_at < make_timestamptz(:y1, 1, 1, 0, 0, 0, :tz) "
+            "SELECT contact_id, rule, year, sum(amount) FROM ("
+            "  SELECT s.contact_id, r.rule, s.amount, COALESCE("
+            "    CAST(extract(year FROM CAST(s.dates ->> r.year_of AS date)) AS int),"
+            "    CAST(extract(year FROM s.closed_at AT TIME ZONE :tz) AS int)) AS year "
+            "  FROM b24_deal_shares s "
+            "  JOIN unnest(CAST(:rules AS int[]), CAST(:cats AS bigint[]), "
+            "              CAST(:year_of AS text[])) AS r(rule, category_id, year_of) "
+            "    ON r.category_id = s.category_id "
+            "  WHERE s.portal_id = :p "
+            "    AND (CAST(:all AS boolean) OR s.contact_id = ANY(:ids)) "
+            "    AND (r.year_of <> '' OR (s.closed_at >= make_timestamptz(:y0, 1, 1, 0, 0, 0, :tz) "
+            "         AND s.closed_at < make_timestamptz(:y1, 1, 1, 0, 0, 0, :tz)))"
+            ") AS t WHERE year >= :y0 AND year < :y1 "
             "GROUP BY 1, 2, 3"
         ),
         {
@@ -144,10 +150,11 @@ async def yearly_totals(
             "tz": program.timezone,
             "rules": [n for n, _ in pairs],
             "cats": [c for _, c in pairs],
+            "year_of": [rules[n].year_of or "" for n, _ in pairs],
             "all": contact_ids is None,
             "ids": [] if contact_ids is None else scope,
             "y0": this_year - max(r.years_back for r in rules),
-            "y1": this_year + 1,
+            "y1": this_year + 2,
         },
     )
     for contact, rule, year, amount in rows:

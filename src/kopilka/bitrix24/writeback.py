@@ -21,22 +21,16 @@ from kopilka.bitrix24.standing import histories, yearly_totals
 from kopilka.db.tables import b24_contact_state, b24_deal_shares
 from kopilka.domain.deal import Contact
 from kopilka.domain.effects import DealEffects, LevelStatus
-from kopilka.domain.explain import points_ru
 from kopilka.domain.levels import metric_of, status_for
 from kopilka.domain.offers import discount_percent
+from kopilka.domain.texts import points, reason, say
 from kopilka.ledger.book import ensure_customers
 from kopilka.ledger.queries import balances
 from kopilka.ledger.types import Balance, Book, HoldView, Posted
 from kopilka.program.model import Program
 from kopilka.program.rules import LevelTier
 
-KIND_TITLES = {
-    "accrual": "Начислено",
-    "reversal": "Отменено",
-    "hold": "Зарезервировано для оплаты",
-    "capture": "Списано в оплату",
-    "release": "Резерв снят",
-}
+KINDS = ("accrual", "reversal", "hold", "capture", "release")  # titled kind.<kind> (texts)
 
 
 def points_value(minor: int) -> str:
@@ -146,7 +140,7 @@ async def refresh_contacts(
         if mapped.level and status is not None:
             fields[mapped.level] = status.title or ""
         if status is not None and levels is not None:
-            await _level_change(conn, portal_id, contact_id, status, levels.tiers)
+            await _level_change(conn, portal_id, contact_id, status, levels.tiers, program.locale)
         for code, amount in totals.get(contact_id, {}).items():
             fields[code] = money_value(amount)
         for discount in shown:  # R-08: the accumulative discount shown on the contact
@@ -171,6 +165,7 @@ async def _level_change(
     contact_id: int,
     status: LevelStatus,
     tiers: Sequence[LevelTier],
+    locale: str,
 ) -> None:
     """Record the contact's level; when it changed, explain it on the contact's timeline."""
     previous = (
@@ -201,7 +196,7 @@ async def _level_change(
         if previous
         else True
     )
-    text = level_text(status, up=up)
+    text = level_text(status, up=up, locale=locale)
     await outbox.queue_writes(
         conn,
         portal_id,
@@ -210,34 +205,40 @@ async def _level_change(
                 "contact",
                 contact_id,
                 f"comment:level:{contact_id}:{change}",
-                f"{text} · изменение №{change}",
+                text + say(locale, "mark.change", n=change),
             )
         ],
     )
 
 
-def level_text(status: LevelStatus, *, up: bool) -> str:
-    """«Копилка: уровень повышен до «Золото» — 7 % (6 выигранных сделок)»."""
+def level_text(status: LevelStatus, *, up: bool, locale: str = "ru") -> str:
+    """«Копилка: уровень повышен до «Золото» — 7 %»."""
+    brand = say(locale, "brand")
     if status.level_id is None:
-        return "Копилка: уровень снят"
-    verb = "повышен" if up else "понижен"
-    return f"Копилка: уровень {verb} до «{status.title}» — {_plain(status.percent)} %"
+        return f"{brand}: {say(locale, 'level.removed')}"
+    key = "level.up" if up else "level.down"
+    return f"{brand}: {say(locale, key, title=status.title, percent=_plain(status.percent))}"
 
 
-def comment_text(tx: Posted) -> str:
+def comment_text(tx: Posted, locale: str = "ru") -> str:
     """«Копилка: +992 бонуса: 8 % (опт) от 12 400 ₽» — the posting's own explanation."""
-    mark = f" · запись №{tx.id}"  # unique: lets an unanswered write be checked on the portal
+    # unique: lets an unanswered write be checked on the portal
+    mark = say(locale, "mark.entry", n=tx.id)
+    brand = say(locale, "brand")
+    why = reason(locale, tx.reason)
     if tx.kind == "accrual":
-        return f"Копилка: {tx.reason}{mark}"
+        return f"{brand}: {why}{mark}"
     amount = sum(leg.amount for leg in tx.legs if leg.amount > 0)  # legs split by lot
-    title = KIND_TITLES.get(tx.kind, tx.kind)
-    return f"Копилка: {title} {points_ru(amount)}" + (f" — {tx.reason}" if tx.reason else "") + mark
+    title = say(locale, f"kind.{tx.kind}") if tx.kind in KINDS else tx.kind
+    return f"{brand}: {title} {points(locale, amount)}" + (f" — {why}" if why else "") + mark
 
 
-async def timeline_comment(conn: AsyncConnection, portal_id: int, deal_id: int, tx: Posted) -> None:
+async def timeline_comment(
+    conn: AsyncConnection, portal_id: int, deal_id: int, tx: Posted, locale: str = "ru"
+) -> None:
     if tx.replayed:
         return
-    await outbox.queue_writes(conn, portal_id, [comment_write(deal_id, tx)])
+    await outbox.queue_writes(conn, portal_id, [comment_write(deal_id, tx, locale)])
 
 
 def timeline_write(entity: str, entity_id: int, key: str, text: str) -> outbox.Write:
@@ -251,17 +252,20 @@ def timeline_write(entity: str, entity_id: int, key: str, text: str) -> outbox.W
     )
 
 
-def comment_write(deal_id: int, tx: Posted) -> outbox.Write:
+def comment_write(deal_id: int, tx: Posted, locale: str = "ru") -> outbox.Write:
     """The deal's timeline comment explaining a posting."""
-    return timeline_write("deal", deal_id, f"comment:tx:{tx.id}", comment_text(tx))
+    return timeline_write("deal", deal_id, f"comment:tx:{tx.id}", comment_text(tx, locale))
 
 
-async def hold_comment(conn: AsyncConnection, portal_id: int, deal_id: int, hold: HoldView) -> None:
+async def hold_comment(
+    conn: AsyncConnection, portal_id: int, deal_id: int, hold: HoldView, locale: str = "ru"
+) -> None:
     if hold.replayed:
         return
-    text = f"Копилка: {KIND_TITLES['hold']} {points_ru(hold.amount)}"
-    mark = f" · резерв №{hold.id}"
-    text = (f"{text} — {hold.reason}" if hold.reason else text) + mark
+    text = f"{say(locale, 'brand')}: {say(locale, 'kind.hold')} {points(locale, hold.amount)}"
+    mark = say(locale, "mark.hold", n=hold.id)
+    why = reason(locale, hold.reason)
+    text = (f"{text} — {why}" if why else text) + mark
     await outbox.queue_writes(
         conn, portal_id, [timeline_write("deal", deal_id, f"comment:hold:{hold.id}", text)]
     )

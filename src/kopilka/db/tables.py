@@ -290,6 +290,16 @@ b24_deal_shares = Table(
     Column("category_id", BigInteger, nullable=False),
     Column("closed_at", TZ, nullable=False),
     Column("amount", BigInteger, nullable=False),
+    Column("dates", JSONB, nullable=False),  # {date field: "YYYY-MM-DD"} (totals' year_of)
+)
+
+b24_catalog_sections = Table(
+    "b24_catalog_sections",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("parents", JSONB, nullable=False),  # {"section id": parent id or null}
+    Column("fetched_at", TZ),
+    Column("stale", Boolean, nullable=False),
 )
 
 b24_products = Table(

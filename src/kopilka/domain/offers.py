@@ -11,6 +11,7 @@ from kopilka.domain.deal import Contact, CustomerHistory, Deal
 from kopilka.domain.effects import DiscountOffer
 from kopilka.domain.explain import percent_text, points_en, points_ru, rub
 from kopilka.domain.money import percent_of
+from kopilka.domain.texts import say
 from kopilka.program.model import Program
 from kopilka.program.rules import Discount
 
@@ -131,7 +132,7 @@ def _points_offer(
         return DiscountOffer(
             contact.id,
             "points",
-            "Бонусный счёт",
+            say(program.locale, "offers.account"),
             None,
             balance,
             False,
@@ -141,7 +142,7 @@ def _points_offer(
     return DiscountOffer(
         contact.id,
         "points",
-        "Бонусный счёт",
+        say(program.locale, "offers.account"),
         None,
         balance,
         balance > 0,

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.db.tables import accounts, ledger_entries, lots
 from kopilka.domain.allocation import LotSnapshot
+from kopilka.domain.texts import say
 from kopilka.ledger import book as books
 from kopilka.ledger.lots import open_lots_many
 from kopilka.ledger.posting import Command, LegSpec, Posting, post_many
@@ -117,7 +118,7 @@ def _expiry(
     command = Command(
         kind="expiry",
         key=f"expiry:{customer.id}:{due_at.isoformat()}:{digest}",
-        reason=f"баллы сгорели: срок истёк {local:%d.%m.%Y %H:%M}",
+        reason=say("ru", "reason.expired", at=f"{local:%d.%m.%Y %H:%M}"),
         actor=actor,
         effective_at=due_at,
         inputs={"account_id": customer.id, "lots": [[lot.id, lot.remaining] for lot in group]},

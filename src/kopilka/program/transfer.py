@@ -10,13 +10,16 @@ from pydantic import Field, field_validator
 from kopilka.program.types import Alias, Strict
 
 _SOURCE = re.compile(r"^(NAME|CODE|PRICE|PROPERTY_[A-Za-z0-9_]+)$")
-_TARGET = re.compile(r"^(TITLE|CLOSEDATE|BEGINDATE|COMMENTS|UF_CRM_[A-Z0-9_]+)$")
+_TARGET = re.compile(r"^(TITLE|BEGINDATE|COMMENTS|UF_CRM_[A-Z0-9_]+)$")
+_DATE_FIELD = re.compile(r"^UF_CRM_[A-Z0-9_]+$")
 _TEMPLATE = re.compile(r"^UF_CRM_[A-Z0-9_]*\{year\}[A-Z0-9_]*$")
 
 
 class FieldCopy(Strict):
     from_: str = Field(alias="from")  # NAME, CODE, PRICE or PROPERTY_<id or code>
-    to: str  # TITLE, CLOSEDATE, BEGINDATE, COMMENTS or UF_CRM_…
+    to: str  # TITLE, BEGINDATE, COMMENTS or UF_CRM_…
+    #: the title of a UF_CRM_ field Kopilka creates for it (default: made from its code)
+    title: str | None = Field(default=None, min_length=1, max_length=200)
 
     @field_validator("from_")
     @classmethod
@@ -28,9 +31,16 @@ class FieldCopy(Strict):
     @field_validator("to")
     @classmethod
     def _target(cls, value: str) -> str:
+        if value == "CLOSEDATE":
+            raise ValueError(
+                "CLOSEDATE cannot be filled from the product: Bitrix24 sets it to the day a deal "
+                "is won (and Kopilka counts the win by it), so the copied dates would vanish at "
+                "the win; copy them into a date user field (UF_CRM_…) and, for yearly totals by "
+                "those dates, name it in the totals rule's year_of"
+            )
         if not _TARGET.match(value):
             raise ValueError(
-                f"expected TITLE, CLOSEDATE, BEGINDATE, COMMENTS or a UF_CRM_ field, got {value!r}"
+                f"expected TITLE, BEGINDATE, COMMENTS or a UF_CRM_ field, got {value!r}"
             )
         return value
 
@@ -41,6 +51,16 @@ class YearlyTotal(Strict):
     field: str  # e.g. "UF_CRM_TRAVEL_{year}"
     title: str  # e.g. "Путешествия {year}"
     years_back: int = Field(default=0, ge=0, le=50)  # earlier years filled by the backfill
+    #: a date field of the deal whose year a won deal counts for (e.g. the trip's dates); unset
+    #: or empty on a deal: the year it was won. Such a rule also fills next year's field.
+    year_of: str | None = None
+
+    @field_validator("year_of")
+    @classmethod
+    def _date_field(cls, value: str | None) -> str | None:
+        if value is not None and not _DATE_FIELD.match(value):
+            raise ValueError(f"expected a deal date field UF_CRM_…, got {value!r}")
+        return value
 
     @field_validator("field")
     @classmethod

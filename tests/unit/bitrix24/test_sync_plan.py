@@ -82,8 +82,14 @@ def test_the_product_is_copied_into_an_open_deal_only_where_it_differs() -> None
     assert "UF_CRM_HOTEL" not in write.params["fields"]  # the deal already shows it
     shown = {"TITLE": "Тур в Казань", **write.params["fields"], "UF_CRM_HOTEL": "Ривьера"}
     assert transfer_write(TRAVEL, shown, open_deal) is None
+    # a won deal only gets the copies it is missing: what it shows is never changed
     won = Deal(7, 1, "won", 50_000_00, (Contact(5),), rows=(row,), closed_at=CLOSED)
-    assert transfer_write(TRAVEL, {}, won) is None  # a closed deal is left as it is
+    filled = transfer_write(TRAVEL, {"TITLE": "Заказ", "UF_CRM_HOTEL": ""}, won)
+    assert filled is not None
+    assert filled.params["fields"] == {"UF_CRM_HOTEL": "Ривьера"}
+    assert transfer_write(TRAVEL, {"TITLE": "Заказ", "UF_CRM_HOTEL": "Другой"}, won) is None
+    lost = Deal(7, 1, "lost", 50_000_00, (Contact(5),), rows=(row,), closed_at=CLOSED)
+    assert transfer_write(TRAVEL, {}, lost) is None  # a lost deal is left as it is
 
 
 def test_shares_exist_while_the_deal_is_won() -> None:

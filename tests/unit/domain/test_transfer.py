@@ -25,7 +25,7 @@ ANNA, BORIS = Contact(1, is_primary=True), Contact(2)
 def test_product_properties_become_deal_fields(example: Callable[[str], Program]) -> None:
     assert product_to_deal(example("travel-club"), ICELAND) == {
         "TITLE": "Исландия 2026",
-        "CLOSEDATE": date(2026, 3, 12),
+        "UF_CRM_TRIP_DATES": date(2026, 3, 12),
         "UF_CRM_ARTICLE": "ISL-26",
         "UF_CRM_HOTEL": "Hotel Rangá",
         "UF_CRM_HEADLINER": "Михаил Кожухов",

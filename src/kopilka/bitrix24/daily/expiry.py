@@ -20,7 +20,8 @@ from kopilka.bitrix24.daily.common import (
 from kopilka.bitrix24.writeback import refresh_contacts, timeline_write
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import accounts, customers
-from kopilka.domain.explain import points_ru
+from kopilka.domain.texts import points as points_text
+from kopilka.domain.texts import reason, say
 from kopilka.ledger.expiry import due_accounts, expire_accounts
 from kopilka.ledger.types import Book, Posted
 from kopilka.process.services import Services
@@ -43,9 +44,12 @@ async def _owners(conn: AsyncConnection, account_ids: Sequence[int]) -> dict[int
     }
 
 
-def expiry_comment(tx: Posted) -> str:
+def expiry_comment(tx: Posted, locale: str = "ru") -> str:
     amount = sum(leg.amount for leg in tx.legs if leg.account_kind == "expired")
-    return f"Копилка: сгорело {points_ru(amount)} — {tx.reason} · запись №{tx.id}"
+    said = say(
+        locale, "expired", points=points_text(locale, amount), reason=reason(locale, tx.reason)
+    )
+    return f"{say(locale, 'brand')}: {said}{say(locale, 'mark.entry', n=tx.id)}"
 
 
 async def expire_portal(
@@ -80,7 +84,11 @@ async def expire_portal(
                     await outbox.queue_writes(
                         conn,
                         connection.portal_id,
-                        [timeline_write("contact", contact, key, expiry_comment(tx))],
+                        [
+                            timeline_write(
+                                "contact", contact, key, expiry_comment(tx, program.locale)
+                            )
+                        ],
                     )
             return posted
 

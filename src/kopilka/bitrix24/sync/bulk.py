@@ -105,7 +105,9 @@ async def settle_many(
             effects_of[cid] = effects  # the last deal's, as deal by deal
         if scope.comments:
             comment_writes += [
-                comment_write(deal_id, tx) for tx in result.posted if not tx.replayed
+                comment_write(deal_id, tx, scope.program.locale)
+                for tx in result.posted
+                if not tx.replayed
             ]
         posted += len(result.posted)
     await record_outcomes(conn, portal_id, outcomes)

@@ -28,6 +28,7 @@ from kopilka.domain.eligibility import basket
 from kopilka.domain.money import percent_of
 from kopilka.domain.offers import offers_for
 from kopilka.domain.split import ordered, split_total
+from kopilka.domain.texts import say
 from kopilka.ledger.book import ensure_customer
 from kopilka.ledger.deals import Reconciled, deal_reference, reconcile_deal, spendable_for_deal
 from kopilka.ledger.types import HoldView, Posted
@@ -62,7 +63,7 @@ async def contact_offers(
     for c in contacts:
         mine = [o for o in offers if o.contact_id == c.id]
         element = snap.elements.get(element_code(deal.id, c.id))
-        chosen = applied_for(mine, element, layout, order_split.get(c.id, 0))
+        chosen = applied_for(mine, element, layout, order_split.get(c.id, 0), program.locale)
         ask = chosen.points_requested if chosen and deal.stage != "lost" else 0
         cap = min(
             seen[c.id].available_points,
@@ -82,8 +83,9 @@ async def contact_offers(
             c.id,
             contact_name(snap, c.id),
             element,
-            offers_text(mine),
-            applied_text(chosen, taken),
+            offers_text(mine, program.locale),
+            applied_text(chosen, taken, program.locale),
+            program.locale,
         )
         if params is not None:
             await outbox.queue_write(
@@ -128,8 +130,8 @@ async def contact_payment(
             cap=amount,
             capped_by="none",
             rule_inputs={"deal_id": deal_id, "contact_id": contact_id},
-            explanation_ru=f"оплата бонусами по сделке №{deal_id}",
-            explanation_en=f"paid with points, deal #{deal_id}",
+            explanation_ru=say("ru", "reason.offers_pay", deal=deal_id),
+            explanation_en=say("en", "reason.offers_pay", deal=deal_id),
         )
         if amount
         else None

@@ -119,9 +119,9 @@ async def settle_one(
                 customers[cid] = await ensure_customer(conn, portal_id, f"contact:{cid}")
     if scope.comments and record is not None:  # a deleted deal has no timeline to write on
         for tx in posted:
-            await timeline_comment(conn, portal_id, deal_id, tx)
+            await timeline_comment(conn, portal_id, deal_id, tx, scope.program.locale)
         for hold in holds:
-            await hold_comment(conn, portal_id, deal_id, hold)
+            await hold_comment(conn, portal_id, deal_id, hold, scope.program.locale)
     await refresh_contacts(
         conn,
         book,

@@ -26,7 +26,7 @@ from kopilka.bitrix24.products import Product
 from kopilka.domain.deal import Deal
 from kopilka.domain.eligibility import basket
 from kopilka.domain.split import split_total
-from kopilka.domain.transfer import product_to_deal
+from kopilka.domain.transfer import dated_fields, product_to_deal, source_row
 from kopilka.program.model import Program
 
 Applied = dict[str, list[int]]  # the discounts on the rows, as recorded (mapping.record)
@@ -64,15 +64,19 @@ def rows_write(
 
 def transfer_write(program: Program, record: Mapping[str, Any], deal: Deal) -> Write | None:
     """The product's name, dates, code and properties copied into the deal fields the program
-    maps (R-15), while the deal is open and where they differ from what it shows. The write's
-    own event re-reads the deal, finds the values equal and writes nothing: the loop ends."""
-    if deal.stage != "process" or not program.transfer.product_to_deal:
+    maps (R-15), where they differ from what the deal shows, from one row (``source_row``).
+    While the deal is open every copy follows its product; once won, only the fields still
+    empty are filled (a deal first seen won gets its copies; what it shows is never changed).
+    The write's own event re-reads the deal, finds the values equal and writes nothing."""
+    if deal.stage not in ("process", "won") or not program.transfer.product_to_deal:
         return None
-    row = next((r for r in deal.rows if r.product_id), None)
+    row = source_row(program, deal.rows)
     if row is None:
         return None
     wanted = product_to_deal(program, row)
     changed = {code: value for code, value in wanted.items() if not _same(record.get(code), value)}
+    if deal.stage == "won":
+        changed = {code: v for code, v in changed.items() if record.get(code) in (None, "", [])}
     if not changed:
         return None
     return Write(
@@ -99,6 +103,7 @@ def share_rows(program: Program, deal_id: int, deal: Deal | None) -> tuple[dict[
     if deal is None or deal.stage != "won" or deal.closed_at is None or not deal.contacts:
         return ()
     amounts = split_total(program.split, deal.contacts, basket(program, deal).order_amount)
+    dates = dated_fields(program, deal)  # what the totals rules group by (year_of)
     return tuple(
         {
             "deal_id": deal_id,
@@ -106,6 +111,7 @@ def share_rows(program: Program, deal_id: int, deal: Deal | None) -> tuple[dict[
             "category_id": deal.pipeline_id,
             "closed_at": deal.closed_at,
             "amount": amount,
+            "dates": dates,
         }
         for contact_id, amount in amounts.items()
     )

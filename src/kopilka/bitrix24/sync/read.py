@@ -13,6 +13,7 @@ from kopilka.bitrix24.mapping import to_int
 from kopilka.bitrix24.offers import Layout, read_elements
 from kopilka.bitrix24.products import Product, needs_catalog, products_for
 from kopilka.bitrix24.reader import Snapshot, read_deals
+from kopilka.bitrix24.sections import resolve, section_parents
 from kopilka.ledger.types import Book
 from kopilka.program.model import Program
 
@@ -73,14 +74,31 @@ async def read_chunk(
         return Chunk(snap)
     ids = [to_int(r.raw.get("productId")) or 0 for rs in snap.rows.values() for r in rs]
     products = await products_for(engine, client, scope.portal_id, ids, properties=properties)
-    return Chunk(snap, products)
+    return Chunk(snap, await in_named_sections(engine, client, scope, products))
+
+
+async def in_named_sections(
+    engine: AsyncEngine, client: Bitrix24Client, scope: Scope, products: Mapping[int, Product]
+) -> Mapping[int, Product]:
+    """The products with each section replaced by the section of the program it lies in (a
+    subsection of an eligible section is eligible); the tree is read only when a product sits
+    in a section the program does not name."""
+    program = scope.program
+    if program.eligible_sections is None:
+        return products
+    named = frozenset(s.id for s in program.catalog_sections.values())
+    if all(p.section_id is None or p.section_id in named for p in products.values()):
+        return products
+    parents = await section_parents(engine, client, scope.portal_id)
+    return resolve(products, parents, named)
 
 
 def deal_selects(program: Program) -> list[str]:
-    """Deal fields read besides the standard ones: the points-to-pay field and the fields the
-    data transfer writes (to compare before writing)."""
+    """Deal fields read besides the standard ones: the points-to-pay field, the fields the
+    data transfer writes (to compare before writing) and the dates yearly totals go by."""
     wanted = {program.fields.deal.pay_with_points}
     wanted |= {c.to for c in program.transfer.product_to_deal if c.to.startswith("UF_")}
+    wanted |= {rule.year_of for rule in program.transfer.totals}  # the dates totals go by
     return sorted(w for w in wanted if w)
 
 

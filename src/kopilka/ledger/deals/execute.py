@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.domain.deal import CustomerHistory, Deal, StageSemantic
 from kopilka.domain.effects import DealEffects
 from kopilka.domain.engine import evaluate_deal
+from kopilka.domain.texts import say
 from kopilka.ledger.accrual import accrue_many
 from kopilka.ledger.deals.plan import Common, DealPlan, plan_deal
 from kopilka.ledger.deals.state import (
@@ -47,7 +48,7 @@ async def execute_plan(
         )
 
     for tx_id in plan.refund:
-        await undo(tx_id, "оплата баллами по сделке отменена")
+        await undo(tx_id, say("ru", "reason.refund"))
     if plan.release is not None:
         out.posted.append(
             await release_hold(
@@ -87,7 +88,7 @@ async def execute_plan(
                     book,
                     hold_id=hold.id,
                     key=key("capture"),
-                    reason="сделка выиграна: оплата баллами",
+                    reason=say("ru", "reason.capture"),
                     **common.kw(),
                 )
             )

@@ -11,6 +11,7 @@ from typing import Any
 
 from kopilka.domain.deal import StageSemantic
 from kopilka.domain.effects import Accrual, DealEffects, Redemption
+from kopilka.domain.texts import say
 from kopilka.ledger.accrual import AccrualRequest
 from kopilka.ledger.deals.state import DealLedger, LiveAccrual
 from kopilka.ledger.types import HoldView
@@ -110,16 +111,12 @@ def plan_deal(
     if hold and (hold.amount != amount or state.active_hold_customer != payer):
         plan.release = hold
         plan.release_reason = (
-            "сделка проиграна: резерв снят" if stage == "lost" else "оплата баллами изменена"
+            say("ru", "reason.lost") if stage == "lost" else say("ru", "reason.pay_changed")
         )
         hold = None
     # 2. Undo accruals that are no longer right; 3. post the missing ones.
     for slot in sorted(set(live) - keep):
-        why = (
-            "сделка изменена: начисление пересчитано"
-            if slot in wanted
-            else "сделка больше не выиграна"
-        )
+        why = say("ru", "reason.recounted") if slot in wanted else say("ru", "reason.not_won")
         plan.undo += [(acc.transaction_id, why) for acc in live[slot]]
     plan.accrue = [
         (slot[0], wanted[slot]) for slot in sorted(set(wanted) - keep) if wanted[slot].amount > 0
