@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from kopilka.program.cel import ExpressionError, compile_expression
+from kopilka.program.celcheck import check_expression
 from kopilka.program.types import Alias, Code, Strict, UfCode
 
 
@@ -36,6 +37,9 @@ class Condition(Strict):
                 compile_expression(value)
             except ExpressionError as exc:
                 raise ValueError(str(exc)) from None
+            problems = check_expression(value).problems
+            if problems:
+                raise ValueError("CEL type error: " + "; ".join(problems))
         return value
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from kopilka.program.crossref import cross_check
 from kopilka.program.errors import Problem, ProgramFileError
 from kopilka.program.messages import problems_from_errors
 from kopilka.program.model import Program
+from kopilka.program.review import review
 from kopilka.program.yamlsource import dotted, line_of, read_yaml
 
 
@@ -58,6 +59,13 @@ def _parse(text: str, raw: bytes, filename: str) -> Program:
         problems.append(Problem(filename, line_of(lines, path), dotted(path), message))
     if problems:
         raise ProgramFileError(problems)
+    warnings: list[Problem] = []
+    for path, message, severity in review(program):
+        found = Problem(filename, line_of(lines, path), dotted(path), message, severity)
+        (problems if severity == "error" else warnings).append(found)
+    if problems:
+        raise ProgramFileError(problems)
     program._hash = hashlib.sha256(raw).hexdigest()
     program._source_name = filename
+    program._warnings = ProgramFileError(warnings).problems  # in file order
     return program

@@ -14,6 +14,7 @@ from kopilka.bitrix24.offers import Layout, read_elements
 from kopilka.bitrix24.products import Product, needs_catalog, products_for
 from kopilka.bitrix24.reader import Snapshot, read_deals
 from kopilka.ledger.types import Book
+from kopilka.program.fieldrefs import deal_fields_read
 from kopilka.program.model import Program
 
 
@@ -58,11 +59,8 @@ async def read_chunk(
 
 
 def deal_selects(program: Program) -> list[str]:
-    """Deal fields read besides the standard ones: the points-to-pay field and the fields the
-    data transfer writes (to compare before writing)."""
-    wanted = {program.fields.deal.pay_with_points}
-    wanted |= {c.to for c in program.transfer.product_to_deal if c.to.startswith("UF_")}
-    return sorted(w for w in wanted if w)
+    """Deal fields read besides the standard ones (``program.fieldrefs.deal_fields_read``)."""
+    return sorted(deal_fields_read(program))
 
 
 def contact_selects(program: Program) -> list[str]:
