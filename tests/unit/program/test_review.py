@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kopilka.bitrix24.sync.read import deal_selects
-from kopilka.program import ProgramFileError, parse_program
+from kopilka.program import ProgramFileError, load_program, parse_program
 
 HEAD = "program: demo\ntitle: Демо\n"
 EARNS = "earn:\n  - {id: base, title: База, percent: 5}\n"
@@ -128,3 +130,16 @@ def test_a_program_with_no_way_to_earn_is_warned_about(earn: str, why: str) -> N
 def test_one_rule_that_can_earn_is_enough() -> None:
     text = HEAD + "earn:\n  - {id: a, title: A, percent: 0}\n  - {id: b, title: B, fixed: 100}\n"
     assert parse_program(text, "x.yaml").warnings == []
+
+
+EXAMPLES = sorted((Path(__file__).parents[3] / "examples").glob("*.yaml"))
+
+
+def test_the_examples_are_all_there() -> None:
+    shipped = {"retail-wholesale", "car-service", "car-service-status", "travel-club"}
+    assert shipped | {"aesthetic-medicine"} <= {p.stem for p in EXAMPLES}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_passes_check_without_a_warning(path: Path) -> None:
+    assert [str(w) for w in load_program(path).warnings] == []
