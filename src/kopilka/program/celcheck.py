@@ -246,8 +246,9 @@ class _Checker:
                 return self.fail(node, f"a list is indexed by a number, not {article(index)}")
             return base.elem or DYN
         if base.is_map:
-            if index.kind not in ("string", "dyn"):
-                return self.fail(node, f"{base} is indexed by a string, not {article(index)}")
+            keyed_by_name = base.attrs is not None or base.name in FIELD_MAPS
+            if keyed_by_name and index.kind not in ("string", "dyn"):
+                return self.fail(node, f"{base.name} is indexed by a string, not {article(index)}")
             return base.elem or DYN
         return self.fail(node, f"{article(base)} cannot be indexed")
 
@@ -263,11 +264,15 @@ class _Checker:
 
     def has(self, node: Tree[Token], args: list[Tree[Token]]) -> CelType:
         selection = _descend(args[0], "member_dot") if len(args) == 1 else None
-        if selection is None:
-            return self.fail(node, "has() takes a field selection, like has(contact.fields.UF_X)")
-        base_node = next(k for k in selection.children if isinstance(k, Tree))
-        self.select(selection, self.visit(base_node), str(selection.children[1]))
-        return BOOL
+        if selection is not None:
+            base_node = next(k for k in selection.children if isinstance(k, Tree))
+            self.select(selection, self.visit(base_node), str(selection.children[1]))
+            return BOOL
+        index = _descend(args[0], "member_index") if len(args) == 1 else None
+        if index is not None:  # not in CEL's standard, but celpy evaluates it
+            self.visit(index)
+            return BOOL
+        return self.fail(node, "has() takes a field selection, like has(contact.fields.UF_X)")
 
     def on_member_dot_arg(self, node: Tree[Token], kids: list[Tree[Token]]) -> CelType:
         receiver = self.visit(kids[0])

@@ -153,7 +153,9 @@ MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 
 
 def call(name: str, args: list[CelType]) -> Outcome:
-    if name == "matches" and len(args) == 2:
+    if name == "matches":
+        if len(args) != 2:
+            return f"matches() takes 2 arguments, got {len(args)}"
         return method("matches", args[0], args[1:])
     if name not in FUNCTIONS:
         return f"unknown function '{name}'"

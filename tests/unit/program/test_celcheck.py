@@ -118,6 +118,8 @@ def test_whatever_celpy_cannot_evaluate_the_check_refuses(op: str) -> None:
         "int(contact.fields.UF_CRM_AGE) >= 18 ? true : history.purchases_total > 100.0",
         "size(contact.type) > 0 && contact.type.matches('^CL')",
         "timestamp('2026-01-01T00:00:00Z').getFullYear() == 2026",
+        "{1: 'a', 2: 'b'}[history.won_deals] == 'b'",
+        "[[1]].all(x, x.all(y, y > 0)) && [1].exists(deal, deal > 0)",
     ],
 )
 def test_well_typed_expressions_pass(expression: str) -> None:
@@ -197,3 +199,37 @@ def test_a_type_error_in_a_program_file_names_its_line() -> None:
     (problem,) = caught.value.problems
     assert (problem.line, problem.field, problem.severity) == (7, "segments.big.when.expr", "error")
     assert "CEL type error: deal.opportunity > '10000'" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("expression", "says"),
+    [
+        ("deal.fields[1] == 1", "deal.fields is indexed by a string, not an int"),
+        ("deal.id.x == 1", "an int has no attributes ('.x')"),
+        ("matches(contact.type)", "matches() takes 2 arguments, got 1"),
+        ("deal{id: 1}", "message construction is not available"),
+        ("1 ? true : false", "the condition before '?' must be true or false, got an int"),
+    ],
+)
+def test_what_fails_at_run_time_is_named(expression: str, says: str) -> None:
+    assert any(says in problem for problem in problems(expression)), problems(expression)
+    assert not _runs(expression)
+
+
+@pytest.mark.parametrize(
+    ("expression", "says"),
+    [
+        ("'abc'[0] == 'a'", "a string cannot be indexed"),
+        ("[1].filter(x, x) == []", "the condition of .filter() must be true or false"),
+        ("contact.type == null", "compares a string with a null"),
+        ("has(deal.id + 1)", "has() takes a field selection"),  # celpy: silently false
+    ],
+)
+def test_where_celpy_is_looser_than_cel_the_check_is_cel(expression: str, says: str) -> None:
+    assert any(says in problem for problem in problems(expression)), problems(expression)
+
+
+def test_has_takes_a_constant_index_as_celpy_does() -> None:
+    checked = check_expression("has(deal.fields['UF_CRM_A'])")
+    assert checked.problems == ()
+    assert checked.reads == (("deal", "UF_CRM_A"),)
