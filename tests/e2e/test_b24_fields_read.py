@@ -1,5 +1,6 @@
-"""A deal user field listed in ``fields.read.deal`` is read by the sync, so a rule on it fires
-(issue 14, item 5: `kopilka check` calls an unlisted one an error because it never would)."""
+"""What `kopilka check` refuses since issue 14, item 5, on a live portal: a deal user field listed
+in ``fields.read.deal`` is read by the sync, so a rule on it fires (an unlisted one never would,
+hence the error); and a program stored before the check existed keeps syncing."""
 
 from __future__ import annotations
 
@@ -45,3 +46,30 @@ async def test_a_rule_on_a_listed_deal_field_fires_after_the_sync(
         await h.settle()
         assert (await h.balance(from_site)).available == 100_00 + 100_00  # 1 % + the bonus
         assert (await h.balance(by_phone)).available == 100_00  # 1 % only
+
+
+OLD = """\
+program: old
+title: Принята до проверки типов
+earn:
+  - {id: base, title: Базовый кэшбэк, percent: 1}
+  - id: exact
+    title: Ровно 15 000
+    when: {expr: "deal.opportunity == 15000"}
+    fixed: 500
+"""
+
+
+async def test_a_program_stored_before_the_type_check_keeps_syncing(
+    committed_engine: AsyncEngine,
+) -> None:
+    program = parse_program(OLD, "old.yaml", stored=True)  # as a portal's stored version
+    assert [w.field for w in program.warnings] == ["earn[1].when.expr"]
+    async with kopilka_on_emulator(
+        committed_engine, program, OLD, portal=emulated_portal("empty")
+    ) as h:
+        contact = h.add_contact("Анна")
+        h.move(h.add_deal(contact, "15000"), "WON")
+        await h.settle()
+        # 1 %; the rule that fails at run time (double == int) counts as false, as it always did
+        assert (await h.balance(contact)).available == 150_00

@@ -63,7 +63,7 @@ async def current_program(conn: AsyncConnection, portal_id: int) -> tuple[Book, 
     m = row._mapping
     program = _parsed.get(m["hash"])
     if program is None:
-        program = _parsed[m["hash"]] = parse_program(m["source"], m["source_name"])
+        program = _parsed[m["hash"]] = parse_program(m["source"], m["source_name"], stored=True)
     book = await ensure_book(
         conn,
         portal_id,

@@ -256,7 +256,7 @@ async def portal_program(conn: AsyncConnection, connection: Connection) -> tuple
     m = row._mapping
     program = _programs.get(m["hash"])
     if program is None:
-        program = _programs[m["hash"]] = parse_program(m["source"], m["source_name"])
+        program = _programs[m["hash"]] = parse_program(m["source"], m["source_name"], stored=True)
     book = await ensure_book(
         conn,
         connection.portal_id,

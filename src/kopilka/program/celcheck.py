@@ -86,6 +86,11 @@ def check_expression(text: str) -> Checked:
     return Checked(tuple(dict.fromkeys(checker.problems)), tuple(dict.fromkeys(checker.reads)))
 
 
+def type_error(problems: tuple[str, ...]) -> str:
+    """The message of a type-checked expression's problems, as the program file reports it."""
+    return "CEL type error: " + "; ".join(problems)
+
+
 @dataclass
 class _Checker:
     text: str

@@ -42,21 +42,34 @@ def contact_fields_mapped(program: Program) -> set[str]:
 
 def fields_rules_read(program: Program) -> Iterator[FieldRead]:
     """Every user field a segment's or an earn rule's condition reads, with its place."""
+    for path, cond in conditions(program):
+        if cond.contact_field is not None:
+            yield (*path, "contact_field", "field"), "contact", cond.contact_field.field
+        if cond.expr is not None:
+            for entity, code in check_expression(cond.expr).reads:
+                yield (*path, "expr"), entity, code
+
+
+def expressions(program: Program) -> Iterator[tuple[Path, str]]:
+    """Every CEL expression of the program, with the place of its ``expr`` key."""
+    for path, cond in conditions(program):
+        if cond.expr is not None:
+            yield (*path, "expr"), cond.expr
+
+
+def conditions(program: Program) -> Iterator[tuple[Path, Condition]]:
+    """Every condition of the program — segments' and earn rules', nested ones too — in order."""
     for alias, segment in program.segments.items():
-        yield from _condition_reads(segment.when, ("segments", alias, "when"))
+        yield from _nested(segment.when, ("segments", alias, "when"))
     for index, rule in enumerate(program.earn):
         if rule.when is not None:
-            yield from _condition_reads(rule.when, ("earn", index, "when"))
+            yield from _nested(rule.when, ("earn", index, "when"))
 
 
-def _condition_reads(cond: Condition, path: Path) -> Iterator[FieldRead]:
-    if cond.contact_field is not None:
-        yield (*path, "contact_field", "field"), "contact", cond.contact_field.field
-    if cond.expr is not None:
-        for entity, code in check_expression(cond.expr).reads:
-            yield (*path, "expr"), entity, code
+def _nested(cond: Condition, path: Path) -> Iterator[tuple[Path, Condition]]:
+    yield path, cond
     for key, subs in (("all", cond.all_), ("any", cond.any_)):
         for index, sub in enumerate(subs or ()):
-            yield from _condition_reads(sub, (*path, key, index))
+            yield from _nested(sub, (*path, key, index))
     if cond.not_ is not None:
-        yield from _condition_reads(cond.not_, (*path, "not"))
+        yield from _nested(cond.not_, (*path, "not"))

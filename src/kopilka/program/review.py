@@ -1,5 +1,7 @@
 """What ``kopilka check`` finds in a program that loads but will not work as written.
 
+- A CEL expression with a type error (``program.celcheck``) is an **error**; a file being loaded
+  has it refused by ``Condition`` already, with the other shape problems.
 - A rule reading a **deal** user field the sync does not read (``fields.read.deal`` and the
   other deal fields of ``program.fieldrefs``) is an **error**: the rule could never see it.
 - A rule reading a **contact** user field the program does not name anywhere is a **warning**:
@@ -8,6 +10,8 @@
 - A program in which no earn rule can ever give points is a **warning**.
 
 Errors stop the file loading; warnings are kept on the loaded ``Program`` for ``check`` to show.
+A stored program (``loader.parse_program(stored=True)``), accepted before these checks existed,
+keeps loading: everything found here is a warning for it.
 """
 
 from __future__ import annotations
@@ -15,8 +19,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
+from kopilka.program.celcheck import check_expression, type_error
 from kopilka.program.conditions import Condition
-from kopilka.program.fieldrefs import contact_fields_mapped, deal_fields_read, fields_rules_read
+from kopilka.program.fieldrefs import (
+    contact_fields_mapped,
+    deal_fields_read,
+    expressions,
+    fields_rules_read,
+)
 from kopilka.program.model import Program
 from kopilka.program.rules import EarnRule
 from kopilka.program.yamlsource import Path
@@ -26,7 +36,17 @@ Finding = tuple[Path, str, Severity]
 
 
 def review(program: Program) -> list[Finding]:
-    return [*_unmapped_fields(program), *_no_way_to_earn(program)]
+    return [*_type_errors(program), *_unmapped_fields(program), *_no_way_to_earn(program)]
+
+
+def _type_errors(program: Program) -> list[Finding]:
+    """CEL type errors (a file being loaded has them refused earlier, by ``Condition``; a stored
+    program, ``parse_program(stored=True)``, gets them here, to be kept as warnings)."""
+    return [
+        (path, type_error(problems), "error")
+        for path, text in expressions(program)
+        if (problems := check_expression(text).problems)
+    ]
 
 
 def _unmapped_fields(program: Program) -> list[Finding]:

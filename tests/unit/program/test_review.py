@@ -143,3 +143,32 @@ def test_the_examples_are_all_there() -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_every_example_passes_check_without_a_warning(path: Path) -> None:
     assert [str(w) for w in load_program(path).warnings] == []
+
+
+STORED = HEAD + (
+    "segments:\n"
+    "  big: {title: крупные, when: {expr: \"deal.opportunity == 15000\"}}\n"
+    "earn:\n"
+    "  - id: site\n"
+    "    title: С сайта\n"
+    "    when: {expr: \"has(deal.fields.UF_CRM_SOURCE)\"}\n"
+    "    percent: 5\n"
+)
+
+
+def test_a_stored_program_accepted_before_these_checks_keeps_loading_with_warnings() -> None:
+    with pytest.raises(ProgramFileError, match=r"CEL type error: deal\.opportunity == 15000"):
+        parse_program(STORED, "x.yaml")
+    program = parse_program(STORED, "x.yaml", stored=True)  # deals were priced by it
+    assert [(w.line, w.field, w.severity) for w in program.warnings] == [
+        (4, "segments.big.when.expr", "warning"),
+        (8, "earn[0].when.expr", "warning"),
+    ]
+    assert program.warnings[0].message.startswith("CEL type error: deal.opportunity == 15000")
+    assert "reads the deal field UF_CRM_SOURCE" in program.warnings[1].message
+
+
+def test_a_stored_program_with_a_real_error_is_still_refused() -> None:
+    with pytest.raises(ProgramFileError, match="invalid CEL expression"):
+        parse_program(HEAD + "segments:\n  a: {title: A, when: {expr: 'deal.id >'}}\n", "x.yaml",
+                      stored=True)  # fmt: skip
