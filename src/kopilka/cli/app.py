@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -89,17 +90,30 @@ def check(
     program: Annotated[Path, typer.Argument(help="The program file to check.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Validate a program file; every problem is reported with its line."""
+    """Validate a program file; every problem is reported with its line.
+
+    Errors (exit code 1) stop the file loading; warnings (docs/program-file.md, "What check
+    verifies") are shown and the exit code stays 0.
+    """
     if as_json:
         try:
             loaded = load_program(program)
         except ProgramFileError as exc:
             print_json({"ok": False, "problems": exc.problems})
             raise typer.Exit(1) from None
-        print_json({"ok": True, "program": loaded.program, "hash": loaded.hash})
+        print_json(
+            {
+                "ok": True,
+                "program": loaded.program,
+                "hash": loaded.hash,
+                "warnings": loaded.warnings,
+            }
+        )
         return
     loaded, _source = run(_load_async(program))
     out.print(program_summary(loaded))
+    for warning in loaded.warnings:
+        out.print(f"[yellow]{escape(str(warning))}[/]", soft_wrap=True)
 
 
 async def _load_async(path: Path) -> tuple[Program, str]:

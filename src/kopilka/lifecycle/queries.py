@@ -44,7 +44,7 @@ async def version(conn: AsyncConnection, program_id: int, hash_: str) -> Program
     program = _parsed.get(hash_)
     if program is None:
         text, name = await source(conn, program_id, hash_)
-        program = _parsed[hash_] = parse_program(text, name)
+        program = _parsed[hash_] = parse_program(text, name, stored=True)
     return program
 
 

@@ -60,6 +60,14 @@ class DealFields(Strict):
     points_earned: UfCode | None = None
 
 
+class FieldReads(Strict):
+    """The portal's own user fields that rules read (Kopilka reads them, never creates them)."""
+
+    contact: list[UfCode] = Field(default_factory=list)
+    deal: list[UfCode] = Field(default_factory=list)
+
+
 class Fields(Strict):
     contact: ContactFields = ContactFields()
     deal: DealFields = DealFields()
+    read: FieldReads = FieldReads()

@@ -5,9 +5,10 @@ Every key present must hold (an implicit "all"); ``all``/``any``/``not`` combine
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from kopilka.program.cel import ExpressionError, compile_expression
+from kopilka.program.celcheck import check_expression, type_error
 from kopilka.program.types import Alias, Code, Strict, UfCode
 
 
@@ -30,12 +31,16 @@ class Condition(Strict):
 
     @field_validator("expr")
     @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
+    def _compiles(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
             try:
                 compile_expression(value)
             except ExpressionError as exc:
                 raise ValueError(str(exc)) from None
+            stored = bool((info.context or {}).get("stored"))  # see loader.parse_program
+            problems = check_expression(value).problems
+            if problems and not stored:
+                raise ValueError(type_error(problems))
         return value
 
     @model_validator(mode="after")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from kopilka.domain.errors import ProgramError
 
@@ -13,11 +14,13 @@ class Problem:
     line: int | None
     field: str  # dotted path, e.g. "earn[1].percent"; "" for the whole file
     message: str
+    severity: Literal["error", "warning"] = "error"  # a warning never stops a file loading
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
         prefix = f"{where}: {self.field}" if self.field else where
-        return f"{prefix}: {self.message}"
+        label = "warning: " if self.severity == "warning" else ""
+        return f"{prefix}: {label}{self.message}"
 
 
 class ProgramFileError(ProgramError):

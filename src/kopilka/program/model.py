@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, PrivateAttr, field_validator
 
 from kopilka.program.catalog import CatalogSection, Fields, Pipeline, Points, Segment
+from kopilka.program.errors import Problem
 from kopilka.program.notify import Cards, Notifications, Registration
 from kopilka.program.policies import NEVER, Birthday, Expiry, ManualBonus, Redemption, Split
 from kopilka.program.rules import Discount, EarnRule, EligibleSections, Levels
@@ -46,6 +47,7 @@ class Program(Strict):
 
     _hash: str = PrivateAttr(default="")
     _source_name: str = PrivateAttr(default="")
+    _warnings: list[Problem] = PrivateAttr(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
@@ -66,6 +68,11 @@ class Program(Strict):
     @property
     def source_name(self) -> str:
         return self._source_name
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """What ``kopilka check`` warns about (``program.review``); never stops loading."""
+        return self._warnings
 
     @property
     def tz(self) -> ZoneInfo:

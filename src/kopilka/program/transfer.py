@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from kopilka.program.types import Alias, Strict
 
@@ -30,8 +30,9 @@ class FieldCopy(Strict):
 
     @field_validator("to")
     @classmethod
-    def _target(cls, value: str) -> str:
-        if value == "CLOSEDATE":
+    def _target(cls, value: str, info: ValidationInfo) -> str:
+        # a version stored before this check keeps loading (deals were priced by it)
+        if value == "CLOSEDATE" and not (info.context or {}).get("stored"):
             raise ValueError(
                 "CLOSEDATE cannot be filled from the product: Bitrix24 sets it to the day a deal "
                 "is won (and Kopilka counts the win by it), so the copied dates would vanish at "

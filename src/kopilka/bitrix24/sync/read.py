@@ -15,6 +15,7 @@ from kopilka.bitrix24.products import Product, needs_catalog, products_for
 from kopilka.bitrix24.reader import Snapshot, read_deals
 from kopilka.bitrix24.sections import resolve, section_parents
 from kopilka.ledger.types import Book
+from kopilka.program.fieldrefs import deal_fields_read
 from kopilka.program.model import Program
 
 
@@ -94,12 +95,8 @@ async def in_named_sections(
 
 
 def deal_selects(program: Program) -> list[str]:
-    """Deal fields read besides the standard ones: the points-to-pay field, the fields the
-    data transfer writes (to compare before writing) and the dates yearly totals go by."""
-    wanted = {program.fields.deal.pay_with_points}
-    wanted |= {c.to for c in program.transfer.product_to_deal if c.to.startswith("UF_")}
-    wanted |= {rule.year_of for rule in program.transfer.totals}  # the dates totals go by
-    return sorted(w for w in wanted if w)
+    """Deal fields read besides the standard ones (``program.fieldrefs.deal_fields_read``)."""
+    return sorted(deal_fields_read(program))
 
 
 def contact_selects(program: Program) -> list[str]:
