@@ -51,7 +51,9 @@ fields:
   deal:
     pay_with_points: UF_CRM_KOP_PAY_POINTS
 """
-PROGRAM_A = HEAD + """
+PROGRAM_A = (
+    HEAD
+    + """
 eligible_sections: {include: [repair, tuning], unknown_section: skip}
 split: {mode: primary}
 levels:
@@ -63,7 +65,10 @@ levels:
     - {id: gold, title: Золотой, from: 6, percent: 5}
     - {id: platinum, title: Платиновый, from: 14, percent: 7}
 """
-PROGRAM_B = HEAD + """
+)
+PROGRAM_B = (
+    HEAD
+    + """
 eligible_sections: {include: [repair, tuning, goods], unknown_section: skip}
 split: {mode: equal}
 levels:
@@ -75,6 +80,7 @@ levels:
     - {id: gold, title: Золотой, from: 10000, percent: 4}
     - {id: vip, title: VIP, from: 200000, percent: 6}
 """
+)
 # The demo catalog: products 1-3 «Ремонт», 4-5 «Тюнинг», 6-8 «Расходники», 9-10 «Товары».
 PRICES = {1: 2500, 2: 1500, 3: 3000, 4: 25000, 5: 12000, 6: 3200, 7: 650, 8: 1400, 9: 7990,
           10: 2490}  # fmt: skip
@@ -119,15 +125,16 @@ def won(portal: Portal, contacts: list[int], day: datetime, rows: list[tuple[int
     return int(deal)
 
 
+def add_contact(portal: Portal, name: str) -> int:
+    return int(call(portal, "crm.contact.add", {"fields": {"NAME": name, "TYPE_ID": "CLIENT"}}))
+
+
 def seed(portal: Portal) -> int:
     """The same history in any portal (same ids, same dates); returns the hand-checked
     contact: three deals, alone, late in the history."""
     rng = random.Random(14)
-    people = [
-        int(call(portal, "crm.contact.add", {"fields": {"NAME": f"Клиент {n}", "TYPE_ID": "CLIENT"}}))
-        for n in range(CONTACTS)
-    ]  # fmt: skip
-    zoya = int(call(portal, "crm.contact.add", {"fields": {"NAME": "Зоя", "TYPE_ID": "CLIENT"}}))
+    people = [add_contact(portal, f"Клиент {n}") for n in range(CONTACTS)]
+    zoya = add_contact(portal, "Зоя")
     start = datetime.now(UTC) - timedelta(days=400)
     for n in range(DEALS):
         day = start + timedelta(days=n * 390 // DEALS)
