@@ -180,3 +180,21 @@ def test_reprice_shows_the_preview_and_asks(database: str, tmp_path: Path) -> No
         assert "-400" in result.output  # the table's difference for Ира
         assert ledger(database, deal) == before
         assert points(contact) == 500_00
+
+        # a deal settled before what the engine saw was recorded (revision 0014) is counted as
+        # not replayable, and `sync --all` records it
+        with psycopg.connect(database.replace("+psycopg", "")) as conn:
+            conn.execute("UPDATE b24_deals SET engine_input = NULL")
+        shown = kopilka("program", "whatif", str(EXAMPLE))
+        assert "1 deals, 0 replayed, 1 not replayable" in shown, shown
+        assert "`kopilka sync --all` records it" in shown
+        kopilka("sync", "--all")
+        report = json.loads(kopilka("program", "whatif", str(EXAMPLE), "--json"))
+        assert (report["replayed"], report["not_replayable"]) == (1, 0)
+        assert report["contacts"][0]["would_earn"] == 500_00  # 5 % again
+        assert report["contacts"][0]["earned"] == 500_00
+        lines = kopilka("program", "whatif", str(lower), "--csv").splitlines()
+        assert lines == [
+            "contact_id,name,deals,earned,would_earn,difference,level_now,level_would",
+            f"{contact},Ира,1,50000,10000,-40000,,",
+        ]
