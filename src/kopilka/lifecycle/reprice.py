@@ -167,6 +167,10 @@ async def _one(
             timedelta(hours=program.redemption.hold_ttl_hours),
         )
     except InsufficientPoints:  # points held or not yet available: refused all the same
+        if not owed and plan.pay is not None:  # the payment the version asks cannot be taken
+            payer, amount, _want = plan.pay
+            left = (await balance(conn, book, payer, now)).available
+            owed = [Shortfall(deal.id, contact_of.get(payer, 0), amount, left)]
         out.shortfalls += owed
         raise
     await conn.execute(
