@@ -48,6 +48,7 @@ bench: setup
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.totals
+	$(BIN)/python -m bench.whatif
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache .hypothesis

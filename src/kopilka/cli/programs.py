@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.cli.common import JsonOpt, PortalOpt, load, out, print_json, run
 from kopilka.cli.render import program_summary
+from kopilka.cli.whatif import add_commands, summary, whatif_report
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.lifecycle import queries
@@ -174,9 +175,12 @@ def apply(
             if current.hash == program.hash and start is None:
                 return ""
             old, _ = await queries.source(conn, current.program_id, current.hash)
-            return unified(old, source, f"version {current.hash[:12]}", str(file)) or (
+            text = unified(old, source, f"version {current.hash[:12]}", str(file)) or (
                 "the same text as the version in force"
             )
+            # what it would have given the deals already won (they keep their terms)
+            report = await whatif_report(conn, portal_id, program, None)
+            return f"{text}\n{summary(report)}"
 
     report = run(preview())
     if not report:
@@ -218,4 +222,5 @@ async def _load(path: Path) -> tuple[Program, str]:
 
 
 def register(app: typer.Typer) -> None:
+    add_commands(program_app)
     app.add_typer(program_app, name="program")

@@ -214,6 +214,7 @@ b24_deals = Table(
     Column("modified_at", TZ),
     Column("won_sections", JSONB),
     Column("priced_by", Text),  # the program version a won deal was priced under (0010)
+    Column("engine_input", JSONB),  # the domain.deal.Deal as last settled (0014, deal_codec)
     Column("applied_discount", JSONB, nullable=False),
     Column("synced_at", TZ, nullable=False),
 )

@@ -49,3 +49,39 @@ def in_force(activations: Sequence[Activation], at: datetime) -> Activation | No
 def scheduled(activations: Sequence[Activation], at: datetime) -> list[Activation]:
     """Activations that take effect after ``at``, soonest first."""
     return sorted((a for a in activations if a.active_from > at), key=lambda a: a.active_from)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactWhatIf:
+    """One contact in a what-if: points its deals in scope earned (live accruals) and would
+    have earned under the candidate; its level now (the version in force, every won deal) and
+    under the candidate (None: no level)."""
+
+    contact_id: int
+    name: str
+    deals: int
+    earned: int
+    would_earn: int
+    difference: int
+    level_now: str | None
+    level_would: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """A candidate program replayed over the portal's recorded won deals (closed since
+    ``since``, or all). Amounts in kopecks of points. ``liability_added``: the points still owed
+    (not expired by now) under the candidate minus those owed now for the same deals."""
+
+    candidate: str
+    in_force: str
+    since: datetime | None
+    deals: int
+    replayed: int
+    not_replayable: int
+    earned: int
+    would_earn: int
+    difference: int
+    level_changes: int
+    liability_added: int
+    contacts: tuple[ContactWhatIf, ...]

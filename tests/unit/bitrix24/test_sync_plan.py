@@ -18,6 +18,7 @@ from kopilka.bitrix24.sync.plan import (
     transfer_write,
 )
 from kopilka.domain.deal import Contact, Deal, ProductRow
+from kopilka.domain.deal_codec import decode
 from kopilka.program.loader import load_program
 
 EXAMPLES = Path(__file__).parents[3] / "examples"
@@ -114,11 +115,14 @@ def test_the_outcome_of_a_won_deal_and_of_a_deleted_one() -> None:
     assert outcome.writes == ()  # no payment, no transfer: nothing to write
     assert outcome.snapshot["semantic"] == "S"
     assert outcome.snapshot["contact_ids"] == [5]
+    # what the engine saw, recorded for a what-if replay (issue 14)
+    assert decode(outcome.snapshot["engine_input"]) == deal("won", 5)
     assert [s["amount"] for s in outcome.shares] == [10_000_00]
     before = SimpleNamespace(
         contact_ids=[5], applied_discount={}, category_id=0, stage_id="WON", amount=10_000_00,
-        closed_at=CLOSED, modified_at=CLOSED,
+        closed_at=CLOSED, modified_at=CLOSED, engine_input=outcome.snapshot["engine_input"],
     )
     gone = plan_deleted(7, before)
     assert (gone.snapshot["semantic"], gone.snapshot["amount"]) == ("D", 10_000_00)
+    assert gone.snapshot["engine_input"] == before.engine_input  # what was last seen
     assert (gone.shares, gone.writes) == ((), ())

@@ -24,6 +24,7 @@ from kopilka.bitrix24.mapping import record as remember_discount
 from kopilka.bitrix24.outbox import Write
 from kopilka.bitrix24.products import Product
 from kopilka.domain.deal import Deal
+from kopilka.domain.deal_codec import encode
 from kopilka.domain.eligibility import basket
 from kopilka.domain.split import split_total
 from kopilka.domain.transfer import dated_fields, product_to_deal, source_row
@@ -126,8 +127,11 @@ def snapshot_row(
     previous: Any,
     won_sections: dict[str, int | None] | None = None,
     priced_by: str | None = None,
+    engine_input: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What is recorded of the deal as seen now (a deleted one keeps what was last seen)."""
+    """What is recorded of the deal as seen now (a deleted one keeps what was last seen).
+    ``engine_input`` is the deal as the engine saw it (``domain.deal_codec``): what a what-if
+    replays; a deleted deal keeps the last one."""
     if record is None:
         values: dict[str, Any] = {
             "category_id": previous.category_id if previous else 0,
@@ -138,6 +142,7 @@ def snapshot_row(
             "closed_at": previous.closed_at if previous else None,
             "modified_at": previous.modified_at if previous else None,
         }
+        engine_input = previous.engine_input if previous else None
     else:
         values = {
             "category_id": to_int(record.get("CATEGORY_ID")) or 0,
@@ -153,6 +158,7 @@ def snapshot_row(
         "applied_discount": applied,
         "won_sections": won_sections,
         "priced_by": priced_by,
+        "engine_input": engine_input,
     }
 
 
@@ -216,6 +222,7 @@ def plan_outcome(
         previous,
         won_sections,
         program.hash if deal.stage == "won" else None,
+        encode(deal),
     )
     return Outcome(deal.id, snapshot, share_rows(program, deal.id, deal), writes)
 

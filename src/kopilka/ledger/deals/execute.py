@@ -38,7 +38,7 @@ async def execute_plan(
     def key(what: str) -> str:
         nonlocal seq
         seq += 1
-        return f"{plan.reference}:{seq}:{what}"
+        return plan.key(seq, what)
 
     async def undo(tx_id: int, why: str) -> None:
         out.posted.append(

@@ -45,6 +45,12 @@ class DealPlan:
     pay: tuple[int, int, Redemption] | None = None  # payer, amount, what the engine wanted
     hold: HoldView | None = None  # the hold kept (or None: place one when paying)
     capture: bool = False
+    #: what the plan's idempotency keys start with (default: the reference); a deliberate
+    #: re-pricing keys its entries by deal and version (``deal:7:reprice:<hash>``)
+    key_base: str = ""
+
+    def key(self, seq: int, what: str) -> str:
+        return f"{self.key_base or self.reference}:{seq}:{what}"
 
     @property
     def accruals_only(self) -> bool:
@@ -59,7 +65,7 @@ class DealPlan:
             AccrualRequest(
                 customer_id=customer_id,
                 amount=accrual.amount,
-                key=f"{self.reference}:{first + n}:accrual",
+                key=self.key(first + n, "accrual"),
                 reason=accrual.explanation_ru,
                 rule_id=accrual.rule_id,
                 rule_inputs=accrual.rule_inputs,
