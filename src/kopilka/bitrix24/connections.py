@@ -12,6 +12,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -105,7 +106,7 @@ async def connect_webhook(
         raise InvalidCommand("the outgoing webhook's application token is empty")
     domain = host_of(webhook_url)
     url = webhook_url if webhook_url.endswith("/") else webhook_url + "/"
-    existing = await same_portal(conn, domain, token, member_id)
+    existing = await same_portal(conn, webhook_url, token, member_id)
     if existing is None:
         portal_id = await ensure_portal(conn, member_id or f"domain:{domain}", domain)
     else:
@@ -138,24 +139,39 @@ async def connect_webhook(
     return await get_connection(conn, portal_id)
 
 
-def _webhook_host(connection: Connection) -> str | None:
-    return normal_domain(connection.webhook_url) if connection.webhook_url else None
+def _site(url: str | None) -> str | None:
+    """Where a webhook URL points: its host and any port (two portals on one host are told
+    apart by the port; ``domain`` keeps the host alone, as events name it)."""
+    if not url:
+        return None
+    parts = urlsplit(url if "//" in url else "//" + url)
+    host = (parts.hostname or "").rstrip(".").lower()
+    return f"{host}:{parts.port}" if parts.port not in (None, 80, 443) else host
 
 
 async def same_portal(
-    conn: AsyncConnection, domain: str, token: str, member_id: str | None = None
+    conn: AsyncConnection, webhook_url: str, token: str, member_id: str | None = None
 ) -> Connection | None:
     """The connection a new webhook belongs to, if Kopilka has it already: the same
-    ``member_id``, the same host, or the same outgoing webhook (its token is the portal's)."""
-    rows = [_row(r) for r in await conn.execute(_select())]
-    found = {
-        c.portal_id: c
-        for c in rows
-        if (member_id and c.member_id == member_id)
-        or domain in (c.domain, _webhook_host(c))
-        or c.member_id == f"domain:{domain}"
-        or (c.mode == "webhook" and c.token_matches(token))
-    }
+    ``member_id``; else, unless the connection names another ``member_id`` than the one
+    given, the same site (host and port) or the same outgoing webhook (its token is the
+    portal's)."""
+    site, host = _site(webhook_url), normal_domain(webhook_url)
+
+    def same(c: Connection) -> bool:
+        if member_id and c.member_id == member_id:
+            return True
+        if member_id and not c.member_id.startswith("domain:"):
+            return False  # the portal has said who it is, and it is another
+        if c.mode != "webhook":
+            return c.domain == host
+        return (
+            c.domain == host  # the host it was first connected by
+            or _site(c.webhook_url) == site  # None once disconnected
+            or c.token_matches(token)
+        )
+
+    found = {c.portal_id: c for c in [_row(r) for r in await conn.execute(_select())] if same(c)}
     if len(found) > 1:
         raise InstallConflict(
             f"this webhook matches portals {', '.join(map(str, sorted(found)))}: "

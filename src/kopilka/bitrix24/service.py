@@ -19,6 +19,7 @@ from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.mapping import parse_datetime
 from kopilka.bitrix24.offers import Layout, changed_deals
 from kopilka.bitrix24.sync import SyncReport, mark_dirty, sync_portal
+from kopilka.bitrix24.sync.plan import close_order
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_deals, b24_sync_state
 from kopilka.process.services import Services
@@ -135,7 +136,13 @@ async def backfill(
 ) -> SyncReport:
     """Re-check every deal the portal has, and every deal Kopilka knows (deleted ones too)."""
     client = services.client_for(connection)
-    ids = [int(d["ID"]) async for d in client.list_all("crm.deal.list", {"select": ["ID"]})]
+    # the same pages as the ids alone; the won deals go first, in the order they were won
+    seen = {
+        int(d["ID"]): d
+        async for d in client.list_all(
+            "crm.deal.list", {"select": ["ID", "CLOSEDATE", "STAGE_SEMANTIC_ID"]}
+        )
+    }
     async with services.engine.connect() as conn:
         known = [
             int(r.deal_id)
@@ -145,7 +152,7 @@ async def backfill(
                 )
             )
         ]
-    every = sorted(set(ids) | set(known))
+    every = close_order(seen, sorted(set(seen) | set(known)))
     total = len(every)
     done = 0
     report = SyncReport()

@@ -19,7 +19,6 @@ from kopilka.bitrix24.connections import (
     Connection,
     connect_webhook,
     get_connection,
-    host_of,
     is_connected,
     portal_program,
     same_portal,
@@ -120,7 +119,7 @@ def register(app: typer.Typer) -> None:
                 profile = await prove_webhook(services, webhook)
 
                 async def store(conn):  # type: ignore[no-untyped-def]
-                    known = await same_portal(conn, host_of(webhook), event_token, member_id)
+                    known = await same_portal(conn, webhook, event_token, member_id)
                     connection = await connect_webhook(
                         conn, webhook_url=webhook, event_token=event_token, member_id=member_id
                     )

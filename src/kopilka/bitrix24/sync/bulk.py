@@ -16,7 +16,7 @@ from kopilka.bitrix24 import outbox
 from kopilka.bitrix24.mapping import build_deal
 from kopilka.bitrix24.sync.plan import plan_outcome, priced_by, with_catalog
 from kopilka.bitrix24.sync.read import Chunk, Scope, contact_name
-from kopilka.bitrix24.sync.seen import deal_histories
+from kopilka.bitrix24.sync.seen import deal_histories, uses_history
 from kopilka.bitrix24.sync.writes import record_outcomes
 from kopilka.bitrix24.writeback import comment_write, refresh_contacts
 from kopilka.db.tables import b24_deals, b24_dirty_deals
@@ -47,6 +47,10 @@ async def settle_many(
     deals: dict[int, tuple[Deal, dict[str, Any], dict[str, list[int]], Any]] = {}
     priced: dict[int, Scope] = {}  # the version each deal is settled under
     names: dict[str, str] = {}
+    # A contact's second won deal in this part goes deal by deal, after the first is stored:
+    # its level may depend on the first (``claimed`` comes in close order).
+    judged = any(uses_history(p) for _, p in [(book, program), *scope.versions.values()])
+    won_by: set[int] = set()
     for deal_id in claimed:
         record = snap.deals.get(deal_id)
         if record is None:
@@ -64,6 +68,11 @@ async def settle_many(
         )
         if deal.points_to_pay > 0:
             continue
+        if judged and deal.stage == "won":
+            mine = {c.id for c in deal.contacts}
+            seen_before, won_by = won_by & mine, won_by | mine  # a declined deal's too
+            if seen_before:
+                continue
         deal, won_sections = with_catalog(deal, chunk.products, before)
         deals[deal_id] = (deal, record, applied, won_sections)
         priced[deal_id] = scope.priced(priced_by(before, deal, program.hash))

@@ -19,6 +19,7 @@ from kopilka.bitrix24.offers import Layout
 from kopilka.bitrix24.sync.bulk import settle_many
 from kopilka.bitrix24.sync.hints import claim, gather
 from kopilka.bitrix24.sync.one import settle_one
+from kopilka.bitrix24.sync.plan import close_order
 from kopilka.bitrix24.sync.read import Chunk, Scope, read_chunk
 from kopilka.bitrix24.sync.runs import (
     SyncReport,
@@ -106,14 +107,18 @@ async def _drain(
                 log.warning("portal %s refuses a list of owners for product rows", portal_id)
                 await run_in_transaction(engine, lambda c: remember_rows_per_deal(c, portal_id))
             claimed = await _park_unreadable(engine, portal_id, read, claimed, skip, report)
-            declined = list(claimed)
-            if layout is None:  # per-contact offers hold points per contact: deal by deal
-                declined = await _settle_in_bulk(engine, scope, read, claimed, now, report)
-            for deal_id in declined:
-                if not await _settle_alone(
-                    engine, scope, read, deal_id, claimed[deal_id], now, report
-                ):
-                    skip.add(deal_id)
+            # the deals won earlier first: a deal's level is judged by its contacts' earlier wins
+            ids = close_order(read.snap.deals, list(claimed))
+            for at in range(0, len(ids), BULK):  # a part, then the deals it left, in order
+                part = {d: claimed[d] for d in ids[at : at + BULK]}
+                declined = list(part)
+                if layout is None:  # per-contact offers hold points per contact: deal by deal
+                    declined = await _settle_in_bulk(engine, scope, read, part, now, report)
+                for deal_id in declined:
+                    if not await _settle_alone(
+                        engine, scope, read, deal_id, claimed[deal_id], now, report
+                    ):
+                        skip.add(deal_id)
         # full batches now; the remainder goes with the next round's, or at the end
         report.writes += await outbox.flush(engine, client, portal_id, full_only=bool(claimed))
         if not claimed:

@@ -186,6 +186,21 @@ def with_catalog(
     return deal, {str(r.product_id or 0): r.section_id for r in deal.rows}
 
 
+def close_order(records: Mapping[int, Mapping[str, Any] | None], ids: list[int]) -> list[int]:
+    """``ids`` with the won deals first, in the order they were won (close date, then id), the
+    others after in id order: a deal is judged by the histories of the deals won before it, so
+    those must be settled first — a backfill in id order would price a deal without the earlier
+    wins of its contacts and the next sync would re-price it."""
+
+    def key(deal_id: int) -> tuple[int, float, int]:
+        record = records.get(deal_id) or {}
+        won = str(record.get("STAGE_SEMANTIC_ID") or "") == "S"
+        closed = parse_datetime(record.get("CLOSEDATE")) if won else None
+        return (0, closed.timestamp(), deal_id) if closed else (1, 0.0, deal_id)
+
+    return sorted(ids, key=key)
+
+
 def priced_by(previous: Any, deal: Deal, in_force: str | None) -> str | None:
     """The program version a deal is settled under, recorded while it is won: a deal that was
     already won keeps the version it was priced by (a program changed later does not re-price
