@@ -72,10 +72,6 @@ class Checked:
     reads: tuple[tuple[str, str], ...]  # ("deal" | "contact", field code), in reading order
 
 
-class CelTypeError(Exception):
-    """Internal: a sub-expression whose type cannot be worked out; becomes a problem."""
-
-
 @lru_cache(maxsize=512)
 def check_expression(text: str) -> Checked:
     """Check ``text`` (an expression that compiles); an empty ``problems`` means it fits."""
@@ -152,7 +148,7 @@ class _Checker:
         else:
             outcome = arithmetic(ARITHMETIC[op], left, right)
         if isinstance(outcome, str):
-            hint = _quoted_number_hint(left_node, right_node, self)
+            hint = _quoted_number_hint(left_node, right_node)
             return self.fail(node, outcome + hint)
         return outcome
 
@@ -345,7 +341,7 @@ def _string_constant(node: Tree[Token]) -> str | None:
     return str(token)[1:-1]
 
 
-def _quoted_number_hint(left: Tree[Token], right: Tree[Token], checker: _Checker) -> str:
+def _quoted_number_hint(left: Tree[Token], right: Tree[Token]) -> str:
     for node in (left, right):
         text = _string_constant(node)
         if text is not None and text.replace(".", "", 1).isdigit():
