@@ -27,6 +27,7 @@ async def test_serve_answers_health_and_metrics_and_runs_a_worker(
         **os.environ,
         "KOPILKA_DATABASE_URL": committed_engine.url.render_as_string(hide_password=False),
         "KOPILKA_WORKER_HEARTBEAT": "0.5",
+        "KOPILKA_METRICS_TOKEN": "scrape-me",
     }
     proc = subprocess.Popen(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "kopilka", "serve", "--port", str(port)],
@@ -43,8 +44,11 @@ async def test_serve_answers_health_and_metrics_and_runs_a_worker(
             except httpx.TransportError:
                 await asyncio.sleep(0.1)
         assert health is not None
-        assert health.json() == {"status": "ok"}
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert health.json() == {"status": "ok", "database": "ok", "portals": []}
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/metrics", timeout=5).status_code == 404  # no token: not served
+        scraper = {"Authorization": "Bearer scrape-me"}
+        metrics = httpx.get(f"{base}/metrics", headers=scraper, timeout=5).text
         assert "kopilka_jobs" in metrics
         async with committed_engine.connect() as conn:  # the worker registered itself
             workers = 0

@@ -1,13 +1,29 @@
 """Prometheus ``/metrics``, read from the database at scrape time: the numbers are shared by all
-processes (queue, limiter, sync state), so no process holds them in memory."""
+processes (queue, limiter, sync state, each portal's connection health), so no process holds
+them in memory. The ledger's gauges (points outstanding, accrued, redeemed, expired per portal)
+sum every account of a book: they are kept ``metrics_cache_seconds`` between reads.
+
+Who may read it (issue 16): on the public port only with ``KOPILKA_METRICS_TOKEN`` as a bearer
+token; on ``KOPILKA_METRICS_LISTEN``, an address of its own, without one (``metrics_app``).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, generate_latest
+import hmac
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+from pydantic import SecretStr
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 QUERIES = {
     "jobs": "SELECT queue_name, status::text, count(*) FROM procrastinate_jobs GROUP BY 1, 2",
@@ -22,6 +38,24 @@ QUERIES = {
         "FROM b24_rate_limits l JOIN portals p ON p.id = l.portal_id"
     ),
     "outbox": "SELECT portal_id, status, count(*) FROM b24_outbox GROUP BY 1, 2",
+    "health": (
+        "SELECT c.portal_id, h.last_ok_at IS NOT NULL AND (h.last_error_at IS NULL "
+        "OR h.last_ok_at > h.last_error_at), "
+        "COALESCE(EXTRACT(EPOCH FROM h.last_ok_at), 0), "
+        "COALESCE(EXTRACT(EPOCH FROM h.last_error_at), 0), COALESCE(h.last_error_class, '') "
+        "FROM b24_connections c LEFT JOIN b24_portal_health h ON h.portal_id = c.portal_id "
+        "WHERE c.status = 'active'"
+    ),
+}
+#: The books: the balance of each kind of account, per portal (kopecks).
+LEDGER = "SELECT portal_id, kind::text, sum(balance) FROM accounts GROUP BY 1, 2"
+#: The gauge for each kind of account, and the sign that makes its balance a positive total.
+BOOK_GAUGES = {
+    "customer": ("kopilka_points_outstanding", "Points customers hold, spendable", 1),
+    "held": ("kopilka_points_held", "Points held for orders not yet paid", 1),
+    "issued": ("kopilka_points_accrued_total", "Points ever accrued, less reversals", -1),
+    "redeemed": ("kopilka_points_redeemed_total", "Points ever spent", 1),
+    "expired": ("kopilka_points_expired_total", "Points ever expired", 1),
 }
 
 
@@ -64,13 +98,83 @@ class _Snapshot(Collector):
         for portal_id, status, n in self.rows["outbox"]:
             out.add_metric([str(portal_id), str(status)], float(n))  # type: ignore[arg-type]
         yield out
+        yield from _health(self.rows["health"])
+        yield from _books(self.rows["ledger"])
 
 
-async def render(engine: AsyncEngine) -> bytes:
+def _health(rows: list[tuple[object, ...]]) -> Iterator[GaugeMetricFamily]:
+    up = GaugeMetricFamily(
+        "kopilka_b24_portal_healthy",
+        "1 when the portal's last Bitrix24 call succeeded (after its last failure)",
+        labels=["portal"],
+    )
+    ok = GaugeMetricFamily(
+        "kopilka_b24_last_ok_timestamp_seconds", "Last successful call", labels=["portal"]
+    )
+    failed = GaugeMetricFamily(
+        "kopilka_b24_last_error_timestamp_seconds",
+        "Last failed call, with its error class",
+        labels=["portal", "error"],
+    )
+    for portal_id, healthy, ok_at, error_at, error in rows:
+        up.add_metric([str(portal_id)], 1.0 if healthy else 0.0)
+        ok.add_metric([str(portal_id)], float(ok_at))  # type: ignore[arg-type]
+        if error:
+            failed.add_metric([str(portal_id), str(error)], float(error_at))  # type: ignore[arg-type]
+    yield from (up, ok, failed)
+
+
+def _books(rows: list[tuple[object, ...]]) -> Iterator[GaugeMetricFamily]:
+    families = {
+        kind: (GaugeMetricFamily(name, text_, labels=["portal"]), sign)
+        for kind, (name, text_, sign) in BOOK_GAUGES.items()
+    }
+    for portal_id, kind, kopecks in rows:
+        family, sign = families[str(kind)]
+        family.add_metric([str(portal_id)], sign * int(kopecks) / 100)  # type: ignore[call-overload]
+    yield from (family for family, _sign in families.values())
+
+
+@dataclass
+class LedgerCache:
+    """The ledger's rows of the last read, and when (monotonic)."""
+
+    seconds: float
+    rows: list[tuple[object, ...]] = field(default_factory=list)
+    read_at: float = float("-inf")
+
+    async def get(self, conn: AsyncConnection) -> list[tuple[object, ...]]:
+        if time.monotonic() - self.read_at >= self.seconds:
+            self.rows = [tuple(r) for r in await conn.execute(text(LEDGER))]
+            self.read_at = time.monotonic()
+        return self.rows
+
+
+async def render(engine: AsyncEngine, ledger: LedgerCache | None = None) -> bytes:
     async with engine.connect() as conn:
         rows = {
             name: [tuple(r) for r in await conn.execute(text(sql))] for name, sql in QUERIES.items()
         }
+        rows["ledger"] = await (ledger or LedgerCache(0)).get(conn)
     registry = CollectorRegistry()
     registry.register(_Snapshot(rows))
     return generate_latest(registry)
+
+
+def allowed(authorization: str | None, token: SecretStr | None) -> bool:
+    """The public port's `/metrics`: only with the configured bearer token."""
+    if token is None or not authorization:
+        return False
+    scheme, _, given = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.get_secret_value().encode()
+    )
+
+
+def metrics_app(engine: AsyncEngine, ledger: LedgerCache) -> Starlette:
+    """`/metrics` alone, for ``KOPILKA_METRICS_LISTEN`` (an address only operators reach)."""
+
+    async def metrics(_request: Request) -> Response:
+        return Response(await render(engine, ledger), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[Route("/metrics", metrics)])
