@@ -127,7 +127,9 @@ async def test_database_killed_mid_burst_recovers_and_sigterm_stops_it(folder: P
                 await h.settle()
                 no_key = {"Authorization": "Bearer not-a-key"}
                 async with httpx.AsyncClient(base_url=base, timeout=5) as http:
-                    assert (await http.get("/api/v1/customers?phone=1", headers=no_key)).status_code == 401
+                    assert (
+                        await http.get("/api/v1/customers?phone=1", headers=no_key)
+                    ).status_code == 401
 
                     postmaster = server_pid(data)
                     assert postmaster is not None

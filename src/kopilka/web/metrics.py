@@ -47,8 +47,14 @@ QUERIES = {
         "WHERE c.status = 'active'"
     ),
 }
-#: The books: the balance of each kind of account, per portal (kopecks).
-LEDGER = "SELECT portal_id, kind::text, sum(balance) FROM accounts GROUP BY 1, 2"
+#: The books per portal (kopecks): customers' balances as kept on their accounts; the system
+#: accounts (issued, held, redeemed, expired) keep no running balance (they would be one hot
+#: row), so their entries are summed: the reason these gauges are cached.
+LEDGER = (
+    "SELECT portal_id, 'customer', sum(balance) FROM accounts WHERE kind = 'customer' GROUP BY 1 "
+    "UNION ALL SELECT a.portal_id, a.kind::text, sum(e.amount) FROM ledger_entries e "
+    "JOIN accounts a ON a.id = e.account_id WHERE a.kind <> 'customer' GROUP BY 1, 2"
+)
 #: The gauge for each kind of account, and the sign that makes its balance a positive total.
 BOOK_GAUGES = {
     "customer": ("kopilka_points_outstanding", "Points customers hold, spendable", 1),
@@ -125,14 +131,14 @@ def _health(rows: list[tuple[object, ...]]) -> Iterator[GaugeMetricFamily]:
 
 
 def _books(rows: list[tuple[object, ...]]) -> Iterator[GaugeMetricFamily]:
-    families = {
-        kind: (GaugeMetricFamily(name, text_, labels=["portal"]), sign)
-        for kind, (name, text_, sign) in BOOK_GAUGES.items()
-    }
-    for portal_id, kind, kopecks in rows:
-        family, sign = families[str(kind)]
-        family.add_metric([str(portal_id)], sign * int(kopecks) / 100)  # type: ignore[call-overload]
-    yield from (family for family, _sign in families.values())
+    """Every gauge for every portal with a book (0 where nothing was posted yet)."""
+    kopecks = {(str(portal), str(kind)): int(n) for portal, kind, n in rows}  # type: ignore[call-overload]
+    portals = sorted({portal for portal, _kind in kopecks}, key=int)
+    for kind, (name, help_, sign) in BOOK_GAUGES.items():
+        family = GaugeMetricFamily(name, help_, labels=["portal"])
+        for portal in portals:
+            family.add_metric([portal], sign * kopecks.get((portal, kind), 0) / 100)
+        yield family
 
 
 @dataclass
