@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     worker_shutdown_timeout: float = 20.0
     #: Requests handled at once by one process (health and metrics not counted); beyond it the
     #: answer is 503 with ``Retry-After: overload_retry_after`` at once. 0: no bound.
-    max_in_flight: int = 64
+    max_in_flight: int = 32
     overload_retry_after: int = 1
     #: `/metrics` on the public port asks for ``Authorization: Bearer <metrics_token>``;
     #: `metrics_listen` ("127.0.0.1:9464") serves it apart, on an address of its own. Neither
