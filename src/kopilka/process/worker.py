@@ -130,11 +130,10 @@ async def supervise_worker(services: Services, *, concurrency: int = 2) -> None:
             await asyncio.sleep(delay)
             delay = min(delay * 2, s.reconnect_max_delay)
         log.warning("the database answers: the worker starts again, after a sweep")
-        await sweep_every_portal(services)
-
-
-async def _defer(portal_id: int, conn: AsyncConnection) -> None:
-    await defer_sync(conn, portal_id)
+        try:
+            await sweep_every_portal(services)
+        except Exception as exc:  # gone again: the worker's next stop waits for it
+            log.warning("no sweep after the outage (%s)", type(exc).__name__)
 
 
 async def sweep_every_portal(services: Services) -> None:
