@@ -131,6 +131,29 @@ class Settings(BaseSettings):
     #: says); True or False forces it.
     secure_cookies: bool | None = None
 
+    # --- Operations: outages, overload, operator surfaces (issue 16; docs/operations.md) ---
+    #: Seconds a client is told to wait (``Retry-After``) when the database is unreachable.
+    db_retry_after: int = 10
+    #: A worker that lost the database tries again after this many seconds, doubling up to
+    #: `reconnect_max_delay`.
+    reconnect_first_delay: float = 0.5
+    reconnect_max_delay: float = 10.0
+    #: With the embedded server: seconds between checks that it runs (restarted if it died).
+    embedded_check_interval: float = 5.0
+    #: On SIGTERM, seconds running jobs may take to finish before they are aborted.
+    worker_shutdown_timeout: float = 20.0
+    #: Requests handled at once by one process (health and metrics not counted); beyond it the
+    #: answer is 503 with ``Retry-After: overload_retry_after`` at once. 0: no bound.
+    max_in_flight: int = 32
+    overload_retry_after: int = 1
+    #: `/metrics` on the public port asks for ``Authorization: Bearer <metrics_token>``;
+    #: `metrics_listen` ("127.0.0.1:9464") serves it apart, on an address of its own. Neither
+    #: set: `/metrics` is not served.
+    metrics_token: SecretStr | None = None
+    metrics_listen: str | None = None
+    #: Seconds the ledger gauges of `/metrics` are kept before they are read again.
+    metrics_cache_seconds: float = 10.0
+
     def uvicorn_proxy(self) -> dict[str, Any]:
         """uvicorn's options for X-Forwarded-For/-Proto: believed only from ``trusted_proxies``
         (uvicorn's own default believes 127.0.0.1, which lets a local client forge its address).

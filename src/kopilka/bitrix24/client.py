@@ -23,13 +23,15 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
 
 from kopilka.bitrix24.auth import Auth
 from kopilka.bitrix24.errors import (
+    B24AccessDenied,
+    B24AuthError,
     B24BatchError,
     B24Error,
     B24InvalidCredentials,
@@ -126,6 +128,18 @@ def _int(value: Any) -> int | None:
         return None
 
 
+class HealthReporter(Protocol):
+    """Told each call's outcome (``kopilka.bitrix24.health.PortalHealth``)."""
+
+    async def ok(self) -> None: ...
+
+    async def failed(self, error: BaseException) -> None: ...
+
+
+#: Errors that say the connection itself is broken (not one command refused).
+CONNECTION_ERRORS = (B24AuthError, B24TransportError, B24ServerError, B24AccessDenied)
+
+
 class Bitrix24Client:
     """One portal's REST client. Share one per portal per process (one limiter, one auth)."""
 
@@ -141,8 +155,10 @@ class Bitrix24Client:
         backoff: float = 1.0,
         max_backoff: float = 30.0,
         max_operation_wait: float = 600.0,
+        health: HealthReporter | None = None,
     ) -> None:
         self.auth = auth
+        self.health = health
         self.limiter = limiter
         self._own_http = http is None
         self.http = http if http is not None else httpx.AsyncClient()
@@ -321,6 +337,22 @@ class Bitrix24Client:
         return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
 
     async def _send(
+        self, method: str, payload: dict[str, Any], *, write: bool, commands: int
+    ) -> dict[str, Any]:
+        """One call with its retries; its outcome told to ``health`` (the portal's connection:
+        an answer is health, broken credentials or an unreachable portal are not, a refused
+        command — not found, bad request — says nothing about the connection)."""
+        try:
+            data = await self._attempts(method, payload, write=write, commands=commands)
+        except B24Error as exc:
+            if self.health is not None and isinstance(exc, CONNECTION_ERRORS):
+                await self.health.failed(exc)
+            raise
+        if self.health is not None:
+            await self.health.ok()
+        return data
+
+    async def _attempts(
         self, method: str, payload: dict[str, Any], *, write: bool, commands: int
     ) -> dict[str, Any]:
         self._check_method(method)

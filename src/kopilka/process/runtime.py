@@ -1,8 +1,10 @@
-"""Opening the database for a command: the embedded server or the configured one, migrated."""
+"""Opening the database for a command: the embedded server or the configured one, migrated;
+and, for long-running processes, keeping the embedded server alive (:func:`watch_embedded`)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kopilka.config import Settings
 from kopilka.db import crypto
+from kopilka.db.embedded import restart_embedded, stop_embedded
 from kopilka.db.engine import create_engine, resolve_database_url
 from kopilka.db.migrate import alembic_config, current_revision, upgrade
 from kopilka.domain.errors import KopilkaError
@@ -49,3 +52,24 @@ async def open_engine(settings: Settings, *, migrate: bool = False) -> AsyncIter
         yield engine
     finally:
         await engine.dispose()
+
+
+log = logging.getLogger(__name__)
+
+
+async def watch_embedded(settings: Settings) -> None:
+    """Until cancelled: every ``embedded_check_interval`` seconds, start the embedded server
+    again if it died (issue 16). A start that fails (the old server's processes still leaving)
+    is tried again at the next check."""
+    while True:
+        await asyncio.sleep(settings.embedded_check_interval)
+        try:
+            await asyncio.to_thread(restart_embedded, settings.data_dir)
+        except Exception as exc:
+            log.warning("the embedded server did not start again: %s", exc)
+
+
+def leave_embedded(settings: Settings) -> None:
+    """Stop the embedded server now if this process was its last user (SIGTERM, issue 16)."""
+    if not settings.database_url:
+        stop_embedded(settings.data_dir)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kopilka.bitrix24.auth import OAuthAuth, PgTokenStore, WebhookAuth
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection
+from kopilka.bitrix24.health import PortalHealth
 from kopilka.bitrix24.limiter import PgRateLimiter
 from kopilka.bitrix24.rejections import RejectionBudget
 from kopilka.config import Settings
@@ -72,7 +73,10 @@ class Services:
         limiter = PgRateLimiter(
             self.engine, connection.portal_id, interval=s.b24_interval, burst=s.b24_burst
         )
-        client = Bitrix24Client(auth, limiter=limiter, http=self.http, timeout=s.b24_timeout)
+        health = PortalHealth(self.engine, connection.portal_id, lambda: self.now())
+        client = Bitrix24Client(
+            auth, limiter=limiter, http=self.http, timeout=s.b24_timeout, health=health
+        )
         self._clients[connection.portal_id] = (fingerprint, client)
         return client
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import uvicorn
+from pydantic import SecretStr
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -142,13 +143,25 @@ async def test_bad_bodies_get_4xx(web: Web) -> None:
     assert (await counts(web.engine))[:2] == (0, 0)
 
 
-async def test_health_and_metrics(web: Web) -> None:
-    async with httpx.AsyncClient(base_url=web.url) as http:
+async def test_health_and_metrics(committed_engine: AsyncEngine) -> None:
+    settings = Settings(metrics_token=SecretStr("scrape"))
+    async with (
+        running(committed_engine, settings) as web,
+        httpx.AsyncClient(base_url=web.url) as http,
+    ):
         await http.post("/b24/events", data=event("42", TOKEN))
         health = await http.get("/healthz")
-        metrics = (await http.get("/metrics")).text
-    assert health.json() == {"status": "ok"}
+        scraper = {"Authorization": "Bearer scrape"}
+        metrics = (await http.get("/metrics", headers=scraper)).text
     portal = web.connection.portal_id
+    assert health.json() == {
+        "status": "ok",
+        "database": "ok",
+        "portals": [
+            {"portal": portal, "healthy": True, "last_ok_at": None, "last_error_at": None,
+             "last_error_class": None}
+        ],
+    }  # fmt: skip
     assert f'kopilka_sync_dirty_deals{{portal="{portal}"}} 1.0' in metrics
     assert 'kopilka_jobs{queue="default",status="todo"} 1.0' in metrics
     assert "kopilka_sync_lag_seconds" in metrics
