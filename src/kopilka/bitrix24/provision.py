@@ -34,6 +34,8 @@ DEAL_FIELDS: dict[str, tuple[str, str, str]] = {
     "pay_with_points": ("double", "Сколько списать баллов", "Points to pay"),
     "points_paid": ("double", "Оплачено баллами", "Paid with points"),
     "points_earned": ("double", "Начислено баллов", "Points earned"),
+    "balance": ("double", "Баланс клиента, баллов", "Customer's points balance"),
+    "max_payable": ("double", "Можно оплатить баллами", "Payable with points"),
 }
 DEAL_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
 PRODUCT_EVENTS = ("ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE")  # the catalog cache goes stale

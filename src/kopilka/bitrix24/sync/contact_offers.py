@@ -43,9 +43,11 @@ async def contact_offers(
     customers: dict[int, int],
     previous: Any,
     now: datetime,
-) -> tuple[int, list[Posted], list[HoldView]]:
+) -> tuple[int, int, list[Posted], list[HoldView]]:
     """R-13: each contact's offers listed in its element, the manager's choices applied. Returns
-    the discount to put on the rows, and what the ledger posted for the contacts' payments."""
+    the discount to put on the rows, the part of it paid with points (no points are earned on
+    it: ``Deal.points_paid_by_contacts``), and what the ledger posted for the contacts'
+    payments. Runs before the deal itself is settled, under the deal's lock."""
     book, program, portal_id = scope.book, scope.program, scope.portal_id
     contacts = ordered(deal.contacts)
     order_split = split_total(program.split, contacts, basket(program, deal).order_amount)
@@ -56,7 +58,7 @@ async def contact_offers(
         )
         seen[c.id] = replace(seen.get(c.id, CustomerHistory()), available_points=spendable)
     offers = offers_for(program, deal, contacts, seen, order_split, now)
-    total = 0
+    total = points = 0
     posted: list[Posted] = []
     holds: list[HoldView] = []
     for c in contacts:
@@ -75,6 +77,7 @@ async def contact_offers(
         if paid.hold is not None:
             holds.append(paid.hold)
         taken = min(ask, cap)
+        points += taken
         total += (chosen.discount if chosen and deal.stage != "lost" else 0) + taken
         params = element_write(
             layout,
@@ -100,7 +103,7 @@ async def contact_offers(
             customers[cid] = await ensure_customer(conn, portal_id, f"contact:{cid}")
         paid = await contact_payment(conn, scope, deal.id, "lost", cid, customers[cid], None, now)
         posted += paid.posted
-    return total, posted, holds
+    return total, points, posted, holds
 
 
 def contact_reference(deal_id: int, contact_id: int) -> str:

@@ -58,9 +58,9 @@ async def read_chunk(
 
 
 def deal_selects(program: Program) -> list[str]:
-    """Deal fields read besides the standard ones: the points-to-pay field and the fields the
-    data transfer writes (to compare before writing)."""
-    wanted = {program.fields.deal.pay_with_points}
+    """Deal fields read besides the standard ones: the points-to-pay field, and the fields
+    Kopilka and the data transfer write (to compare before writing)."""
+    wanted = {v for v in program.fields.deal.model_dump().values() if v}
     wanted |= {c.to for c in program.transfer.product_to_deal if c.to.startswith("UF_")}
     return sorted(w for w in wanted if w)
 
