@@ -37,6 +37,8 @@ TEMPLATE_NAMES = (
     "accrual.chat",
     "redemption.sms",
     "redemption.email",
+    "reversal.sms",
+    "reversal.email",
     "no_email.chat",
     "card_issued.timeline",
     "card_no_phone.chat",
