@@ -39,18 +39,20 @@ DEAL_FIELDS: dict[str, tuple[str, str, str]] = {
 }
 DEAL_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
 PRODUCT_EVENTS = ("ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE")  # the catalog cache goes stale
-CONTACT_EVENTS = ("ONCRMCONTACTADD", "ONCRMCONTACTUPDATE")  # bonus cards (kopilka.cards.service)
+#: bonus cards (kopilka.cards.service); a contact's type or fields changed: its open deals
+#: are judged again (segments, offers)
+CONTACT_EVENTS = ("ONCRMCONTACTADD", "ONCRMCONTACTUPDATE")
 
 
 def events_for(program: Program) -> tuple[str, ...]:
     """The portal events the program needs: deals always; products when it looks at the
-    catalog; contacts when it issues bonus cards. Each event costs the portal and Kopilka a
-    request (and Kopilka's own contact writes come back as contact events), so none is asked
-    for in vain."""
+    catalog; contacts when it issues bonus cards or judges a deal by its contacts (segments,
+    per-contact offers). Each event costs the portal and Kopilka a request (and Kopilka's own
+    contact writes come back as contact events), so none is asked for in vain."""
     events: tuple[str, ...] = DEAL_EVENTS
     if needs_catalog(program)[0]:
         events += PRODUCT_EVENTS
-    if program.cards is not None:
+    if program.cards is not None or program.segments or program.discounts:
         events += CONTACT_EVENTS
     return events
 

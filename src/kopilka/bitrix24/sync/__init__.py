@@ -26,7 +26,14 @@ The package follows one deal down the floors and back once:
 """
 
 from kopilka.bitrix24.sync.drain import SYNC_LOCK, sync_portal
-from kopilka.bitrix24.sync.hints import dirty_count, mark_dirty
+from kopilka.bitrix24.sync.hints import dirty_count, mark_dirty, mark_open_deals_of
 from kopilka.bitrix24.sync.runs import SyncReport
 
-__all__ = ["SYNC_LOCK", "SyncReport", "dirty_count", "mark_dirty", "sync_portal"]
+__all__ = [
+    "SYNC_LOCK",
+    "SyncReport",
+    "dirty_count",
+    "mark_dirty",
+    "mark_open_deals_of",
+    "sync_portal",
+]

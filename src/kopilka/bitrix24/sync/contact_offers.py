@@ -9,6 +9,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24 import outbox
@@ -18,10 +20,12 @@ from kopilka.bitrix24.offers import (
     applied_text,
     element_code,
     element_write,
+    inputs_digest,
     offers_text,
 )
 from kopilka.bitrix24.reader import Snapshot
 from kopilka.bitrix24.sync.read import Scope, contact_name
+from kopilka.db.tables import b24_offer_inputs
 from kopilka.domain.deal import CustomerHistory, Deal, StageSemantic
 from kopilka.domain.effects import DealEffects, Redemption
 from kopilka.domain.eligibility import basket
@@ -97,6 +101,7 @@ async def contact_offers(
                 params=params,
                 idempotent=True,
             )
+    await remember_inputs(conn, portal_id, deal.id, inputs_digest(layout, snap.elements, deal.id))
     gone = set(previous.contact_ids if previous else []) - {c.id for c in contacts}
     for cid in sorted(gone):  # a contact taken off the deal pays nothing any more
         if cid not in customers:
@@ -104,6 +109,18 @@ async def contact_offers(
         paid = await contact_payment(conn, scope, deal.id, "lost", cid, customers[cid], None, now)
         posted += paid.posted
     return total, points, posted, holds
+
+
+async def remember_inputs(conn: AsyncConnection, portal_id: int, deal_id: int, digest: str) -> None:
+    """What the deal's elements asked for as it was settled (the poll compares with it)."""
+    stmt = insert(b24_offer_inputs).values(portal_id=portal_id, deal_id=deal_id, digest=digest)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["portal_id", "deal_id"],
+            set_={"digest": stmt.excluded.digest, "seen_at": func.now()},
+            where=b24_offer_inputs.c.digest != stmt.excluded.digest,
+        )
+    )
 
 
 def contact_reference(deal_id: int, contact_id: int) -> str:

@@ -22,8 +22,8 @@ from kopilka.bitrix24.writeback import hold_comment, refresh_contacts, timeline_
 from kopilka.db.tables import b24_deals, b24_dirty_deals
 from kopilka.domain.effects import DealEffects
 from kopilka.ledger.book import ensure_customer
-from kopilka.ledger.types import HoldView, Posted
 from kopilka.ledger.deals import deal_reference, lock_reference, reconcile_deal, settle_deal
+from kopilka.ledger.types import HoldView, Posted
 
 
 async def settle_one(
