@@ -47,6 +47,7 @@ TEMPLATE_NAMES = (
     "birthday_no_card.chat",
     "birthday_no_date.chat",
     "birthday_tomorrow.chat",
+    "birthday_digest.chat",
     "birthday_greeting.email",
     "registration.todo",
     "expiring.sms",
