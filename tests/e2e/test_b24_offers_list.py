@@ -29,7 +29,7 @@ FLAG = "UF_CRM_BIRTHDAY_WINDOW"  # birthday.flag_field of examples/travel-club.y
 async def travel_with_percent(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Stack]:
     """The travel club, its events earning 10 % instead of a fixed cashback (so that what is
     paid with points shows in what is earned)."""
-    path, source = example("travel-club.yaml")
+    _, source = example("travel-club.yaml")
     fixed = "    fixed: 1000\n    fixed_per: contact\n"
     assert fixed in source
     changed = source.replace(fixed, "    percent: 10\n")

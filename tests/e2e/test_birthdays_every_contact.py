@@ -40,11 +40,9 @@ async def test_every_contact_is_reminded_and_managers_get_one_digest(
                 h, "Глеб", "Незнакомый", BIRTHDATE="1975-03-15", PHONE=[{"VALUE": "+79001112244"}]
             )
             # three customers with cards and no birth date
+            phones = [[{"VALUE": f"+7900111226{n}"}] for n in range(3)]
             nameless = [
-                add_contact(
-                    h, f"Клиент{n}", "Безданных", PHONE=[{"VALUE": f"+7900111226{n}"}],
-                    **{DOCTOR: cls},
-                )  # fmt: skip
+                add_contact(h, f"Клиент{n}", "Безданных", PHONE=phones[n], **{DOCTOR: cls})
                 for n in range(3)
             ]
             for contact in nameless:

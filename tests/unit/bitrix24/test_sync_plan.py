@@ -11,11 +11,11 @@ from types import SimpleNamespace
 
 from kopilka.bitrix24.mapping import Row
 from kopilka.bitrix24.sync.plan import (
+    deal_update,
     plan_deleted,
     plan_outcome,
     rows_write,
     share_rows,
-    deal_update,
 )
 from kopilka.domain.deal import Contact, Deal, ProductRow
 from kopilka.program.loader import load_program
