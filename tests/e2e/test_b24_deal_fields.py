@@ -18,10 +18,11 @@ PAY = "UF_CRM_KOP_PAY_POINTS"
 FIELDS = ("UF_CRM_KOP_DEAL_BALANCE", "UF_CRM_KOP_MAX_PAY", "UF_CRM_KOP_PAID", "UF_CRM_KOP_EARNED")
 
 
-def shown(h: Harness, deal: int) -> tuple[float | None, ...]:
-    """(balance, max payable, paid, earned) as the deal shows them; None for an empty field."""
+def shown(h: Harness, deal: int) -> tuple[float, ...]:
+    """(balance, max payable, paid, earned) as the deal shows them; an empty field shows 0 (a
+    new deal with nothing to show is not written to)."""
     got = h.call("crm.deal.get", {"id": deal})
-    return tuple(None if got.get(f) in (None, "") else float(got[f]) for f in FIELDS)
+    return tuple(0.0 if got.get(f) in (None, "") else float(got[f]) for f in FIELDS)
 
 
 async def test_the_deal_shows_balance_cap_paid_and_earned(committed_engine: AsyncEngine) -> None:

@@ -82,8 +82,16 @@ def deal_update(
     data and what the manager sees of the points (:func:`points_fields`) — that differs from
     what the deal shows; none when all are equal. The write's own event re-reads the deal,
     finds the values equal and writes nothing: the loop ends."""
-    wanted = transferred(program, deal) | (points_fields(program, shown) if shown else {})
-    changed = {code: value for code, value in wanted.items() if not _same(record.get(code), value)}
+    points = points_fields(program, shown) if shown else {}
+    changed = {
+        code: value
+        for code, value in transferred(program, deal).items()
+        if not _same(record.get(code), value)
+    }
+    for code, value in points.items():  # an empty field shows 0: no write for a new deal
+        current = record.get(code)
+        if not _same(current if current not in (None, "") else "0", value):
+            changed[code] = value
     if not changed:
         return None
     return Write(
