@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     notify_timeout: float = 10.0
     notify_max_attempts: int = 5
     notify_backoff: float = 30.0
+    #: Seconds an accrual's SMS and e-mail wait before they go out: an accrual reversed within
+    #: them (a deal won by mistake, then lost) is never told; one reversed later is corrected.
+    notify_settle_seconds: float = Field(default=300.0, ge=0)
 
     # --- Cabinet, public API and admin (issue 6) ---
     #: The portal (member_id) whose customers log in to the cabinet; unset: `default_portal`.

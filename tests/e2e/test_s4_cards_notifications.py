@@ -36,6 +36,7 @@ DOCTOR = "UF_CRM_DOCTOR_CLASS"
 
 
 def s4_settings(sms: SmsRuFake, smtp: SmtpSink, **more: Any) -> Settings:
+    more.setdefault("notify_settle_seconds", 0.0)  # accruals told at once (see test_settle)
     return Settings(
         b24_interval=0.05,
         b24_burst=10,

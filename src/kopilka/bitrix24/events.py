@@ -44,7 +44,7 @@ from kopilka.bitrix24.products import mark_stale
 from kopilka.bitrix24.rejections import record_rejection
 from kopilka.bitrix24.sections import SECTION_EVENTS
 from kopilka.bitrix24.sections import mark_stale as mark_sections_stale
-from kopilka.bitrix24.sync import mark_dirty
+from kopilka.bitrix24.sync import mark_dirty, mark_open_deals_of
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import BIGINT_MAX
 from kopilka.notify.deferred import defer_cards
@@ -57,7 +57,8 @@ router = APIRouter(prefix="/b24", tags=["bitrix24"])
 
 DEAL_EVENTS = {"ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE"}
 PRODUCT_EVENTS = {"ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE"}  # the catalog cache is stale
-CONTACT_EVENTS = {"ONCRMCONTACTADD", "ONCRMCONTACTUPDATE"}  # bonus cards (kopilka.cards.service)
+#: bonus cards (kopilka.cards.service); an update also hints the contact's open deals
+CONTACT_EVENTS = {"ONCRMCONTACTADD", "ONCRMCONTACTUPDATE"}
 HINT_EVENTS = DEAL_EVENTS | PRODUCT_EVENTS | CONTACT_EVENTS | set(SECTION_EVENTS)
 
 
@@ -132,6 +133,10 @@ async def receive_event(request: Request) -> JSONResponse:
             if item_id is not None:
                 await mark_contacts(conn, connection.portal_id, [item_id])
                 await defer_cards(conn, connection.portal_id)
+                if event == "ONCRMCONTACTUPDATE" and await mark_open_deals_of(
+                    conn, connection.portal_id, [item_id], event.lower()
+                ):
+                    await defer_sync(conn, connection.portal_id)
         elif event == "ONAPPUNINSTALL":
             await mark_uninstalled(conn, connection.portal_id)
             services.event_portals.pop(connection.member_id, None)

@@ -146,6 +146,20 @@ def element_code(deal_id: int, contact_id: int) -> str:
     return f"kop_{deal_id}_{contact_id}"
 
 
+def inputs_digest(layout: Layout, elements: Mapping[str, Element], deal_id: int) -> str:
+    """What the manager asked for in the deal's elements (the percents and the points, not
+    Kopilka's own texts), as one comparable string: equal before and after Kopilka rewrites an
+    element, different once the manager changes a number. An empty element asks nothing."""
+    prefix = f"kop_{deal_id}_"
+    inputs = sorted({*layout.discounts.values(), layout.fields["points"]})
+    asked = []
+    for code in sorted(c for c in elements if c.startswith(prefix)):
+        numbers = [f"{p}={elements[code].number(p).normalize()}" for p in inputs]
+        if any(not n.endswith("=0") for n in numbers):
+            asked.append(code + ":" + ",".join(numbers))
+    return ";".join(asked)
+
+
 def _plain(raw: Any) -> Any:
     """List property values come keyed by value ID: ``{"1001": "5"}`` → ``"5"``."""
     if isinstance(raw, Mapping):

@@ -17,7 +17,7 @@ from kopilka.bitrix24.connections import Connection
 from kopilka.bitrix24.offers import provision_list
 from kopilka.bitrix24.products import needs_catalog
 from kopilka.bitrix24.sections import SECTION_EVENTS
-from kopilka.domain.texts import say
+from kopilka.domain.texts import TEXTS, say
 from kopilka.program.model import Program
 
 #: user field type per mapped role; titled field.<role> in the program's locale (domain.texts)
@@ -36,23 +36,27 @@ DEAL_FIELDS: dict[str, str] = {
     "pay_with_points": "double",
     "points_paid": "double",
     "points_earned": "double",
+    "balance": "double",
+    "max_payable": "double",
 }
 DEAL_EVENTS = ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE")
 PRODUCT_EVENTS = ("ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE")  # the catalog cache goes stale
-CONTACT_EVENTS = ("ONCRMCONTACTADD", "ONCRMCONTACTUPDATE")  # bonus cards (kopilka.cards.service)
+#: bonus cards (kopilka.cards.service); a contact's type or fields changed: its open deals
+#: are judged again (segments, offers)
+CONTACT_EVENTS = ("ONCRMCONTACTADD", "ONCRMCONTACTUPDATE")
 
 
 def events_for(program: Program) -> tuple[str, ...]:
     """The portal events the program needs: deals always; products when it looks at the
-    catalog; contacts when it issues bonus cards. Each event costs the portal and Kopilka a
-    request (and Kopilka's own contact writes come back as contact events), so none is asked
-    for in vain."""
+    catalog; contacts when it issues bonus cards or judges a deal by its contacts (segments,
+    per-contact offers). Each event costs the portal and Kopilka a request (and Kopilka's own
+    contact writes come back as contact events), so none is asked for in vain."""
     events: tuple[str, ...] = DEAL_EVENTS
     if needs_catalog(program)[0]:
         events += PRODUCT_EVENTS
     if program.eligible_sections is not None:
         events += SECTION_EVENTS
-    if program.cards is not None:
+    if program.cards is not None or program.segments or program.discounts:
         events += CONTACT_EVENTS
     return events
 
@@ -111,7 +115,8 @@ def wanted_fields(
     ):
         for role, name in mapped.items():
             if name and role in specs:
-                title = say(locale, f"field.{role}")
+                key = f"field.{entity}.{role}"  # a deal's balance is not the contact's
+                title = say(locale, key if key in TEXTS else f"field.{role}")
                 out.append((entity, role, str(name), (specs[role], title)))
     return out
 

@@ -6,6 +6,8 @@
   leaves one waiting job, and a lock per portal so that two workers never sync a portal at once.
 * ``bitrix24.sweep`` (every minute) marks deals modified since the last sweep dirty and defers
   their sync: missed events are repaired within minutes.
+* ``bitrix24.offers_poll`` (every 15 seconds) reads the offers-list elements of open deals and
+  hints those the manager changed (list edits raise no event: ``kopilka.bitrix24.offers_poll``).
 * ``bitrix24.daily`` (every 10 minutes) defers ``bitrix24.portal.daily`` for each connected
   portal: due expiries every time; the birthday window and the contacts' totals once per local
   day of the program (``kopilka.bitrix24.daily``).
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.bitrix24.connections import active_connections
 from kopilka.bitrix24.daily import run_daily
 from kopilka.bitrix24.deferred import DAILY_TASK, SYNC_TASK, defer_daily, sync_lock
+from kopilka.bitrix24.offers_poll import POLL_SECONDS, poll_all
 from kopilka.bitrix24.service import defer_sweeps, run_sync
 from kopilka.db.engine import run_in_transaction
 from kopilka.logs import bound
@@ -72,6 +75,10 @@ async def sweep_job(context: procrastinate.JobContext, timestamp: int) -> None:
     await defer_sweeps(job_services(context))
 
 
+async def offers_poll_job(context: procrastinate.JobContext, timestamp: int) -> None:
+    await poll_all(job_services(context))
+
+
 async def daily_job(context: procrastinate.JobContext, portal_id: int) -> dict[str, Any]:
     with bound(portal_id=portal_id, job_id=context.job.id if context.job else None):
         report = await run_daily(job_services(context), portal_id)
@@ -92,6 +99,10 @@ def register(job_app: procrastinate.App) -> None:
         sweep_job
     )
     job_app.periodic(cron="* * * * *", periodic_id="bitrix24.sweep")(sweep)
+    poll = job_app.task(
+        name="bitrix24.offers_poll", queueing_lock="bitrix24.offers_poll", pass_context=True
+    )(offers_poll_job)
+    job_app.periodic(cron=f"* * * * * */{POLL_SECONDS}", periodic_id="bitrix24.offers_poll")(poll)
     job_app.task(name=DAILY_TASK, pass_context=True)(daily_job)
     tick = job_app.task(name="bitrix24.daily", queueing_lock="bitrix24.daily", pass_context=True)(
         daily_tick_job

@@ -235,6 +235,16 @@ b24_outbox = Table(
     Column("sent_at", TZ),
 )
 
+#: what the offers list's elements of a deal asked for when it was last settled (issue 15)
+b24_offer_inputs = Table(
+    "b24_offer_inputs",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("deal_id", BigInteger, primary_key=True),
+    Column("digest", Text, nullable=False),
+    Column("seen_at", TZ),
+)
+
 b24_sync_state = Table(
     "b24_sync_state",
     metadata,

@@ -47,6 +47,9 @@ class Deal:
     company_id: int | None = None
     rows: tuple[ProductRow, ...] = ()
     points_to_pay: int = 0  # kopecks the manager asked to pay with points (deal field)
+    #: kopecks of points the deal's contacts pay through their offers-list elements (R-13):
+    #: paid with points as much as the deal field's amount, so no points are earned on them
+    points_paid_by_contacts: int = 0
     closed_at: datetime | None = None
     fields: dict[str, Any] = field(default_factory=dict)
 

@@ -54,7 +54,7 @@ def evaluate_deal(
             deal.id, program.hash, (), redemption, after, offers, split, goods.eligible_amount
         )
 
-    paid = redemption.amount if redemption else 0
+    paid = (redemption.amount if redemption else 0) + max(deal.points_paid_by_contacts, 0)
     base_total = _base(program, goods, paid)
     base_split = split_total(program.split, contacts, base_total)
     fixed_rules = [r for r in program.earn if r.fixed is not None and r.fixed_per == "deal"]
@@ -108,7 +108,8 @@ def _base(program: Program, goods: Basket, paid: int) -> int:
     if program.redemption.earn_on_paid_with_points or paid == 0 or goods.order_amount == 0:
         return goods.eligible_amount
     on_eligible = Decimal(paid * goods.eligible_amount) / Decimal(goods.order_amount)
-    return goods.eligible_amount - int(on_eligible.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    taken = int(on_eligible.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return max(goods.eligible_amount - taken, 0)
 
 
 def _levels(

@@ -23,9 +23,7 @@ def redeem(
     requested = deal.points_to_pay
     if requested <= 0:
         return None
-    policy = program.redemption
-    allowed = program.pipeline_ids(policy.applies_in)
-    share = level_share if level_share is not None else policy.max_share
+    share = level_share if level_share is not None else program.redemption.max_share
     inputs = {
         "requested": requested,
         "order_amount": order_amount,
@@ -34,7 +32,7 @@ def redeem(
         "available_points": history.available_points,
         "payer": payer.id,
     }
-    if allowed is not None and deal.pipeline_id not in allowed:
+    if not payable_here(program, deal.pipeline_id):
         return Redemption(
             payer.id,
             requested,
@@ -45,7 +43,7 @@ def redeem(
             "Оплата бонусами в этом направлении не применяется",
             "Paying with points is not applicable in this pipeline",
         )
-    share_cap = percent_of(order_amount, share, rounding="down", step=program.points.step_minor)
+    share_cap = share_limit(program, order_amount, share)
     cap = min(share_cap, max(history.available_points, 0))
     amount = min(requested, cap)
     capped_by: CappedBy = "none"
@@ -61,3 +59,30 @@ def redeem(
         ru += f": на счёте {points_ru(history.available_points)}"
         en += f": the balance is {points_en(history.available_points)}"
     return Redemption(payer.id, requested, amount, cap, capped_by, inputs, ru, en)
+
+
+def payable_here(program: Program, pipeline_id: int) -> bool:
+    """Whether points may pay for deals of the pipeline at all."""
+    allowed = program.pipeline_ids(program.redemption.applies_in)
+    return allowed is None or pipeline_id in allowed
+
+
+def share_limit(program: Program, order_amount: int, share: Decimal) -> int:
+    """The most points may pay of an order by its share alone, in whole steps."""
+    return percent_of(order_amount, share, rounding="down", step=program.points.step_minor)
+
+
+def payable_cap(
+    program: Program,
+    deal: Deal,
+    order_amount: int,
+    level_share: Decimal | None,
+    spendable: int,
+) -> int:
+    """The most this deal may pay with points now (what the manager may ask for): the order
+    share (a level's, or the program's) and the payer's spendable points, whichever is less;
+    nothing in a pipeline where points do not pay."""
+    if not payable_here(program, deal.pipeline_id):
+        return 0
+    share = level_share if level_share is not None else program.redemption.max_share
+    return min(share_limit(program, order_amount, share), max(spendable, 0))

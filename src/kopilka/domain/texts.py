@@ -110,6 +110,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "field.pay_with_points": {"ru": "Сколько списать баллов", "en": "Points to pay"},
     "field.points_paid": {"ru": "Оплачено баллами", "en": "Paid with points"},
     "field.points_earned": {"ru": "Начислено баллов", "en": "Points earned"},
+    "field.deal.balance": {"ru": "Баланс клиента, баллов", "en": "Customer's points balance"},
+    "field.max_payable": {"ru": "Можно оплатить баллами", "en": "Payable with points"},
     "field.discount": {"ru": "Скидка: {title}, %", "en": "Discount: {title}, %"},
 }
 

@@ -1,7 +1,9 @@
 """The daily round (R-21 and "points expire soon"), per portal and per customer:
 
-* no card → the manager is asked to issue one (``bday:<year>:<customer>:no-card``);
-* no birth date → the manager is asked to find it out (``bday:<year>:<customer>:no-date``);
+* no card → the manager is asked to issue one; no birth date → to find it out: each customer
+  once a year (``bday:<year>:<customer>:no-card`` / ``:no-date``, kept as markers), told in one
+  digest per manager and round (``bday-digest:<date>:<manager>:<customer>``, issue 15) rather
+  than a notice per customer — the first run on a portal would otherwise send hundreds;
 * the day before the birthday → the manager is reminded to congratulate
   (``bday:<year>:<customer>:tomorrow``);
 * on the day → a personal greeting e-mail (``bday:<year>:<customer>:greeting``);
@@ -10,13 +12,16 @@
 
 Each key is unique in the outbox, so a reminder goes once per year however often the round runs
 (it runs hourly and acts from 09:00 in the program's time zone). "The customers" are the
-contacts Kopilka knows (``customers``); their contacts are read 50 to a command.
+contacts Kopilka knows (``customers``), read 50 to a command, and every contact of the portal
+whose birthday is today or tomorrow, found by filtered reads on ``BIRTHDATE``
+(:func:`kopilka.bitrix24.daily.read_by_birthday`) — a contact with no card and no deal is
+reminded of too (it becomes a customer of the book, with no points).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,10 +29,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24.connections import Connection, active_connections, portal_program
+from kopilka.bitrix24.daily import read_by_birthday
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import cards, customers
 from kopilka.domain.birthday import next_birthday
 from kopilka.domain.money import format_points
+from kopilka.ledger.book import ensure_customer
 from kopilka.ledger.queries import balance
 from kopilka.ledger.types import Book
 from kopilka.notify import contacts as c
@@ -89,7 +96,7 @@ async def daily_round(
         }
     local = now.astimezone(program.tz)
     settings = program.notifications
-    if (not force and local.hour < START_HOUR) or not rows:
+    if not force and local.hour < START_HOUR:
         return report
     if not settings.birthdays and settings.expiring_days is None:
         return report
@@ -97,23 +104,69 @@ async def daily_round(
     client = services.client_for(connection)
     extra = [f for f in (settings.opt_out_field,) if f]
     found = await c.read_contacts(client, by_contact, extra)
+    near: dict[int, dict[str, Any]] = {}
+    if settings.birthdays:  # every contact whose birthday is today or tomorrow
+        near = await read_by_birthday(client, local.date(), 1, 0, [*c.BASE_SELECT, *extra])
+        near = {cid: contact for cid, contact in near.items() if cid not in by_contact}
 
     async def write(conn: AsyncConnection) -> None:
-        for contact_id, customer_id in by_contact.items():
-            contact = found.get(contact_id)
-            if contact is None:
+        known = dict(by_contact)
+        for contact_id, fresh in sorted(near.items()):
+            known[contact_id] = await ensure_customer(
+                conn, connection.portal_id, f"contact:{contact_id}", name=c.full_name(fresh)
+            )
+        everyone = {**found, **near}
+        digest = Digest()
+        for contact_id, customer_id in known.items():
+            record = everyone.get(contact_id)
+            if record is None:
                 continue
+            contact = record
             report.customers += 1
             args = (conn, connection.portal_id, book, program, contact, customer_id, local)
             if settings.birthdays:
-                report.queued += await _birthday(*args, customer_id in carded)
+                report.queued += await _birthday(*args, customer_id in carded, digest)
             if settings.expiring_days is not None:
                 report.queued += await _expiring(*args, settings.expiring_days)
+        report.queued += await digest.send(conn, connection.portal_id, program, local)
         if report.queued:
             await defer_notify(conn, connection.portal_id)
 
     await run_in_transaction(services.engine, write)
     return report
+
+
+#: names listed in one digest per kind; the rest are counted
+DIGEST_NAMES = 50
+
+
+@dataclass
+class Digest:
+    """What each manager is told in one message this round: customers without a card, without
+    a birth date."""
+
+    lines: dict[str, dict[str, list[tuple[int, str]]]] = field(default_factory=dict)
+
+    def add(self, manager: str, kind: str, customer_id: int, line: str) -> None:
+        self.lines.setdefault(manager, {}).setdefault(kind, []).append((customer_id, line))
+
+    async def send(
+        self, conn: AsyncConnection, portal_id: int, program: Program, local: datetime
+    ) -> int:
+        queued = 0
+        for manager, kinds in sorted(self.lines.items()):
+            listed: dict[str, Any] = {}
+            for kind, role in (("no-card", "no_card"), ("no-date", "no_date")):
+                names = [line for _, line in kinds.get(kind, [])]
+                listed[role] = names[:DIGEST_NAMES]
+                listed[f"{role}_more"] = max(len(names) - DIGEST_NAMES, 0)
+            first = min(cid for entries in kinds.values() for cid, _ in entries)
+            text = render(program, "birthday_digest.chat", **listed)
+            queued += await queue(
+                conn, portal_id, key=f"bday-digest:{local.date().isoformat()}:{manager}:{first}",
+                channel="b24_chat", recipient=manager, body=text.body,
+            )  # fmt: skip
+        return queued
 
 
 async def _skip_reason(
@@ -134,6 +187,7 @@ async def _birthday(
     customer_id: int,
     local: datetime,
     has_card: bool,
+    digest: Digest,
 ) -> int:
     today = local.date()
     manager = c.responsible(contact)
@@ -143,6 +197,18 @@ async def _birthday(
         "contact_id": contact.get("ID"),
     }
     queued = 0
+
+    async def listed(kind: str) -> None:
+        """Once a year per customer: a marker under the notice's key, the line in the digest."""
+        if manager is None:
+            return
+        if await queue(
+            conn, portal_id, key=f"bday:{today.year}:{customer_id}:{kind}", channel="b24_chat",
+            recipient=manager, body=kind, customer_id=customer_id,
+            skipped="told in the manager's digest",
+        ):  # fmt: skip
+            digest.add(manager, kind, customer_id, f"{variables['full_name']} "
+                       f"(контакт №{variables['contact_id']})")  # fmt: skip
 
     async def chat(key: str, template: str, **more: Any) -> None:
         nonlocal queued
@@ -155,10 +221,10 @@ async def _birthday(
         )  # fmt: skip
 
     if not has_card:
-        await chat(f"bday:{today.year}:{customer_id}:no-card", "birthday_no_card.chat")
+        await listed("no-card")
     born = c.birth_date(contact)
     if born is None:
-        await chat(f"bday:{today.year}:{customer_id}:no-date", "birthday_no_date.chat")
+        await listed("no-date")
         return queued
     day = next_birthday(born, today)
     if day == today + timedelta(days=1):

@@ -15,6 +15,8 @@ from kopilka.process.queue import defer_once
 NOTIFY_TASK = "notify.portal"
 CARDS_TASK = "cards.contacts"
 REGISTRATION_TASK = "registration.process"
+#: below the default (0) of every job deferred to run now
+WAKE_UP_PRIORITY = -1
 
 
 def _lock(task: str, portal_id: int) -> str:
@@ -42,7 +44,10 @@ async def defer_registration(conn: AsyncConnection, registration_id: int) -> boo
 async def again(app: procrastinate.App, task: str, portal_id: int, delay: float = 0.0) -> None:
     """Defer ``task`` for the portal now, or in ``delay`` seconds. A job waiting to run now and a
     wake-up scheduled for later have queueing locks of their own, so that a wake-up (a backoff,
-    a delayed to-do) never holds back news that should go out at once."""
+    a delayed to-do) never holds back news that should go out at once. Both share a lock (one
+    run per portal at a time), and procrastinate runs a lock's jobs in order of priority, then
+    id: a wake-up has the lower priority, or a job deferred after it would wait until it is due
+    (an accrual's SMS held for the settle window would hold back every other message)."""
     lock = _lock(task, portal_id)
     later = delay > 0
     try:
@@ -51,6 +56,7 @@ async def again(app: procrastinate.App, task: str, portal_id: int, delay: float 
             queueing_lock=f"{lock}:later" if later else lock,
             lock=lock,
             schedule_in={"seconds": int(delay) + 1} if later else None,
+            priority=WAKE_UP_PRIORITY if later else 0,
         ).defer_async(portal_id=portal_id)
     except AlreadyEnqueued:
         pass  # one is waiting already (the minute tick repairs a wake-up that comes too late)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -65,7 +66,10 @@ async def run_notify(services: Services, portal_id: int) -> Delivery:
         else:
             book, program = await portal_program(conn, connection)
     if client is not None:
-        await expand_events(services.engine, client, portal_id, book, program, services.now())
+        settle = timedelta(seconds=services.settings.notify_settle_seconds)
+        await expand_events(
+            services.engine, client, portal_id, book, program, services.now(), settle=settle
+        )
     channels = configured(services.settings, http_of(services), client)
     return await deliver_due(
         services.engine, portal_id, channels, policy_for(services, program), now=services.now

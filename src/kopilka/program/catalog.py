@@ -56,8 +56,10 @@ class ContactFields(Strict):
 
 class DealFields(Strict):
     pay_with_points: UfCode | None = None  # «Сколько списать баллов»
-    points_paid: UfCode | None = None
-    points_earned: UfCode | None = None
+    points_paid: UfCode | None = None  # «Оплачено баллами»: the amount applied
+    points_earned: UfCode | None = None  # «Начислено баллов»
+    balance: UfCode | None = None  # «Баланс клиента»: the payer's available points
+    max_payable: UfCode | None = None  # «Можно оплатить баллами»: this deal's cap
 
 
 class FieldReads(Strict):

@@ -18,10 +18,11 @@ FieldRead = tuple[Path, str, str]  # (where in the file, "deal" | "contact", fie
 
 
 def deal_fields_read(program: Program) -> set[str]:
-    """The deal user fields the sync reads: the points to pay, the data transfer's targets (to
-    compare before writing), the dates yearly totals go by, and those listed in
-    ``fields.read.deal``."""
-    wanted = {program.fields.deal.pay_with_points, *program.fields.read.deal}
+    """The deal user fields the sync reads: the points to pay and those Kopilka fills, the data
+    transfer's targets (to compare before writing), the dates yearly totals go by, and those
+    listed in ``fields.read.deal``."""
+    wanted = {v for v in program.fields.deal.model_dump().values() if v}  # what Kopilka fills
+    wanted |= set(program.fields.read.deal)
     wanted |= {c.to for c in program.transfer.product_to_deal if c.to.startswith("UF_")}
     wanted |= {rule.year_of for rule in program.transfer.totals}
     return {w for w in wanted if w}

@@ -11,11 +11,11 @@ from types import SimpleNamespace
 
 from kopilka.bitrix24.mapping import Row
 from kopilka.bitrix24.sync.plan import (
+    deal_update,
     plan_deleted,
     plan_outcome,
     rows_write,
     share_rows,
-    transfer_write,
 )
 from kopilka.domain.deal import Contact, Deal, ProductRow
 from kopilka.domain.deal_codec import decode
@@ -77,20 +77,20 @@ def test_a_lost_deal_keeps_its_rows() -> None:
 def test_the_product_is_copied_into_an_open_deal_only_where_it_differs() -> None:
     row = ProductRow(3, "Тур в Казань", 50_000_00, properties={"PROPERTY_HOTEL": "Ривьера"})
     open_deal = Deal(7, 1, "process", 50_000_00, (Contact(5),), rows=(row,))
-    write = transfer_write(TRAVEL, {"TITLE": "Заказ", "UF_CRM_HOTEL": "Ривьера"}, open_deal)
+    write = deal_update(TRAVEL, {"TITLE": "Заказ", "UF_CRM_HOTEL": "Ривьера"}, open_deal, None)
     assert write is not None
     assert write.params["fields"]["TITLE"] == "Тур в Казань"
     assert "UF_CRM_HOTEL" not in write.params["fields"]  # the deal already shows it
     shown = {"TITLE": "Тур в Казань", **write.params["fields"], "UF_CRM_HOTEL": "Ривьера"}
-    assert transfer_write(TRAVEL, shown, open_deal) is None
+    assert deal_update(TRAVEL, shown, open_deal, None) is None
     # a won deal only gets the copies it is missing: what it shows is never changed
     won = Deal(7, 1, "won", 50_000_00, (Contact(5),), rows=(row,), closed_at=CLOSED)
-    filled = transfer_write(TRAVEL, {"TITLE": "Заказ", "UF_CRM_HOTEL": ""}, won)
+    filled = deal_update(TRAVEL, {"TITLE": "Заказ", "UF_CRM_HOTEL": ""}, won, None)
     assert filled is not None
     assert filled.params["fields"] == {"UF_CRM_HOTEL": "Ривьера"}
-    assert transfer_write(TRAVEL, {"TITLE": "Заказ", "UF_CRM_HOTEL": "Другой"}, won) is None
+    assert deal_update(TRAVEL, {"TITLE": "Заказ", "UF_CRM_HOTEL": "Другой"}, won, None) is None
     lost = Deal(7, 1, "lost", 50_000_00, (Contact(5),), rows=(row,), closed_at=CLOSED)
-    assert transfer_write(TRAVEL, {}, lost) is None  # a lost deal is left as it is
+    assert deal_update(TRAVEL, {}, lost, None) is None  # a lost deal is left as it is
 
 
 def test_shares_exist_while_the_deal_is_won() -> None:

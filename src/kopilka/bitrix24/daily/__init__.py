@@ -28,6 +28,8 @@ from kopilka.bitrix24.daily.birthdays import (
     flag_field,
     flag_is_on,
     read_all_contacts,
+    read_by_birthday,
+    window_ranges,
 )
 from kopilka.bitrix24.daily.common import (
     BIRTHDAYS,
@@ -66,6 +68,7 @@ __all__ = [
     "has_run",
     "local_day",
     "read_all_contacts",
+    "read_by_birthday",
     "record_run",
     "recorded_contacts",
     "refresh_all",
@@ -73,6 +76,7 @@ __all__ = [
     "serialise_with_sync",
     "totals",
     "vanished_deals",
+    "window_ranges",
 ]
 
 

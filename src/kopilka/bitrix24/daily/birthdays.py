@@ -1,11 +1,18 @@
-"""The birthday window (R-10): every contact's ``BIRTHDATE`` and checkbox read in batched keyset
-pages, the checkbox written only where it is wrong."""
+"""The birthday window (R-10): the contacts whose birthday is near, found by filtered reads on
+``BIRTHDATE`` (and those whose checkbox is on), the checkbox written only where it is wrong.
+
+A legacy ``crm.contact.list`` filter compares whole dates (``>=BIRTHDATE``, ``<=BIRTHDATE``) and
+has no OR, so a year-agnostic window is one date range per birth year (two where the window
+crosses the new year), each a command of a ``batch``: a century of birth years costs 3
+requests a day, whatever the size of the portal. The ranges are a day wider on each side (a
+29 February birthday is celebrated on the 28th in common years); whether a contact is inside
+the window is decided by :func:`kopilka.domain.birthday.in_birthday_window`."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -84,6 +91,86 @@ async def read_all_contacts(
     return found
 
 
+#: the oldest birth year looked for, in years before today
+OLDEST = 100
+
+
+def window_ranges(
+    today: date, days_before: int, days_after: int, *, oldest: int = OLDEST
+) -> list[tuple[date, date]]:
+    """Inclusive ``BIRTHDATE`` ranges holding every birth date whose window (``days_before``
+    the birthday to ``days_after`` after it) contains ``today``, one or two per birth year
+    from ``today.year - oldest`` on (a superset: a day of margin on each side)."""
+    span = range(-days_after - 1, days_before + 2)  # birthdays from today-after to today+before
+    month_days = [(d.month, d.day) for d in (today + timedelta(days=n) for n in span)]
+    if (2, 28) in month_days and (2, 29) not in month_days:
+        month_days.append((2, 29))  # born on 29 February, celebrated on the 28th
+    ranges: list[tuple[date, date]] = []
+    for year in range(today.year - oldest, today.year + 1):
+        days = sorted({d for m, day in month_days if (d := _date(year, m, day)) is not None})
+        start = prev = days[0]
+        for day in days[1:]:
+            if day - prev > timedelta(days=1):
+                ranges.append((start, prev))
+                start = day
+            prev = day
+        ranges.append((start, prev))
+    return ranges
+
+
+def _date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None  # 29 February of a common year
+
+
+async def read_by_birthday(
+    client: Bitrix24Client,
+    today: date,
+    days_before: int,
+    days_after: int,
+    select_: Sequence[str],
+    *,
+    also: Mapping[str, Any] | None = None,
+) -> dict[int, dict[str, Any]]:
+    """The contacts born in :func:`window_ranges` (``select_`` fields), and with ``also`` the
+    contacts that filter finds too (e.g. a checkbox that is on), 50 commands to a ``batch``; a
+    range that fills its page goes on after its last ID."""
+    wanted = sorted({"ID", "BIRTHDATE", *select_})
+    filters = {
+        f"b{n}": {">=BIRTHDATE": lo.isoformat(), "<=BIRTHDATE": hi.isoformat()}
+        for n, (lo, hi) in enumerate(window_ranges(today, days_before, days_after))
+    }
+    if also:
+        filters["also"] = dict(also)
+    found: dict[int, dict[str, Any]] = {}
+    pending = dict.fromkeys(filters, 0)  # key -> the last ID seen
+    while pending:
+        commands = {
+            key: (
+                "crm.contact.list",
+                {
+                    "filter": {**filters[key], ">ID": after},
+                    "select": wanted,
+                    "order": {"ID": "ASC"},
+                    "start": -1,
+                },
+            )
+            for key, after in pending.items()
+        }
+        pages = await client.batch_many(commands)
+        more: dict[str, int] = {}
+        for key, page in pages.items():
+            items = list(page or [])
+            for contact in items:
+                found[int(contact["ID"])] = contact
+            if len(items) >= PAGE:
+                more[key] = int(items[-1]["ID"])
+        pending = more
+    return found
+
+
 def birthdate_of(value: Any) -> date | None:
     """``BIRTHDATE`` as the portal returns it: a datetime at midnight in the portal's offset
     (``1990-05-17T03:00:00+03:00``), or ``""``. The date is taken in the offset given."""
@@ -140,7 +227,11 @@ async def birthdays(
     if code is None:
         return 0, 0, 0
     client = services.client_for(connection)
-    contacts = await read_all_contacts(client, ["BIRTHDATE", code])
+    rule = program.birthday
+    assert rule is not None  # flag_field() is None without it
+    contacts = await read_by_birthday(
+        client, today, rule.days_before, rule.days_after, [code], also={code: 1}
+    )
     changes = birthday_changes(program, contacts, today)
     on = sum(1 for inside in changes.values() if inside)
     stats = {"contacts": len(contacts), "on": on, "off": len(changes) - on}

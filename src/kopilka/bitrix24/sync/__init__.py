@@ -28,7 +28,13 @@ The package follows one deal down the floors and back once:
 """
 
 from kopilka.bitrix24.sync.drain import SYNC_LOCK, sync_portal
-from kopilka.bitrix24.sync.hints import Parked, dirty_count, mark_dirty, parked_deals
+from kopilka.bitrix24.sync.hints import (
+    Parked,
+    dirty_count,
+    mark_dirty,
+    mark_open_deals_of,
+    parked_deals,
+)
 from kopilka.bitrix24.sync.runs import SyncReport
 
 __all__ = [
@@ -37,6 +43,7 @@ __all__ = [
     "SyncReport",
     "dirty_count",
     "mark_dirty",
+    "mark_open_deals_of",
     "parked_deals",
     "sync_portal",
 ]

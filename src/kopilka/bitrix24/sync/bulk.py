@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24 import outbox
 from kopilka.bitrix24.mapping import build_deal
-from kopilka.bitrix24.sync.plan import plan_outcome, priced_by, with_catalog
+from kopilka.bitrix24.sync.plan import plan_outcome, priced_by, shown_on_deal, with_catalog
 from kopilka.bitrix24.sync.read import Chunk, Scope, contact_name
 from kopilka.bitrix24.sync.seen import deal_histories, uses_history
+from kopilka.bitrix24.sync.shown import payers_available, shows_points
 from kopilka.bitrix24.sync.writes import record_outcomes
 from kopilka.bitrix24.writeback import comment_write, refresh_contacts
 from kopilka.db.tables import b24_deals, b24_dirty_deals
@@ -91,6 +92,16 @@ async def settle_many(
     for items in groups.values():
         at = priced[items[0].deal.id]
         settled |= await settle_plain_deals(conn, at.book, at.program, items, now=now)
+    items = [item for group in groups.values() for item in group]
+    available: dict[int, int | None] = {}
+    if shows_points(program):
+        available = await payers_available(
+            conn,
+            book,
+            program,
+            {i.deal.id: (i.deal, i.customers) for i in items if i.deal.id in settled},
+            now,
+        )
     posted = 0
     outcomes, touched, effects_of = [], set(), {}
     comment_writes: list[outbox.Write] = []
@@ -107,6 +118,11 @@ async def settle_many(
                 discount=0,
                 previous=before,
                 won_sections=won_sections,
+                shown=(
+                    shown_on_deal(program, deal, effects, available[deal_id])
+                    if shows_points(program)
+                    else None
+                ),
             )
         )
         for cid in [c.id for c in deal.contacts] + list(before.contact_ids if before else []):

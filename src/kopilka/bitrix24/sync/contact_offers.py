@@ -9,6 +9,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24 import outbox
@@ -18,10 +20,12 @@ from kopilka.bitrix24.offers import (
     applied_text,
     element_code,
     element_write,
+    inputs_digest,
     offers_text,
 )
 from kopilka.bitrix24.reader import Snapshot
 from kopilka.bitrix24.sync.read import Scope, contact_name
+from kopilka.db.tables import b24_offer_inputs
 from kopilka.domain.deal import CustomerHistory, Deal, StageSemantic
 from kopilka.domain.effects import DealEffects, Redemption
 from kopilka.domain.eligibility import basket
@@ -44,9 +48,11 @@ async def contact_offers(
     customers: dict[int, int],
     previous: Any,
     now: datetime,
-) -> tuple[int, list[Posted], list[HoldView]]:
+) -> tuple[int, int, list[Posted], list[HoldView]]:
     """R-13: each contact's offers listed in its element, the manager's choices applied. Returns
-    the discount to put on the rows, and what the ledger posted for the contacts' payments."""
+    the discount to put on the rows, the part of it paid with points (no points are earned on
+    it: ``Deal.points_paid_by_contacts``), and what the ledger posted for the contacts'
+    payments. Runs before the deal itself is settled, under the deal's lock."""
     book, program, portal_id = scope.book, scope.program, scope.portal_id
     contacts = ordered(deal.contacts)
     order_split = split_total(program.split, contacts, basket(program, deal).order_amount)
@@ -57,7 +63,7 @@ async def contact_offers(
         )
         seen[c.id] = replace(seen.get(c.id, CustomerHistory()), available_points=spendable)
     offers = offers_for(program, deal, contacts, seen, order_split, now)
-    total = 0
+    total = points = 0
     posted: list[Posted] = []
     holds: list[HoldView] = []
     for c in contacts:
@@ -76,6 +82,7 @@ async def contact_offers(
         if paid.hold is not None:
             holds.append(paid.hold)
         taken = min(ask, cap)
+        points += taken
         total += (chosen.discount if chosen and deal.stage != "lost" else 0) + taken
         params = element_write(
             layout,
@@ -96,13 +103,26 @@ async def contact_offers(
                 params=params,
                 idempotent=True,
             )
+    await remember_inputs(conn, portal_id, deal.id, inputs_digest(layout, snap.elements, deal.id))
     gone = set(previous.contact_ids if previous else []) - {c.id for c in contacts}
     for cid in sorted(gone):  # a contact taken off the deal pays nothing any more
         if cid not in customers:
             customers[cid] = await ensure_customer(conn, portal_id, f"contact:{cid}")
         paid = await contact_payment(conn, scope, deal.id, "lost", cid, customers[cid], None, now)
         posted += paid.posted
-    return total, posted, holds
+    return total, points, posted, holds
+
+
+async def remember_inputs(conn: AsyncConnection, portal_id: int, deal_id: int, digest: str) -> None:
+    """What the deal's elements asked for as it was settled (the poll compares with it)."""
+    stmt = insert(b24_offer_inputs).values(portal_id=portal_id, deal_id=deal_id, digest=digest)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["portal_id", "deal_id"],
+            set_={"digest": stmt.excluded.digest, "seen_at": func.now()},
+            where=b24_offer_inputs.c.digest != stmt.excluded.digest,
+        )
+    )
 
 
 def contact_reference(deal_id: int, contact_id: int) -> str:

@@ -38,6 +38,26 @@ async def mark_dirty(
         await conn.execute(_MARK_DIRTY, {"portal_id": portal_id, "deal_ids": ids, "source": source})
 
 
+_OPEN_DEALS_OF = text("""
+SELECT deal_id FROM b24_deals
+WHERE portal_id = :portal_id AND semantic = 'P' AND contact_ids && CAST(:contact_ids AS bigint[])
+""")
+
+
+async def mark_open_deals_of(
+    conn: AsyncConnection, portal_id: int, contact_ids: Sequence[int], source: str
+) -> int:
+    """Hint the open deals of these contacts (a contact's type or fields changed: its open
+    deals are judged again — segments, offers, the most it may pay). Returns how many."""
+    ids = sorted({int(c) for c in contact_ids if int(c) > 0})
+    if not ids:
+        return 0
+    found = await conn.execute(_OPEN_DEALS_OF, {"portal_id": portal_id, "contact_ids": ids})
+    deals = [int(r.deal_id) for r in found]
+    await mark_dirty(conn, portal_id, deals, source)
+    return len(deals)
+
+
 async def dirty_count(conn: AsyncConnection, portal_id: int, *, parked: bool = True) -> int:
     """Deals waiting for a sync; ``parked=False`` leaves out those the ledger refused last
     time (they wait for news: a new hint)."""

@@ -5,6 +5,7 @@ with points, ones with something to undo, per-contact offers."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -12,15 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24.mapping import build_deal
 from kopilka.bitrix24.sync.contact_offers import contact_offers, contact_payment
-from kopilka.bitrix24.sync.plan import plan_deleted, plan_outcome, priced_by, with_catalog
+from kopilka.bitrix24.sync.plan import (
+    plan_deleted,
+    plan_outcome,
+    priced_by,
+    shown_on_deal,
+    with_catalog,
+)
 from kopilka.bitrix24.sync.read import Chunk, Scope, contact_name
 from kopilka.bitrix24.sync.seen import deal_histories
+from kopilka.bitrix24.sync.shown import payers_available, shows_points
 from kopilka.bitrix24.sync.writes import record_outcomes
 from kopilka.bitrix24.writeback import hold_comment, refresh_contacts, timeline_comment
 from kopilka.db.tables import b24_deals, b24_dirty_deals
 from kopilka.domain.effects import DealEffects
 from kopilka.ledger.book import ensure_customer
-from kopilka.ledger.deals import deal_reference, reconcile_deal, settle_deal
+from kopilka.ledger.deals import deal_reference, lock_reference, reconcile_deal, settle_deal
+from kopilka.ledger.types import HoldView, Posted
 
 
 async def settle_one(
@@ -83,6 +92,15 @@ async def settle_one(
                 conn, portal_id, f"contact:{contact.id}", name=contact_name(snap, contact.id)
             )
         known = await deal_histories(conn, portal_id, priced.program, deal, list(customers), now)
+        extra = 0
+        more: list[Posted] = []
+        more_holds: list[HoldView] = []
+        if layout is not None:  # the contacts' own payments first: they lower the deal's base
+            await lock_reference(conn, priced.book, deal_reference(deal_id))
+            extra, by_contacts, more, more_holds = await contact_offers(
+                conn, priced, layout, snap, deal, known, customers, previous, now
+            )
+            deal = replace(deal, points_paid_by_contacts=by_contacts)
         effects, result = await settle_deal(
             conn,
             priced.book,
@@ -93,16 +111,21 @@ async def settle_one(
             now=now,
             source=f"deal {deal_id}",
         )
-        posted = list(result.posted)
-        holds = [result.hold] if result.hold is not None else []
-        extra = 0
-        if layout is not None:
-            extra, more, more_holds = await contact_offers(
-                conn, priced, layout, snap, deal, known, customers, previous, now
-            )
-            posted += more
-            holds += more_holds
+        posted = list(result.posted) + more
+        holds = ([result.hold] if result.hold is not None else []) + more_holds
         want = (effects.redemption.amount if effects.redemption else 0) + extra
+        shown = None
+        if shows_points(program):
+            available = await payers_available(
+                conn, book, program, {deal_id: (deal, customers)}, now
+            )
+            shown = shown_on_deal(
+                program,
+                deal,
+                effects,
+                available[deal_id],
+                paid_by_contacts=deal.points_paid_by_contacts,
+            )
         outcome = plan_outcome(
             priced.program,
             deal,
@@ -112,6 +135,7 @@ async def settle_one(
             discount=want,
             previous=previous,
             won_sections=won_sections,
+            shown=shown,
         )
         await record_outcomes(conn, portal_id, [outcome])
         for cid in previous.contact_ids if previous else []:  # a contact taken off the deal

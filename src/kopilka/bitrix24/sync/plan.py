@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kopilka.bitrix24.mapping import (
@@ -23,10 +24,13 @@ from kopilka.bitrix24.mapping import (
 from kopilka.bitrix24.mapping import record as remember_discount
 from kopilka.bitrix24.outbox import Write
 from kopilka.bitrix24.products import Product
+from kopilka.bitrix24.writeback import points_value
 from kopilka.domain.deal import Deal
 from kopilka.domain.deal_codec import encode
+from kopilka.domain.effects import DealEffects
 from kopilka.domain.eligibility import basket
-from kopilka.domain.split import split_total
+from kopilka.domain.redemption import payable_cap
+from kopilka.domain.split import ordered, split_total
 from kopilka.domain.transfer import dated_fields, product_to_deal, source_row
 from kopilka.program.model import Program
 
@@ -63,29 +67,95 @@ def rows_write(
     return write, remember_discount(rows, prices, discount)
 
 
-def transfer_write(program: Program, record: Mapping[str, Any], deal: Deal) -> Write | None:
+def transferred(program: Program, record: Mapping[str, Any], deal: Deal) -> dict[str, Any]:
     """The product's name, dates, code and properties copied into the deal fields the program
-    maps (R-15), where they differ from what the deal shows, from one row (``source_row``).
-    While the deal is open every copy follows its product; once won, only the fields still
-    empty are filled (a deal first seen won gets its copies; what it shows is never changed).
-    The write's own event re-reads the deal, finds the values equal and writes nothing."""
+    maps (R-15), from one row (``source_row``): while the deal is open every copy follows its
+    product; once won, only the fields it still shows empty are filled (a deal first seen won
+    gets its copies; what it shows is never changed)."""
     if deal.stage not in ("process", "won") or not program.transfer.product_to_deal:
-        return None
+        return {}
     row = source_row(program, deal.rows)
     if row is None:
-        return None
+        return {}
     wanted = product_to_deal(program, row)
-    changed = {code: value for code, value in wanted.items() if not _same(record.get(code), value)}
     if deal.stage == "won":
-        changed = {code: v for code, v in changed.items() if record.get(code) in (None, "", [])}
+        wanted = {code: v for code, v in wanted.items() if record.get(code) in (None, "", [])}
+    return wanted
+
+
+def deal_update(
+    program: Program, record: Mapping[str, Any], deal: Deal, shown: Shown | None
+) -> Write | None:
+    """One ``crm.deal.update`` with every deal field Kopilka fills — the transferred product
+    data and what the manager sees of the points (:func:`points_fields`) — that differs from
+    what the deal shows; none when all are equal. The write's own event re-reads the deal,
+    finds the values equal and writes nothing: the loop ends."""
+    points = points_fields(program, shown) if shown else {}
+    changed = {
+        code: value
+        for code, value in transferred(program, record, deal).items()
+        if not _same(record.get(code), value)
+    }
+    for code, value in points.items():  # an empty field shows 0: no write for a new deal
+        current = record.get(code)
+        if not _same(current if current not in (None, "") else "0", value):
+            changed[code] = value
     if not changed:
         return None
     return Write(
-        key=f"deal:{deal.id}:transfer",
+        key=f"deal:{deal.id}:fields",
         method="crm.deal.update",
         params={"id": deal.id, "fields": changed},
         idempotent=True,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What the deal shows the manager of the points, in kopecks of points: the payer's
+    available balance, the most this deal may pay now (None once it is closed), what it pays
+    (held while open, taken when won) and what it earned."""
+
+    balance: int | None
+    payable: int | None
+    paid: int
+    earned: int
+
+
+def shown_on_deal(
+    program: Program,
+    deal: Deal,
+    effects: DealEffects | None,
+    available: int | None,
+    *,
+    paid_by_contacts: int = 0,
+) -> Shown:
+    """The points side of a settled deal (``available``: the payer's available points after
+    it settled, None without a contact)."""
+    redemption = effects.redemption if effects else None
+    applied = redemption.amount if redemption and deal.stage != "lost" else 0
+    paid = applied + (paid_by_contacts if deal.stage != "lost" else 0)
+    earned = effects.total_accrued if effects and deal.stage == "won" else 0
+    payable = None
+    if deal.stage == "process" and available is not None and deal.contacts:
+        payer = ordered(deal.contacts)[0]
+        level = effects.levels.get(payer.id) if effects else None
+        order_amount = basket(program, deal).order_amount
+        share = level.payable_share if level else None
+        payable = payable_cap(program, deal, order_amount, share, available + applied)
+    return Shown(available, payable, paid, earned)
+
+
+def points_fields(program: Program, shown: Shown) -> dict[str, Any]:
+    """The deal fields the program maps for :class:`Shown`, as the portal takes them."""
+    mapped = program.fields.deal
+    values: dict[str | None, int | None] = {
+        mapped.balance: shown.balance,
+        mapped.max_payable: shown.payable,
+        mapped.points_paid: shown.paid,
+        mapped.points_earned: shown.earned,
+    }
+    return {code: points_value(v) for code, v in values.items() if code and v is not None}
 
 
 def _same(current: Any, wanted: Any) -> bool:
@@ -96,6 +166,10 @@ def _same(current: Any, wanted: Any) -> bool:
     left, right = str(current), str(wanted)
     if left == right:
         return True
+    try:  # a double field shows "1300", "1300.0" or 1300.0 for "1300"
+        return Decimal(left) == Decimal(right)
+    except InvalidOperation:
+        pass
     return len(right) == 10 and left[:10] == right  # "2026-07-01" vs "2026-07-01T03:00:00+03:00"
 
 
@@ -223,11 +297,12 @@ def plan_outcome(
     discount: int,
     previous: Any,
     won_sections: dict[str, int | None] | None,
+    shown: Shown | None = None,
 ) -> Outcome:
     """The outcome of a deal that is in the portal, ``discount`` being what the ledger settled
-    it pays with points (plus the offers applied)."""
+    it pays with points (plus the offers applied), ``shown`` the points side shown on it."""
     rows_change, applied = rows_write(deal.id, record, rows, applied, discount)
-    writes = tuple(w for w in (rows_change, transfer_write(program, record, deal)) if w)
+    writes = tuple(w for w in (rows_change, deal_update(program, record, deal, shown)) if w)
     snapshot = snapshot_row(
         deal.id,
         record,

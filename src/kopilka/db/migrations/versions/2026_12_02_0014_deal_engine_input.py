@@ -7,14 +7,14 @@ Deals settled before this revision have none (NULL): ``kopilka program whatif`` 
 not replayable, and ``kopilka sync --all`` fills them in.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
