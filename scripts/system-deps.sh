@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The system packages that `make test` needs beyond Python 3.11 and make, installed when
-# missing on Debian or Ubuntu: python3-venv (make setup), make (for .ci/run) and Chromium (the
-# cabinet's browser tests; without it they skip and the coverage floor fails). Used by
+# missing on Debian or Ubuntu: python3-venv (make setup), make (for .ci/run), Chromium (the
+# cabinet's browser tests; without it they skip and the coverage floor fails) and libatomic1
+# (the Node.js inside the playwright wheel that drives it; a minimal Debian lacks it). Used by
 # `make test` and `.ci/run`; installs nothing that is already there.
 #
 #   scripts/system-deps.sh          install what is missing (as root, or with password-less sudo)
@@ -19,6 +20,8 @@ missing() {
     command -v make >/dev/null 2>&1 || need+=(make)
     "$PYTHON" -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
     command -v chromium >/dev/null 2>&1 || need+=(chromium)
+    compgen -G "/usr/lib/*/libatomic.so.1" >/dev/null || compgen -G "/lib/*/libatomic.so.1" \
+        >/dev/null || need+=(libatomic1)
     echo "${need[@]}"
 }
 
