@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: system_deps setup demo test test_fast lint lint_types db_migrate bench clean
+.PHONY: system_deps setup demo test test_fast lint lint_types db_migrate settings_doc bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -47,6 +47,10 @@ lint_types: setup
 
 db_migrate: setup
 	$(BIN)/kopilka db upgrade
+
+# The table of every KOPILKA_* setting in docs/deploy.md, from kopilka/config.py.
+settings_doc: setup
+	$(BIN)/python -m kopilka.settings_table docs/deploy.md
 
 bench: setup
 	$(BIN)/python -m bench.ledger
