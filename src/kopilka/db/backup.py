@@ -134,7 +134,14 @@ def restore(url: str, file: Path, *, external: bool) -> Path:
         raise BackupError(f"{file} is not a file")
     tgt = target(url)
     tool = choose_tool("pg_restore", tgt, external=external)
-    _run([str(tool), "--list", str(file)], tgt, f"reading {file} (is it a `kopilka backup`?)")
+    readable = f"reading {file} (is it a `kopilka backup`?)"
+    try:
+        _run([str(tool), "--list", str(file)], tgt, readable)
+    except BackupError:
+        if tool == embedded_bin() / "pg_restore":
+            raise
+        tool = embedded_bin() / "pg_restore"  # the system's is older than the backup's pg_dump
+        _run([str(tool), "--list", str(file)], tgt, readable)
     existing = user_tables(url)
     if existing:
         raise BackupError(
