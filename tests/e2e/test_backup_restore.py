@@ -111,6 +111,9 @@ def test_restore_drill(
     code, output = kopilka("backup", str(backup))
     assert code == 2
     assert "already exists" in output
+    code, output = kopilka("backup", str(backup), "--force")  # replaced, still whole
+    assert code == 0, output
+    assert list(tmp_path.iterdir()) == [backup]
 
     monkeypatch.setenv("KOPILKA_DATABASE_URL", fresh)
     get_settings.cache_clear()
