@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup demo test test_fast lint lint_types db_migrate bench clean
+.PHONY: system_deps setup demo test test_fast lint lint_types db_migrate settings_doc bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -19,6 +19,11 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced
 
+# What the tests need from the system (Chromium, python3-venv), installed when missing or named
+# with the command to run (scripts/system-deps.sh); `.ci/run` runs the same script.
+system_deps:
+	PYTHON=$(PYTHON) bash scripts/system-deps.sh
+
 demo: setup
 	$(BIN)/kopilka demo
 
@@ -26,7 +31,7 @@ demo: setup
 # absorbs the property tests' random paths.
 COVERAGE_FLOOR := 90
 
-test: setup lint lint_types
+test: system_deps setup lint lint_types
 	$(BIN)/pytest --cov=kopilka --cov-report=term-missing:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 test_fast: setup
@@ -42,6 +47,10 @@ lint_types: setup
 
 db_migrate: setup
 	$(BIN)/kopilka db upgrade
+
+# The table of every KOPILKA_* setting in docs/deploy.md, from kopilka/config.py.
+settings_doc: setup
+	$(BIN)/python -m kopilka.settings_table docs/deploy.md
 
 bench: setup
 	$(BIN)/python -m bench.ledger

@@ -20,6 +20,8 @@ class Environment(StrEnum):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KOPILKA_", extra="ignore")
 
+    #: "production" refuses to start without `secret_keys`; "development" and "test" make a
+    #: key file in `data_dir`.
     env: Environment = Environment.development
     #: A PostgreSQL URL (postgresql://user:pass@host/db). Unset: run the embedded server.
     database_url: str | None = None
@@ -27,6 +29,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     #: The tenant used by the CLI when no portal is named (self-hosted single company).
     default_portal: str = "local"
+    #: DEBUG, INFO, WARNING or ERROR (logs are structured, secrets redacted).
     log_level: str = "INFO"
     #: Fernet keys, comma-separated, that encrypt the secrets stored in the database: the first
     #: encrypts, all decrypt (docs/security.md). Unset: development and test make and use
@@ -37,11 +40,13 @@ class Settings(BaseSettings):
     #: OAuth application credentials (local or Market app); unused with incoming webhooks.
     b24_client_id: str | None = None
     b24_client_secret: SecretStr | None = None
+    #: Bitrix24's OAuth server, which proves app installs and refreshes their tokens.
     b24_token_url: str = "https://oauth.bitrix.info/oauth/token/"  # noqa: S105 (a URL)
     #: Our pacing per portal (DESIGN D6): one request per interval after a burst. The portal's
     #: own bucket is 2/s with a burst of 50 (Enterprise: 5/s, 250).
     b24_interval: float = 0.5
     b24_burst: int = 10
+    #: Seconds one Bitrix24 call may take.
     b24_timeout: float = 30.0
     #: Explain every ledger change on the deal's timeline (one write per change).
     b24_timeline_comments: bool = True
@@ -64,10 +69,12 @@ class Settings(BaseSettings):
     #: SMS: "auto" takes SMS.ru when its api_id is set, else UniSender when its key and SMS
     #: sender are set; "none" turns SMS off.
     sms_provider: Literal["auto", "smsru", "unisender", "none"] = "auto"
+    #: SMS.ru: the account's api_id, and its address (tests point it at a local fake).
     smsru_api_id: SecretStr | None = None
     smsru_url: str = "https://sms.ru"
     #: An approved sender name (SMS.ru ``from``); unset: the account's default.
     smsru_sender: str | None = None
+    #: UniSender: the API key, its address, and the language of its answers.
     unisender_api_key: SecretStr | None = None
     unisender_url: str = "https://api.unisender.com"
     unisender_lang: Literal["ru", "en", "ua"] = "ru"
@@ -79,6 +86,7 @@ class Settings(BaseSettings):
     unisender_list_id: int | None = None
     #: E-mail: "auto" takes SMTP when a host is set, else UniSender when its e-mail settings are.
     email_provider: Literal["auto", "smtp", "unisender", "none"] = "auto"
+    #: SMTP: the server, its port, the login (if any) and the sender of every e-mail.
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -76,10 +77,23 @@ def revoke(
 
 @admin_app.command("hash-password")
 def hash_pw(
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    from_stdin: Annotated[
+        bool,
+        typer.Option("--stdin", help="Read the password from the first line of standard input."),
+    ] = False,
 ) -> None:
-    """Print the value for KOPILKA_ADMIN_PASSWORD_HASH."""
-    out.print(hash_password(password))
+    """Print the value for KOPILKA_ADMIN_PASSWORD_HASH, on one line.
+
+    The password is asked twice without echo, or read from standard input (--stdin); never
+    taken from the command line, where it would stay in the shell's history."""
+    if from_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    else:  # the prompts go to stderr: `HASH=$(kopilka admin hash-password)` captures the hash
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    if not password:
+        raise fail("the password is empty")
+    # Not through rich: captured output would be wrapped at 80 columns.
+    sys.stdout.write(hash_password(password) + "\n")
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,7 @@ from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.cli.api import register as register_api
+from kopilka.cli.backup import register as register_backup
 from kopilka.cli.bitrix24 import grant_in_portal
 from kopilka.cli.bitrix24 import register as register_bitrix24
 from kopilka.cli.cards import register as register_cards
@@ -399,3 +400,4 @@ register_cards(app)
 register_secrets(app)
 register_programs(app)
 register_portals(app)
+register_backup(app)
