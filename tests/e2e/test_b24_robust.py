@@ -25,7 +25,9 @@ ROWS = "crm.item.productrow.list"
 
 
 async def _parked(h: Harness) -> dict[int, tuple[int, str, bool]]:
-    """Parked deals: attempts, reason, and whether their next try is still ahead."""
+    """Parked deals (a reason recorded; a deal merely hinted again, e.g. by the echo of
+    Kopilka's own write to it, is not parked): attempts, reason, and whether their next try is
+    still ahead."""
     async with h.engine.connect() as conn:
         rows = await conn.execute(
             select(
@@ -33,7 +35,10 @@ async def _parked(h: Harness) -> dict[int, tuple[int, str, bool]]:
                 b24_dirty_deals.c.attempts,
                 b24_dirty_deals.c.last_error,
                 b24_dirty_deals.c.retry_at > text("now()"),
-            ).where(b24_dirty_deals.c.portal_id == h.connection.portal_id)
+            ).where(
+                b24_dirty_deals.c.portal_id == h.connection.portal_id,
+                b24_dirty_deals.c.last_error.is_not(None),
+            )
         )
         return {int(r[0]): (int(r[1]), str(r[2]), bool(r[3])) for r in rows}
 
@@ -54,6 +59,7 @@ async def test_one_refused_command_never_poisons_the_chunk(committed_engine: Asy
         b24_burst=10,
         cabinet_portal=portal.member_id,
         admin_password_hash=SecretStr(passwords.hash_password("secret", iterations=1000)),
+        metrics_token=SecretStr("scrape"),
     )
     async with kopilka_on_emulator(
         committed_engine, portal=portal, worker=False, settings=settings
@@ -95,7 +101,9 @@ async def test_one_refused_command_never_poisons_the_chunk(committed_engine: Asy
 
         # shown: /metrics and the admin's customers page
         async with httpx.AsyncClient(base_url=h.web_url) as http:
-            metrics = (await http.get("/metrics")).text
+            metrics = (
+                await http.get("/metrics", headers={"Authorization": "Bearer scrape"})
+            ).text
         assert f'kopilka_sync_parked_deals{{portal="{portal_id}"}} 1.0' in metrics
         page = await _admin_page(h)
         assert f"Сделка #{stuck}" in page
