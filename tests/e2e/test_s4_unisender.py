@@ -47,6 +47,7 @@ def unisender_settings(fake: UniSenderFake) -> Settings:
         quiet_hours="",
         notify_timeout=2.0,
         notify_backoff=0.2,
+        notify_settle_seconds=0.0,  # accruals told at once (the settle window: test_notify_settle)
     )
 
 
