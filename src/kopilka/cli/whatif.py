@@ -49,7 +49,7 @@ def summary(report: WhatIf) -> str:
         f"what-if over the recorded won deals ({scope}): {report.deals} deals, "
         f"{report.replayed} replayed, {report.not_replayable} not replayable",
         f"earned {format_points(report.earned)}, would earn {format_points(report.would_earn)} "
-        f"({report.difference:+,} kopecks of points = {_signed(report.difference)} points)",
+        f"({_signed(report.difference)} points)",
         f"customers changing level: {report.level_changes}; "
         f"liability it would add: {_signed(report.liability_added)} points",
     ]
