@@ -9,9 +9,9 @@ refused: an operator must see an overloaded process as overloaded, not as dead.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from kopilka.web.limits import send_error
 
 EXEMPT = frozenset({"/healthz", "/metrics"})
 
@@ -39,24 +39,9 @@ class InFlightLimit:
             self.in_flight -= 1
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "code": "overloaded",
-                    "message": "the service is busy, try again shortly",
-                    "details": [],
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(self.retry_after).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        error = {
+            "code": "overloaded",
+            "message": "the service is busy, try again shortly",
+            "details": [],
+        }
+        await send_error(send, 503, error, [(b"retry-after", str(self.retry_after).encode())])

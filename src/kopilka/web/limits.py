@@ -10,6 +10,7 @@ either way the answer is 413 and the application never sees the request.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,26 +45,31 @@ class BodyLimit:
         await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "code": "body_too_large",
-                    "message": f"the request body is larger than {self.max_bytes} bytes",
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        error = {
+            "code": "body_too_large",
+            "message": f"the request body is larger than {self.max_bytes} bytes",
+        }
+        await send_error(send, 413, error, [(b"connection", b"close")])
+
+
+async def send_error(
+    send: Send, status: int, error: dict[str, Any], headers: list[tuple[bytes, bytes]]
+) -> None:
+    """Answer a raw ASGI request with ``{"error": error}`` as JSON, before any route runs (the
+    body cap here, the in-flight bound in :mod:`.inflight`)."""
+    body = json.dumps({"error": error}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:
