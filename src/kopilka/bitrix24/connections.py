@@ -42,7 +42,6 @@ class Connection:
     webhook_url: str | None
     client_endpoint: str | None
     application_token: str
-    program_id: int | None
     field_map: dict[str, Any]
     status: str
 
@@ -82,7 +81,6 @@ def _row(row: Any) -> Connection:
         webhook_url=m["webhook_url"],
         client_endpoint=m["client_endpoint"],
         application_token=m["application_token"],
-        program_id=m["program_id"],
         field_map=dict(m["field_map"] or {}),
         status=m["status"],
     )

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kopilka.db.tables import b24_connections, program_activations, program_versions, programs
+from kopilka.db.tables import program_activations, program_versions, programs
 from kopilka.domain.errors import InvalidCommand, NotFound
 from kopilka.ledger.types import Book
 from kopilka.lifecycle.queries import activations, lineage_id, version
@@ -126,11 +126,6 @@ async def apply_program(
         insert(program_activations).values(
             program_id=program_id, hash=program.hash, active_from=start, applied_by=actor
         )
-    )
-    await conn.execute(
-        update(b24_connections)
-        .where(b24_connections.c.portal_id == portal_id)
-        .values(program_id=program_id)
     )
     return Applied(program_id, program.hash, start, current.hash if current else None, renamed_from)
 

@@ -32,7 +32,6 @@ b24_connections = Table(
     Column("token_expires_at", TZ),
     Column("token_version", BigInteger, nullable=False),
     Column("application_token", EncryptedText, nullable=False),
-    Column("program_id", BigInteger),
     Column("field_map", JSONB, nullable=False),
     Column("status", Text, nullable=False),
     Column("connected_at", TZ),

@@ -84,6 +84,10 @@ ALTER TABLE b24_connections
         OR ((mode <> 'webhook' OR webhook_url IS NOT NULL)
             AND (mode <> 'app' OR (client_endpoint IS NOT NULL AND refresh_token IS NOT NULL))));
 
+-- The portal's program is its lineage (programs.portal_id): the connection's own pointer to
+-- it would be a second copy to keep in step.
+ALTER TABLE b24_connections DROP COLUMN program_id;
+
 ALTER TABLE b24_deals ADD COLUMN priced_by TEXT;
 UPDATE b24_deals d SET priced_by = newest.hash
 FROM (
@@ -95,6 +99,8 @@ WHERE d.portal_id = newest.portal_id AND d.semantic = 'S';
 """
 
 DROP = r"""
+ALTER TABLE b24_connections ADD COLUMN program_id BIGINT REFERENCES programs ON DELETE RESTRICT;
+UPDATE b24_connections c SET program_id = p.id FROM programs p WHERE p.portal_id = c.portal_id;
 ALTER TABLE b24_connections DROP CONSTRAINT b24_connections_credentials,
     DROP CONSTRAINT b24_connections_status_check;
 ALTER TABLE b24_connections
