@@ -22,7 +22,7 @@ from kopilka.cli.common import (
     JsonOpt,
     PortalOpt,
     fail,
-    load,
+    load_reported,
     out,
     print_json,
     run,
@@ -111,14 +111,10 @@ def check(
             }
         )
         return
-    loaded, _source = run(_load_async(program))
+    loaded, _source = load_reported(program)
     out.print(program_summary(loaded))
     for warning in loaded.warnings:
         out.print(f"[yellow]{escape(str(warning))}[/]", soft_wrap=True)
-
-
-async def _load_async(path: Path) -> tuple[Program, str]:
-    return load(path)
 
 
 @db_app.command("upgrade")

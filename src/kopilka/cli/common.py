@@ -80,6 +80,15 @@ def load(program_path: Path) -> tuple[Program, str]:
     return program, program_path.read_text(encoding="utf-8")
 
 
+def load_reported(program_path: Path) -> tuple[Program, str]:
+    """:func:`load`, a bad file's problems printed each with its line, exit 1 (as :func:`run`)."""
+
+    async def loaded() -> tuple[Program, str]:
+        return load(program_path)
+
+    return run(loaded())
+
+
 async def with_book(
     portal: str | None,
     work: Callable[[AsyncConnection, Book, Program], Awaitable[T]],

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kopilka.cli.common import JsonOpt, PortalOpt, load, out, print_json, run
+from kopilka.cli.common import JsonOpt, PortalOpt, load, load_reported, out, print_json, run
 from kopilka.cli.render import program_summary
 from kopilka.cli.whatif import add_commands, summary, whatif_report
 from kopilka.config import get_settings
@@ -24,7 +24,6 @@ from kopilka.lifecycle.schemas import Activation, Applied, in_force, scheduled
 from kopilka.lifecycle.service import NoProgram, apply_program
 from kopilka.portals.service import local_portal, resolve_portal
 from kopilka.process.runtime import open_engine
-from kopilka.program.model import Program
 
 program_app = typer.Typer(no_args_is_help=True, help="The portal's program: versions, changes.")
 
@@ -160,7 +159,7 @@ def apply(
 ) -> None:
     """Make FILE the portal's program from --from (default: now). Deals already won keep the
     version they were priced under; open deals follow the new one. Shows what changes first."""
-    program, source = run(_load(file))
+    program, source = load_reported(file)
     start = _aware(active_from)
 
     async def preview() -> str:
@@ -215,10 +214,6 @@ def apply(
         f"version {done.hash[:12]} of '{program.program}'{renamed} is in force from "
         f"{done.active_from:%Y-%m-%d %H:%M %Z}; deals won before keep their terms"
     )
-
-
-async def _load(path: Path) -> tuple[Program, str]:
-    return load(path)
 
 
 def register(app: typer.Typer) -> None:
