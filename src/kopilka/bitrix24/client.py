@@ -21,10 +21,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, Protocol
-from urllib.parse import quote
 
 import httpx
 
@@ -45,6 +42,7 @@ from kopilka.bitrix24.errors import (
     redact,
 )
 from kopilka.bitrix24.limiter import RateLimiter
+from kopilka.bitrix24.wire import json_default, php_query
 
 PAGE_SIZE = 50  # fixed by the portal (reference §4.1)
 MAX_BATCH = 50  # commands per batch (reference §5)
@@ -67,49 +65,6 @@ class Envelope:
     total: int | None = None
     next: int | None = None
     time: Mapping[str, Any] = field(default_factory=dict)
-
-
-def php_query(params: Mapping[str, Any]) -> str:
-    """Encode ``params`` as PHP's ``http_build_query`` would: ``a[b][0]=x``.
-
-    Dicts and lists nest with brackets (lists by index); empty dicts and lists vanish, as in PHP;
-    ``None`` becomes an empty value (which clears a field); ``True``/``False`` become ``1``/``0``
-    (CRM flags want ``"Y"``/``"N"``: pass those strings); dates use ISO 8601.
-    """
-    pairs: list[tuple[str, str]] = []
-    for key, value in params.items():
-        _flatten(str(key), value, pairs)
-    return "&".join(f"{quote(k, safe='[]')}={quote(v, safe='')}" for k, v in pairs)
-
-
-def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _flatten(f"{prefix}[{key}]", item, out)
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _flatten(f"{prefix}[{index}]", item, out)
-    else:
-        out.append((prefix, _scalar(value)))
-
-
-def _scalar(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    if isinstance(value, str | int | float | Decimal):
-        return str(value)
-    raise TypeError(f"cannot encode {type(value).__name__} in a Bitrix24 query")
-
-
-def _json_default(value: Any) -> str:
-    """JSON bodies encode what :func:`php_query` encodes: decimals and dates as strings."""
-    if isinstance(value, Decimal | date | datetime):
-        return _scalar(value)
-    raise TypeError(f"cannot encode {type(value).__name__} in a Bitrix24 call")
 
 
 def _keyed(value: Any) -> dict[str, Any]:
@@ -430,7 +385,7 @@ class Bitrix24Client:
         self.commands += commands
         started = time.monotonic()
         try:
-            content = json.dumps(body, ensure_ascii=False, default=_json_default).encode()
+            content = json.dumps(body, ensure_ascii=False, default=json_default).encode()
             response = await self.http.post(
                 url, content=content, headers=_HEADERS, timeout=self.timeout
             )
