@@ -111,7 +111,6 @@ def test_an_application_token_check_takes_any_guess() -> None:
         webhook_url=SECRET,
         client_endpoint=None,
         application_token="3f0a8c1d2e4b5a6978c0d1e2f3a4b5c6",
-        program_id=None,
         field_map={},
         status="active",
     )
