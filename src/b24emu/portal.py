@@ -31,6 +31,7 @@ from b24emu.events import EventBus
 from b24emu.limits import LeakyBucket, OperatingLimiter
 from b24emu.params import flatten_form
 from b24emu.registry import REGISTRY, Auth, Call, Page
+from b24emu.robots import BizprocControl
 from b24emu.store import Store
 from b24emu.wire import fmt_datetime, parse_offset, php_json
 
@@ -46,7 +47,7 @@ def normalize_method(name: str) -> str:
     return name
 
 
-class Portal(Store):
+class Portal(BizprocControl, Store):
     """One Bitrix24 portal. All public knobs may be changed at any time (see docs/emulator.md)."""
 
     def __init__(
