@@ -1,4 +1,5 @@
-"""Provisioning a portal: create the user fields the program maps, and (app mode) bind events.
+"""Provisioning a portal: create the user fields the program maps, and (app mode) bind events
+and register the robots and activities (:mod:`kopilka.robots.registration`).
 
 Idempotent: existing fields are found by name and left as they are (an integrator may have
 renamed their labels); only missing ones are created, in one batch. Events already bound to our
@@ -19,6 +20,7 @@ from kopilka.bitrix24.products import needs_catalog
 from kopilka.bitrix24.sections import SECTION_EVENTS
 from kopilka.domain.texts import TEXTS, say
 from kopilka.program.model import Program
+from kopilka.robots.registration import register_robots
 
 #: user field type per mapped role; titled field.<role> in the program's locale (domain.texts)
 CONTACT_FIELDS: dict[str, str] = {
@@ -82,6 +84,7 @@ class Provisioned:
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     events_bound: list[str] = field(default_factory=list)
+    robots: list[str] = field(default_factory=list)
     field_map: dict[str, Any] = field(default_factory=dict)
 
 
@@ -145,7 +148,9 @@ async def provision(
     handler_url: str,
     *,
     now: datetime | None = None,
+    robot_url: str | None = None,
 ) -> Provisioned:
+    """``robot_url`` (app mode): also register Kopilka's robots and activities there."""
     done = Provisioned()
     wanted = list(wanted_fields(program, now))
     existing = await _existing_fields(client, {(entity, name) for entity, _, name, _ in wanted})
@@ -176,4 +181,6 @@ async def provision(
         if binds:
             await client.batch(binds, write=True)
         done.events_bound = sorted(binds)
+        if robot_url:
+            done.robots = await register_robots(client, robot_url)
     return done

@@ -231,7 +231,11 @@ async def kopilka_on_emulator(
             async with engine.connect() as conn:
                 connection = await get_connection(conn, connection.portal_id)
             done = await provision(
-                services.client_for(connection), connection, program, web_url + "/b24/events"
+                services.client_for(connection),
+                connection,
+                program,
+                web_url + "/b24/events",
+                robot_url=web_url + "/b24/robot",
             )
 
             async def store(conn: Any) -> None:
