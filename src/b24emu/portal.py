@@ -235,7 +235,8 @@ class Portal(BizprocControl, Store):
         return form
 
     def uninstall_app(self, client_id: str, clean: bool = False) -> None:
-        """Remove the app: ``ONAPPUNINSTALL`` (no tokens) to its handlers, bindings dropped."""
+        """Remove the app: ``ONAPPUNINSTALL`` (no tokens) to its handlers, bindings, robots and
+        activities dropped."""
         app = self.auth.apps[client_id]
         with self.lock:
             for binding in list(self.events.bindings.values()):
@@ -247,6 +248,9 @@ class Portal(BizprocControl, Store):
                 k: b for k, b in self.events.bindings.items() if b.app is not app
             }
             app.installed = False
+            for table in (self.robots, self.bp_activities):  # its automation goes with it
+                for key in [k for k in table if k.startswith(f"{client_id}:")]:
+                    del table[key]
             for token in [t for t, a in self.auth.access.items() if a.app is app]:
                 del self.auth.access[token]
             for refresh in self.auth.refresh.values():

@@ -41,26 +41,30 @@ def rest(http: httpx.Client, server: EmuServer, method: str, token: str, **param
     return http.post(f"{server.url}/rest/{method}", json={"auth": token, **params}).json()
 
 
-@pytest.mark.parametrize(
-    ("change", "description"),
-    [
-        ({"CODE": ""}, "Empty activity code!"),
-        ({"CODE": "bad code!"}, "Wrong activity code!"),
-        ({"NAME": ""}, "Empty activity NAME!"),
-        ({"PROPERTIES": {"1st": {"Name": "x"}}}, "Wrong property key 1st!"),
-        ({"PROPERTIES": {"amount": {"Type": "double"}}}, "Empty property NAME amount!"),
-        ({"RETURN_PROPERTIES": "balance"}, "Wrong properties array!"),
-        ({"FILTER": {"ONLY": ["b24"]}}, "Wrong activity FILTER!"),
-        ({"DOCUMENT_TYPE": ["crm", "DEAL"]}, "Wrong activity DOCUMENT_TYPE!"),
-    ],
-)
+#: every documented refusal of a bad registration (reference §11.1), one request each
+INVALID = [
+    ({"CODE": ""}, "Empty activity code!"),
+    ({"CODE": "bad code!"}, "Wrong activity code!"),
+    ({"NAME": ""}, "Empty activity NAME!"),
+    ({"PROPERTIES": {"1st": {"Name": "x"}}}, "Wrong property key 1st!"),
+    ({"PROPERTIES": {"amount": {"Type": "double"}}}, "Empty property NAME amount!"),
+    ({"RETURN_PROPERTIES": "balance"}, "Wrong properties array!"),
+    ({"FILTER": {"ONLY": ["b24"]}}, "Wrong activity FILTER!"),
+    ({"DOCUMENT_TYPE": ["crm", "DEAL"]}, "Wrong activity DOCUMENT_TYPE!"),
+]
+
+
 def test_add_validates_as_documented(
-    http: httpx.Client, server: EmuServer, token: str, change: dict[str, Any], description: str
+    portal: Portal, http: httpx.Client, server: EmuServer, token: str
 ) -> None:
-    fields = robot("https://k.example/r", **change)
-    answer = rest(http, server, "bizproc.robot.add", token, **fields)
-    assert answer["error"] == "ERROR_ACTIVITY_VALIDATION_FAILURE"
-    assert answer["error_description"] == description
+    for change, description in INVALID:
+        fields = robot("https://k.example/r", **change)
+        for kind in ("robot", "activity"):
+            answer = rest(http, server, f"bizproc.{kind}.add", token, **fields)
+            assert answer["error"] == "ERROR_ACTIVITY_VALIDATION_FAILURE", (kind, change)
+            assert answer["error_description"] == description, (kind, change)
+    assert portal.robots == {}
+    assert portal.bp_activities == {}
 
 
 def test_register_list_update_delete(
@@ -190,3 +194,13 @@ def test_where_robots_and_activities_run(
     handler_token = receiver.posts[0]["auth"]["access_token"]
     answer = rest(http, server, "bizproc.event.send", handler_token, EVENT_TOKEN=event_token)
     assert answer["error"] == "ACCESS_DENIED"
+
+
+def test_uninstalling_the_app_removes_its_robots_and_activities(
+    portal: Portal, http: httpx.Client, server: EmuServer, token: str
+) -> None:
+    rest(http, server, "bizproc.robot.add", token, **robot("https://k.example/r"))
+    rest(http, server, "bizproc.activity.add", token, **robot("https://k.example/r", CODE="bp"))
+    portal.uninstall_app(CLIENT)
+    assert portal.robots == {}
+    assert portal.bp_activities == {}
