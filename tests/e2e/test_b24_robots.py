@@ -17,10 +17,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from b24emu import CommandError, Faults
 from kopilka.db.tables import b24_rejected_events, b24_robot_calls, holds, ledger_transactions
 from kopilka.process.devstack import Stack, example
 from kopilka.process.devstack import kopilka_on_emulator as stack_on_emulator
 from kopilka.program.loader import load_program
+from kopilka.robots.registration import register_robots
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -133,6 +135,15 @@ async def test_robots_run_end_to_end(committed_engine: AsyncEngine, tmp_path: Pa
             states = (await conn.execute(select(b24_robot_calls.c.state))).scalars().all()
         assert set(states) == {"answered"}
 
+        # registered again (a re-install, a new public URL): the same robots, updated in place
+        moved = h.web_url + "/b24/robot-moved"
+        codes = await register_robots(h.services.client_for(h.connection), moved)
+        assert codes[:4] == sorted(mine)
+        assert codes[4:] == [code + "_bp" for code in sorted(mine)]
+        assert {r["HANDLER"] for r in h.portal.robots.values()} == {moved}
+        assert {r["HANDLER"] for r in h.portal.bp_activities.values()} == {moved}
+        assert len(h.portal.robots) == 4
+
 
 async def test_forged_and_foreign_calls_change_nothing(
     committed_engine: AsyncEngine, tmp_path: Path
@@ -168,3 +179,34 @@ async def test_forged_and_foreign_calls_change_nothing(
         assert await count(h, b24_rejected_events) == 3
         assert await count(h, ledger_transactions) == before
         assert await count(h, b24_robot_calls) == calls
+
+
+async def test_an_answer_the_portal_failed_is_sent_again(
+    committed_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """A 500 on ``bizproc.event.send`` (the answer may or may not have arrived) fails the job;
+    its retry sends the answer decided the first time, and posts nothing again."""
+    async with app_stack(committed_engine, tmp_path) as h:
+        anna = h.add_contact("Анна")
+        deal = h.add_deal(anna, "1000")
+        await h.settle()
+        broken = CommandError(
+            "bizproc.event.send", code="INTERNAL_SERVER_ERROR", description="boom", status=500
+        )
+        h.portal.faults = Faults(command_errors=(broken,))
+        token = h.portal.run_robot("kopilka_accrue", f"DEAL_{deal}", {"reason": "review"}, 2)
+
+        def refused_once() -> bool:
+            return h.portal.stats.requests_by_method.get("bizproc.event.send", 0) >= 1
+
+        while not refused_once():  # bounded by the test's timeout
+            await asyncio.sleep(0.05)
+        h.portal.faults = Faults()
+        got = await answer(h, token)
+        assert got["RETURN_VALUES"] == {"balance": "500", "error": ""}
+        assert h.portal.stats.requests_by_method["bizproc.event.send"] >= 2
+        manual = ledger_transactions.c.rule_id == "manual:review"
+        assert await count(h, ledger_transactions, manual) == 1
+        async with h.engine.connect() as conn:
+            attempts = await conn.scalar(select(b24_robot_calls.c.attempts))
+        assert attempts == 1  # decided once
