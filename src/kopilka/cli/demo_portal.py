@@ -12,10 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from b24emu import Portal
 from kopilka.config import Settings
+from kopilka.db.engine import run_in_transaction
+from kopilka.portals.service import disconnect_portal
 from kopilka.process.devstack import Stack, example, kopilka_on_emulator
 from kopilka.program.loader import load_program
 
@@ -112,7 +114,14 @@ async def portal_story(
         await m.note(f"deal #{d5} 1 000 ₽: pay 400 with points", anna, d5)
         stack.move(d5, "LOSE")
         await m.note(f"deal #{d5} lost", anna, d5)
-        await then(stack, Told(m.steps, anna, d4, PHONE))
+        try:
+            await then(stack, Told(m.steps, anna, d4, PHONE))
+        finally:  # the emulated portal ends with the demo: later runs must not call it
+
+            async def disconnect(conn: AsyncConnection) -> None:
+                await disconnect_portal(conn, stack.connection.portal_id)
+
+            await run_in_transaction(engine, disconnect)
 
 
 def steps_table(steps: list[Step]) -> Table:
