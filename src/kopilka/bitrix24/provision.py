@@ -1,5 +1,4 @@
-"""Provisioning a portal: create the user fields the program maps, and (app mode) bind events
-and register the robots and activities (:mod:`kopilka.robots.registration`).
+"""Provisioning a portal: create the user fields the program maps, and (app mode) bind events.
 
 Idempotent: existing fields are found by name and left as they are (an integrator may have
 renamed their labels); only missing ones are created, in one batch. Events already bound to our
@@ -13,8 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kopilka.b24app.bindings import bind_placements
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection
+from kopilka.bitrix24.errors import B24InsufficientScope
 from kopilka.bitrix24.offers import provision_list
 from kopilka.bitrix24.products import needs_catalog
 from kopilka.bitrix24.sections import SECTION_EVENTS
@@ -84,7 +85,9 @@ class Provisioned:
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     events_bound: list[str] = field(default_factory=list)
-    robots: list[str] = field(default_factory=list)
+    placements_bound: list[str] = field(default_factory=list)  # app mode only
+    robots_registered: list[str] = field(default_factory=list)  # app mode only
+    missing_scopes: list[str] = field(default_factory=list)  # the app lacks them: not bound
     field_map: dict[str, Any] = field(default_factory=dict)
 
 
@@ -148,9 +151,7 @@ async def provision(
     handler_url: str,
     *,
     now: datetime | None = None,
-    robot_url: str | None = None,
 ) -> Provisioned:
-    """``robot_url`` (app mode): also register Kopilka's robots and activities there."""
     done = Provisioned()
     wanted = list(wanted_fields(program, now))
     existing = await _existing_fields(client, {(entity, name) for entity, _, name, _ in wanted})
@@ -181,6 +182,13 @@ async def provision(
         if binds:
             await client.batch(binds, write=True)
         done.events_bound = sorted(binds)
-        if robot_url:
-            done.robots = await register_robots(client, robot_url)
+        base = handler_url.removesuffix("/b24/events")
+        try:  # an app without the scope still syncs: what is missing is reported
+            done.placements_bound = await bind_placements(client, base)
+        except B24InsufficientScope:
+            done.missing_scopes.append("placement")
+        try:
+            done.robots_registered = await register_robots(client, base + "/b24/robot")
+        except B24InsufficientScope:
+            done.missing_scopes.append("bizproc")
     return done

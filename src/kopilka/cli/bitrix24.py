@@ -163,9 +163,8 @@ def register(app: typer.Typer) -> None:
                 async with services.engine.connect() as conn:
                     _book, prog = await portal_program(conn, connection)
                 client = services.client_for(connection)
-                base = settings.public_url.rstrip("/")
                 done = await provision_portal(
-                    client, connection, prog, base + "/b24/events", robot_url=base + "/b24/robot"
+                    client, connection, prog, settings.public_url.rstrip("/") + "/b24/events"
                 )
                 await run_in_transaction(
                     services.engine,
@@ -174,7 +173,6 @@ def register(app: typer.Typer) -> None:
                 out.print(
                     f"created {len(done.created)} fields, {len(done.existing)} already there"
                     + (f", bound {', '.join(done.events_bound)}" if done.events_bound else "")
-                    + (f", {len(done.robots)} robots and activities" if done.robots else "")
                 )
 
         run(go())

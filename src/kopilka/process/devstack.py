@@ -46,7 +46,7 @@ from kopilka.process.worker import run_worker
 from kopilka.program.model import Program
 from kopilka.web.app import create_app
 
-SCOPES = ("crm", "im", "lists", "user", "bizproc", "catalog")
+SCOPES = ("crm", "im", "lists", "user", "bizproc", "catalog", "placement")
 APP_ID, APP_SECRET = "local.kopilka.demo", "demo-app-secret"
 
 
@@ -204,6 +204,7 @@ async def kopilka_on_emulator(
                 "b24_client_id": APP_ID,
                 "b24_client_secret": SecretStr(APP_SECRET),
                 "b24_token_url": f"{server.url}/oauth/token/",
+                "b24_js_url": f"{server.url}/bx24/api/v1/",  # the emulator's BX24, not the web's
             }
         )
         url = engine.url.render_as_string(hide_password=False)
@@ -231,11 +232,7 @@ async def kopilka_on_emulator(
             async with engine.connect() as conn:
                 connection = await get_connection(conn, connection.portal_id)
             done = await provision(
-                services.client_for(connection),
-                connection,
-                program,
-                web_url + "/b24/events",
-                robot_url=web_url + "/b24/robot",
+                services.client_for(connection), connection, program, web_url + "/b24/events"
             )
 
             async def store(conn: Any) -> None:
