@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -148,12 +148,14 @@ async def finish(conn: AsyncConnection, call_id: int, state: str, now: datetime)
     )
 
 
-async def count_calls(conn: AsyncConnection, portal_id: int) -> int:
-    return int(
-        await conn.scalar(
-            select(func.count())
-            .select_from(b24_robot_calls)
-            .where(b24_robot_calls.c.portal_id == portal_id)
-        )
-        or 0
+async def redefer_pending(conn: AsyncConnection, since: datetime, limit: int = 500) -> int:
+    """Defer again the job of every call received since ``since`` and still pending (its job
+    ran out of retries while the portal was away, or was lost); how many were deferred. A call
+    whose job is waiting is left alone (the queueing lock)."""
+    ids = await conn.scalars(
+        select(b24_robot_calls.c.id)
+        .where(b24_robot_calls.c.state == "pending", b24_robot_calls.c.received_at >= since)
+        .order_by(b24_robot_calls.c.id)
+        .limit(limit)
     )
+    return sum([await defer_call(conn, int(call_id)) for call_id in ids.all()])
