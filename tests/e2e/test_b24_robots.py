@@ -173,6 +173,7 @@ async def test_forged_and_foreign_calls_change_nothing(
             for wrong in (
                 {**forged, "auth[application_token]": "0" * 32},  # forged token
                 {**forged, "auth[member_id]": "someone-else"},  # a portal not connected
+                {**forged, "auth[member_id]": genuine["auth[member_id]"] + "0" * 64},
                 {k: v for k, v in forged.items() if k != "auth[application_token]"},
             ):
                 refused = await http.post("/b24/robot", data=wrong)
@@ -185,7 +186,7 @@ async def test_forged_and_foreign_calls_change_nothing(
                 {**forged, **{f"properties[p{i}]": "1" for i in range(21)}},
             ):
                 assert (await http.post("/b24/robot", data=bad)).status_code == 400
-        assert await count(h, b24_rejected_events) == 3
+        assert await count(h, b24_rejected_events) == 4
         assert await count(h, ledger_transactions) == before
         assert await count(h, b24_robot_calls) == calls
 

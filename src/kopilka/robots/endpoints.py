@@ -83,9 +83,9 @@ def parse_call(form: dict[str, str]) -> Incoming:
 async def verify(conn: AsyncConnection, auth: dict[str, str]) -> Connection | str:
     """The portal the call names, if it is an installed app and the token is its own; else why
     not (the true reason, for the log and the record: the sender learns no more)."""
-    member_id, token = auth.get("member_id", "")[:64], auth.get("application_token")
-    if not member_id or member_id.startswith("domain:"):
-        return "the robot call names no portal (no auth[member_id])"
+    member_id, token = auth.get("member_id", ""), auth.get("application_token")
+    if not member_id or member_id.startswith("domain:") or len(member_id) > 64:
+        return f"the robot call names no portal (auth[member_id] {member_id[:64]!r})"
     connection = await find_connection(conn, member_id, "")
     if connection is None:
         return f"no connected portal has member_id {member_id!r}"
