@@ -142,6 +142,10 @@ async def test_robots_run_end_to_end(committed_engine: AsyncEngine, tmp_path: Pa
         assert told["RETURN_VALUES"]["card_number"] == "+79991234567"
         assert told["RETURN_VALUES"]["balance"] == "1500"
         assert told["RETURN_VALUES"]["max_payable"] == ""
+        # a deal with nobody to pay or earn: refused, and the log says so
+        nobody = int(h.call("crm.deal.add", {"fields": {"TITLE": "Без покупателя"}}))
+        lone = await answer(h, h.portal.run_robot("kopilka_card", f"DEAL_{nobody}"))
+        assert lone["RETURN_VALUES"] == {"error": f"у сделки {nobody} нет контакта-покупателя"}
         assert set(await final_states(h)) == {"answered"}
 
         # registered again (a re-install, a new public URL): the same robots, updated in place

@@ -88,12 +88,12 @@ async def settled_deal(services: Services, connection: Connection, deal_id: int)
     async with services.engine.connect() as conn:
         row = (
             await conn.execute(
-                select(b24_deals.c.engine_input).where(
+                select(b24_deals.c.engine_input, b24_deals.c.semantic).where(
                     b24_deals.c.portal_id == connection.portal_id, b24_deals.c.deal_id == deal_id
                 )
             )
         ).first()
-    if row is None or row.engine_input is None:
+    if row is None or row.engine_input is None or row.semantic == "D":  # D: deleted
         raise Refused(f"сделка {deal_id} не найдена в портале")
     return decode(row.engine_input)
 
