@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from b24emu.errors import ApiError
 from b24emu.params import get_ci
 from b24emu.registry import Call, method
-from b24emu.robots import DEFAULT_LOG, find_call
+from b24emu.robots import DEFAULT_LOG, RobotCall, find_call
 
 FIELDS = (
     "HANDLER",
@@ -204,12 +204,22 @@ for _kind, _robot in (("robot", True), ("activity", False)):
         method(f"bizproc.{_kind}.{_verb}", "bizproc", app_only=True)(_bound(_func, _robot))
 
 
+def _waiting(call: Call) -> RobotCall:
+    """The call ``EVENT_TOKEN`` names, if it still waits: a token this portal issued, of a robot
+    or activity still registered, that waits for an answer and has not had one."""
+    portal = call.portal
+    found = find_call(portal, str(get_ci(call.params, "EVENT_TOKEN") or ""))
+    if found is None or found.state != "waiting" or not found.subscribed:
+        raise _denied()
+    if found.key not in (portal.robots if found.kind == "robot" else portal.bp_activities):
+        raise _denied()
+    return found
+
+
 @method("bizproc.event.send", "bizproc")
 def event_send(call: Call) -> Any:
     """The handler's answer: a waiting call's token, once; anything else is ``ACCESS_DENIED``."""
-    found = find_call(call.portal, str(get_ci(call.params, "EVENT_TOKEN") or ""))
-    if found is None or found.state != "waiting" or not found.subscribed:
-        raise _denied()
+    found = _waiting(call)
     values = get_ci(call.params, "RETURN_VALUES")
     message = get_ci(call.params, "LOG_MESSAGE")
     found.finish(
@@ -229,8 +239,5 @@ def activity_log(call: Call) -> Any:
     message = str(get_ci(call.params, "LOG_MESSAGE") or "")
     if not message:
         raise ApiError("ERROR_EMPTY_LOG_MESSAGE", "Empty log message!")
-    found = find_call(call.portal, str(get_ci(call.params, "EVENT_TOKEN") or ""))
-    if found is None or found.state != "waiting" or not found.subscribed:
-        raise _denied()
-    found.log.append(message)
+    _waiting(call).log.append(message)
     return True

@@ -194,6 +194,11 @@ def test_where_robots_and_activities_run(
     handler_token = receiver.posts[0]["auth"]["access_token"]
     answer = rest(http, server, "bizproc.event.send", handler_token, EVENT_TOKEN=event_token)
     assert answer["error"] == "ACCESS_DENIED"
+    # nor for a call of a robot deleted since
+    deal_call = portal.run_robot("accrue", f"DEAL_{deal}", {"amount": 1})
+    rest(http, server, "bizproc.robot.delete", token, CODE="accrue")
+    answer = rest(http, server, "bizproc.event.send", handler_token, EVENT_TOKEN=deal_call)
+    assert answer["error"] == "ACCESS_DENIED"
 
 
 def test_uninstalling_the_app_removes_its_robots_and_activities(
