@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from kopilka.bitrix24.connections import Connection, get_connection
 from kopilka.bitrix24.errors import B24AccessDenied, B24BadRequest, B24Error, B24NotFound
 from kopilka.db.engine import run_in_transaction
@@ -68,6 +70,15 @@ async def run_call(services: Services, call_id: int) -> str | None:
         if call is None or call.state != "pending":
             return None
         connection = await get_connection(conn, call.portal_id)
+    if connection.status != "active":  # uninstalled meanwhile: the portal hears no more
+        gone = refusal(f"портал {connection.domain} отключён от Копилки")
+
+        async def end(conn: AsyncConnection) -> None:
+            await decide(conn, call_id, gone)
+            await finish(conn, call_id, "unanswered", services.now())
+
+        await run_in_transaction(services.engine, end)
+        return "unanswered"
     answer = call.answer
     if answer is None:
         decided = await perform(services, connection, call)
