@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from b24emu import errors
 from b24emu.auth import oauth_token
+from b24emu.pages import page_routes
 from b24emu.params import decode_request
 from b24emu.portal import Portal
 from b24emu.wire import php_json
@@ -75,6 +76,7 @@ def build_app(portal: Portal) -> Starlette:
             Route("/oauth/token/", token, methods=["GET", "POST"]),
             Route("/oauth/rest/{method}", oauth_rest, methods=["GET", "POST"]),
             Route("/rest/{path:path}", rest, methods=["GET", "POST"]),
+            *page_routes(portal),  # the UI side of apps: cards, frames, the BX24 stub
         ]
     )
 
