@@ -8,15 +8,21 @@ import asyncio
 import json
 import socket
 import threading
+from collections.abc import Iterator
 from html import escape
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+
+from b24emu import EmuServer, Portal
+
+CLIENT = "local.6a1b2c3d4e5f60.12345678"
 
 
 def free_socket() -> socket.socket:
@@ -81,7 +87,8 @@ class FrameApp:
                     f"{self.emu_url}/rest/{method}", json={**params, "auth": token}
                 )
                 assert answer.json().get("result") is True, answer.text
-        body = '<h1>Установщик</h1><button id="finish" onclick="BX24.installFinish()">Готово</button>'
+        body = '<h1>Установщик</h1><button id="finish" onclick="BX24.installFinish()">'
+        body += "Готово</button>"
         return self._page("installer", body + _shown(post))
 
     async def page(self, request: Request) -> Response:
@@ -142,3 +149,17 @@ BX24.init(function () {
   });
 });
 """
+
+
+@pytest.fixture(name="app")
+def app_fixture(server: EmuServer, portal: Portal) -> Iterator[FrameApp]:
+    portal.call("crm.contact.add", {"fields": {"NAME": "Анна", "LAST_NAME": "Смирнова"}})
+    with FrameApp(server.url) as frame_app:
+        portal.register_app(
+            CLIENT,
+            "secret",
+            ("crm", "placement", "user"),
+            app_url=frame_app.url + "/app",
+            install_url=frame_app.url + "/install",
+        )
+        yield frame_app

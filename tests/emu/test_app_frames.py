@@ -6,39 +6,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from html import unescape
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-import pytest
 
 from b24emu import EmuServer, Portal
-from tests.emu.frameapp import FrameApp
-
-CLIENT = "local.6a1b2c3d4e5f60.12345678"
-
-
-@pytest.fixture
-def app(server: EmuServer, portal: Portal) -> Iterator[FrameApp]:
-    portal.call("crm.contact.add", {"fields": {"NAME": "Анна", "LAST_NAME": "Смирнова"}})
-    with FrameApp(server.url) as frame_app:
-        portal.register_app(
-            CLIENT,
-            "secret",
-            ("crm", "placement", "user"),
-            app_url=frame_app.url + "/app",
-            install_url=frame_app.url + "/install",
-        )
-        yield frame_app
+from tests.emu.frameapp import CLIENT, FrameApp, app_fixture  # noqa: F401 - the fixture
 
 
 def frame_of(html: str) -> tuple[str, dict[str, str], str]:
     """The hidden form the portal page posts into the iframe: action, fields, frame name."""
     action = re.search(r'<form id="app-form" method="post" action="([^"]+)"', html)
     name = re.search(r'<iframe id="app-frame" name="([^"]+)"', html)
-    assert action is not None and name is not None, html
+    assert action is not None, html
+    assert name is not None, html
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html))
     return unescape(action.group(1)), {k: unescape(v) for k, v in fields.items()}, name.group(1)
 
@@ -59,7 +42,7 @@ def test_installer_until_install_finish(
 ) -> None:
     page = http.get(f"{server.url}/portal/apps/{CLIENT}/install?as=1")
     assert page.status_code == 200
-    sid, fields = post_frame(http, page.text)
+    sid, _fields = post_frame(http, page.text)
     posted = app.posts[-1]
     assert posted["path"] == "/install"
     assert posted["query"] == {
@@ -86,7 +69,8 @@ def test_installer_until_install_finish(
 
     # The installer bound a tab and an event, but nothing is live yet.
     assert rest(http, server, "app.info", form["AUTH_ID"])["result"]["INSTALLED"] is False
-    assert portal.placements and portal.events.bindings
+    assert portal.placements
+    assert portal.events.bindings
     card = http.get(f"{server.url}/portal/crm/contact/details/1/?as=1").text
     assert "tab-CRM_CONTACT_DETAIL_TAB" not in card
     portal.call("crm.contact.update", {"id": 1, "fields": {"NAME": "Аня"}})
@@ -140,7 +124,7 @@ def test_contact_tab_posts_as_the_acting_user(
     assert f'href="/portal/crm/contact/details/1/?as={user}&amp;tab=0"' in card
     page = http.get(f"{server.url}/portal/crm/contact/details/1/?as={user}&tab=0").text
     _action, _fields, name = frame_of(page)
-    sid, fields = post_frame(http, page)
+    sid, _fields = post_frame(http, page)
     assert name.endswith(f"|0|{sid}")
     posted = app.posts[-1]
     assert posted["path"] == "/tab"
@@ -178,16 +162,17 @@ def test_cards_show_the_record(server: EmuServer, portal: Portal, http: httpx.Cl
         "crm.contact.add",
         {"fields": {"NAME": "Пётр", "PHONE": [{"VALUE": "+79160000001", "VALUE_TYPE": "WORK"}]}},
     )["result"]
-    deal = portal.call(
-        "crm.deal.add", {"fields": {"TITLE": "Заказ", "CONTACT_IDS": [contact]}}
-    )["result"]
+    deal = portal.call("crm.deal.add", {"fields": {"TITLE": "Заказ", "CONTACT_IDS": [contact]}})[
+        "result"
+    ]
     portal.call(
         "crm.deal.productrows.set",
         {"id": deal, "rows": [{"PRODUCT_NAME": "Масло", "PRICE": 900, "QUANTITY": 2}]},
     )
     page = http.get(f"{server.url}/portal/crm/deal/details/{deal}/?as=2").text
     assert 'id="card-title">Заказ<' in page
-    assert 'data-stage="NEW"' in page and "Новая" in page
+    assert 'data-stage="NEW"' in page
+    assert "Новая" in page
     assert re.search(r'id="deal-amount">1800(\.00)? RUB', page)
     assert f'data-contact-id="{contact}"' in page
     assert re.search(r'<td class="name">Масло</td><td class="price">900(\.00)?</td>', page)

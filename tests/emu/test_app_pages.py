@@ -13,8 +13,7 @@ import pytest
 
 from b24emu import EmuServer, Portal
 from tests.browser.conftest import ARGS, _chromium_or_skip
-from tests.emu.frameapp import FrameApp
-from tests.emu.test_app_frames import CLIENT, app  # noqa: F401 - the fixture
+from tests.emu.frameapp import CLIENT, FrameApp, app_fixture  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -70,9 +69,7 @@ async def test_install_then_a_tab_in_chromium(
     assert reported["placement"]["placement"] == "CRM_CONTACT_DETAIL_TAB"
     assert reported["placement"]["options"]["ID"] == "1"
     assert reported["auth"]["access_token"] == posted["form"]["AUTH_ID"]
-    await page.wait_for_function(
-        "document.getElementById('app-frame').style.height === '321px'"
-    )
+    await page.wait_for_function("document.getElementById('app-frame').style.height === '321px'")
     assert json.loads(await frame.get_attribute("body", "data-resized"))["height"] == 321
     commands = await page.get_attribute("#app-frame", "data-commands")
     assert commands.split() == ["getInitData", "resizeWindow"]
