@@ -202,17 +202,9 @@ class Portal(Store):
 
     def add_user(self, name: str, last_name: str = "", admin: bool = False) -> int:
         """A new active employee (``profile`` reports ``ADMIN``); returns the user id."""
-        user_id = max(self.users, default=0) + 1
-        self.users[user_id] = {
-            "ID": str(user_id),
-            "ACTIVE": True,
-            "NAME": name,
-            "LAST_NAME": last_name,
-            "EMAIL": f"user{user_id}@{self.domain}",
-            "ADMIN": admin,
-            "UF_DEPARTMENT": [1],
-        }
-        return user_id
+        from b24emu.seed import add_user
+
+        return add_user(self, name, last_name, admin)
 
     def issue_tokens(self, client_id: str, user_id: int = 1) -> dict[str, Any]:
         """Fresh tokens for an app, in the §1.2.3 token-response shape."""
