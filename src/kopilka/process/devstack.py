@@ -46,7 +46,7 @@ from kopilka.process.worker import run_worker
 from kopilka.program.model import Program
 from kopilka.web.app import create_app
 
-SCOPES = ("crm", "im", "lists", "user", "bizproc", "catalog")
+SCOPES = ("crm", "im", "lists", "user", "bizproc", "catalog", "placement")
 APP_ID, APP_SECRET = "local.kopilka.demo", "demo-app-secret"
 
 
