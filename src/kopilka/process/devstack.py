@@ -206,6 +206,8 @@ async def kopilka_on_emulator(
                 "b24_token_url": f"{server.url}/oauth/token/",
             }
         )
+        if app and "b24_js_url" not in settings.model_fields_set:  # the portal's own BX24 copy
+            settings = settings.model_copy(update={"b24_js_url": f"{server.url}/bx24/api/v1/"})
         url = engine.url.render_as_string(hide_password=False)
         services = Services(engine=engine, database_url=url, settings=settings)
         web = uvicorn.Server(
@@ -269,7 +271,9 @@ async def _connect(
     app: bool,
 ) -> Connection:
     if app:  # the portal installs the app: ONAPPINSTALL reaches /b24/install
-        portal.register_app(client_id=APP_ID, client_secret=APP_SECRET, scopes=SCOPES)
+        portal.register_app(  # "Your handler path": the app page (the portal's DEFAULT frame)
+            client_id=APP_ID, client_secret=APP_SECRET, scopes=SCOPES, app_url=web_url + "/b24/app"
+        )
         posted = await asyncio.to_thread(portal.install_app, APP_ID, web_url + "/b24/install")
         member = str(posted.get("auth[member_id]") or portal.member_id)
         async with services.engine.connect() as conn:
