@@ -1,0 +1,35 @@
+"""The harness itself (tests/browser/b24portal.py): Kopilka's «Бонусы» tab opens inside the
+emulated portal's contact card in real Chromium, for the user the portal says is there."""
+
+from __future__ import annotations
+
+import pytest
+
+from kopilka.ledger.accrual import accrue
+from kopilka.ledger.book import ensure_customer
+from kopilka.lifecycle.service import active_program
+from tests.browser.b24portal import PortalUI, b24_fixture, open_app, open_card  # noqa: F401
+from tests.factories import ref
+
+pytestmark = pytest.mark.timeout(180)
+
+
+async def test_the_contact_tab_in_the_portal_card(b24: PortalUI) -> None:
+    h = b24.stack
+    anna = h.add_contact("Анна")
+    async with h.engine.begin() as conn:
+        book, _ = await active_program(conn, h.connection.portal_id, h.services.now())
+        customer = await ensure_customer(conn, h.connection.portal_id, f"contact:{anna}")
+        await accrue(
+            conn, book, customer_id=customer, amount=150_00, key=ref("k"),
+            reason="test", actor="test", now=h.services.now(),
+        )  # fmt: skip
+
+    frame = await open_card(b24.page, "contact", anna, as_user=1)
+    assert (await frame.inner_text("#available")).startswith("150")
+    assert "Иван Петров" in await frame.inner_text("body")
+    assert await b24.page.inner_text("#tab-CRM_CONTACT_DETAIL_TAB") == "Бонусы"
+    await b24.shot("b24-contact-tab")
+
+    frame = await open_app(b24.page, as_user=2)
+    assert "Мария Соколова" in await frame.inner_text("body")
