@@ -207,8 +207,6 @@ async def kopilka_on_emulator(
                 "b24_js_url": f"{server.url}/bx24/api/v1/",  # the emulator's BX24, not the web's
             }
         )
-        if app and "b24_js_url" not in settings.model_fields_set:  # the portal's own BX24 copy
-            settings = settings.model_copy(update={"b24_js_url": f"{server.url}/bx24/api/v1/"})
         url = engine.url.render_as_string(hide_password=False)
         services = Services(engine=engine, database_url=url, settings=settings)
         web = uvicorn.Server(
