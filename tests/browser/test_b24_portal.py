@@ -1,5 +1,5 @@
-"""The harness itself (tests/browser/b24portal.py): Kopilka's «Бонусы» tab opens inside the
-emulated portal's contact card in real Chromium, for the user the portal says is there."""
+"""The harness itself (tests/browser/b24portal.py): Kopilka's «Бонусы» tabs and its app page
+open inside the emulated portal in real Chromium, for the user the portal says is there."""
 
 from __future__ import annotations
 
@@ -31,5 +31,11 @@ async def test_the_contact_tab_in_the_portal_card(b24: PortalUI) -> None:
     assert await b24.page.inner_text("#tab-CRM_CONTACT_DETAIL_TAB") == "Бонусы"
     await b24.shot("b24-contact-tab")
 
-    frame = await open_app(b24.page, as_user=2)
+    deal = h.add_deal(anna, "1000")
+    frame = await open_card(b24.page, "deal", deal, as_user=2)
+    assert f"№{deal}" in await frame.inner_text("h1")
     assert "Мария Соколова" in await frame.inner_text("body")
+
+    frame = await open_app(b24.page, as_user=1)
+    assert "Иван Петров" in await frame.inner_text("body")
+    await b24.shot("b24-app-page")
