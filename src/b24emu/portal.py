@@ -263,7 +263,8 @@ class Portal(Store):
         return form
 
     def uninstall_app(self, client_id: str, clean: bool = False) -> None:
-        """Remove the app: ``ONAPPUNINSTALL`` (no tokens) to its handlers, bindings dropped."""
+        """Remove the app: ``ONAPPUNINSTALL`` (no tokens) to its handlers, bindings and
+        placements dropped."""
         app = self.auth.apps[client_id]
         with self.lock:
             for binding in list(self.events.bindings.values()):
@@ -275,6 +276,7 @@ class Portal(Store):
                 k: b for k, b in self.events.bindings.items() if b.app is not app
             }
             app.installed = False
+            self.placements[:] = [p for p in self.placements if p["app"] != client_id]
             for token in [t for t, a in self.auth.access.items() if a.app is app]:
                 del self.auth.access[token]
             for refresh in self.auth.refresh.values():

@@ -25,8 +25,12 @@ from b24emu.wire import php_json
 JSON = "application/json; charset=utf-8"
 
 
+#: REST answers may be read by pages of other origins (BX24.callMethod in an app's frame)
+CORS = {"Access-Control-Allow-Origin": "*"}
+
+
 def _json(status: int, body: Any) -> Response:
-    return Response(php_json(body), status_code=status, media_type=JSON)
+    return Response(php_json(body), status_code=status, media_type=JSON, headers=CORS)
 
 
 async def _params(request: Request) -> dict[str, Any]:

@@ -137,13 +137,17 @@ def _shown(post: dict[str, Any]) -> str:
     return f'<pre id="posted">{data}</pre><pre id="bx24">…</pre>'
 
 
-# After BX24.init: what the library reports, as JSON in #bx24 (then resize to 321 px high).
+# After BX24.init: what the library reports, as JSON in #bx24; user.current called from the
+# browser (BX24.callMethod) in body[data-rest]; then a resize to 321 px high.
 SCRIPT = """
 BX24.init(function () {
   var auth = BX24.getAuth();
   document.getElementById('bx24').textContent = JSON.stringify({
     placement: BX24.placement.info(), admin: BX24.isAdmin(), auth: auth,
     lang: BX24.getLang(), domain: BX24.getDomain()});
+  BX24.callMethod('user.current', {}, function (result) {
+    document.body.setAttribute('data-rest', JSON.stringify(result.data()));
+  });
   BX24.resizeWindow(700, 321, function (size) {
     document.body.setAttribute('data-resized', JSON.stringify(size));
   });

@@ -186,3 +186,20 @@ def test_cards_show_the_record(server: EmuServer, portal: Portal, http: httpx.Cl
     script = http.get(f"{server.url}/bx24/api/v1/")
     assert script.headers["content-type"].startswith("application/javascript")
     assert "installFinish" in script.text
+
+
+def test_uninstall_drops_the_tabs_and_installs_anew(
+    app: FrameApp, server: EmuServer, portal: Portal, http: httpx.Client
+) -> None:
+    install(http, server)
+    assert (
+        "tab-CRM_CONTACT_DETAIL_TAB" in http.get(f"{server.url}/portal/crm/contact/details/1/").text
+    )
+    portal.uninstall_app(CLIENT)
+    assert portal.placements == []
+    assert (
+        "tab-CRM_CONTACT_DETAIL_TAB"
+        not in http.get(f"{server.url}/portal/crm/contact/details/1/").text
+    )
+    post_frame(http, http.get(f"{server.url}/portal/apps/{CLIENT}/?as=1").text)
+    assert app.posts[-1]["path"] == "/install"  # the admin gets the installer again

@@ -35,7 +35,8 @@ async def frame_ready(page: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """The app frame once BX24.init ran: the frame, what it was posted, what BX24 reports."""
     handle = await page.wait_for_selector("iframe#app-frame")
     frame = await handle.content_frame()
-    await frame.wait_for_function("document.getElementById('bx24').textContent !== '…'")
+    shown = "(function (e) { return e !== null && e.textContent !== '…'; })"
+    await frame.wait_for_function(shown + "(document.getElementById('bx24'))")
     posted = json.loads(await frame.inner_text("#posted"))
     reported = json.loads(await frame.inner_text("#bx24"))
     return frame, posted, reported
@@ -73,6 +74,10 @@ async def test_install_then_a_tab_in_chromium(
     assert json.loads(await frame.get_attribute("body", "data-resized"))["height"] == 321
     commands = await page.get_attribute("#app-frame", "data-commands")
     assert commands.split() == ["getInitData", "resizeWindow"]
+    # BX24.callMethod from the frame: the portal's REST as the frame's user.
+    await frame.wait_for_selector("body[data-rest]", state="attached")
+    me = json.loads(await frame.get_attribute("body", "data-rest"))
+    assert (me["ID"], me["NAME"]) == ("2", "Мария")
 
     portal.call("crm.deal.add", {"fields": {"TITLE": "Заказ Марии"}})
     await frame.click("#to-deal")

@@ -3,7 +3,8 @@
  * Like the real one it lives in the app's frame, reads "<portal host>|<protocol>|<APP_SID>"
  * from window.name (set by the portal page on the iframe), and talks to the portal page by
  * cross-origin postMessage: "command:JSON arguments:callback id:APP_SID" up, "callback
- * id:JSON result" down. Only what an app needs here is implemented (docs/emulator.md).
+ * id:JSON result" down; BX24.callMethod calls the portal's REST from the browser. Only what
+ * an app needs here is implemented (docs/emulator.md).
  */
 (function () {
   "use strict";
@@ -67,7 +68,92 @@
     expiresAt = Date.now() + Number(auth.AUTH_EXPIRES) * 1000;
   }
 
+  // BX24.callMethod: the REST call from the browser, to the portal (window.name's host), with
+  // the frame's token; PHP-style form fields, as the real library sends them.
+  function formFields(value, prefix, out) {
+    if (value === null || value === undefined) {
+      return out;
+    }
+    if (typeof value === "object") {
+      Object.keys(value).forEach(function (key) {
+        formFields(value[key], prefix ? prefix + "[" + key + "]" : key, out);
+      });
+      if (Array.isArray(value) && value.length === 0 && prefix) {
+        out.push([prefix, ""]);
+      }
+      return out;
+    }
+    out.push([prefix, typeof value === "boolean" ? (value ? "Y" : "N") : String(value)]);
+    return out;
+  }
+
+  function AjaxResult(answer, status, query) {
+    this.answer = answer;
+    this.status = status;
+    this.query = query;
+  }
+  AjaxResult.prototype.data = function () {
+    return this.answer.result;
+  };
+  AjaxResult.prototype.error = function () {
+    return this.answer.error ? this.answer.error : null;
+  };
+  AjaxResult.prototype.error_description = function () {
+    return this.answer.error_description || "";
+  };
+  AjaxResult.prototype.total = function () {
+    return this.answer.total;
+  };
+  AjaxResult.prototype.more = function () {
+    return this.answer.next !== undefined;
+  };
+  AjaxResult.prototype.next = function (callback) {
+    if (!this.more()) {
+      return false;
+    }
+    var params = Object.assign({}, this.query.params, { start: this.answer.next });
+    callMethod(this.query.method, params, callback || this.query.callback);
+    return true;
+  };
+
+  function callMethod(method, params, callback, retried) {
+    var query = { method: method, params: params || {}, callback: callback };
+    var body = new URLSearchParams();
+    formFields(params || {}, "", []).forEach(function (pair) {
+      body.append(pair[0], pair[1]);
+    });
+    body.append("auth", data.AUTH_ID);
+    fetch(origin + "/rest/" + method + ".json", { method: "POST", body: body })
+      .then(function (response) {
+        return response.json().then(function (answer) {
+          if (answer.error === "expired_token" && !retried) {
+            BX24.refreshAuth(function () {
+              callMethod(method, params, callback, true);
+            });
+            return;
+          }
+          if (typeof callback === "function") {
+            callback(new AjaxResult(answer, response.status, query));
+          }
+        });
+      })
+      .catch(function (error) {
+        if (typeof callback === "function") {
+          callback(new AjaxResult({ error: "NETWORK", error_description: String(error) }, 0, query));
+        }
+      });
+  }
+
   var BX24 = {
+    callMethod: function (method, params, callback) {
+      if (ready()) {
+        callMethod(method, params, callback);
+      } else {
+        waiting.push(function () {
+          callMethod(method, params, callback);
+        });
+      }
+    },
     init: function (callback) {
       if (typeof callback !== "function") {
         return;
