@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     worker_stalled_after: float = 30.0
     #: The public URL of this Kopilka (for event handlers bound in app mode).
     public_url: str = "http://127.0.0.1:8000"
+    #: Bitrix24's JS library (BX24) for the pages Kopilka shows inside the portal (docs
+    #: /bitrix24.md); tests and the demo point it at the emulator's local copy.
+    b24_js_url: str = "https://api.bitrix24.com/api/v1/"
+    #: Seconds a page opened inside the portal stays signed in (never longer than the user's
+    #: own Bitrix24 token, AUTH_EXPIRES).
+    b24_frame_session_ttl: int = Field(default=3600, ge=60)
     #: Rejected /b24 requests recorded per source address and in all per minute; rows kept.
     b24_rejections_per_source: int = 20
     b24_rejections_per_minute: int = 200

@@ -12,14 +12,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kopilka.b24app.bindings import bind_placements
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection
+from kopilka.bitrix24.errors import B24InsufficientScope
 from kopilka.bitrix24.offers import provision_list
 from kopilka.bitrix24.offline.bindings import apply_bindings
 from kopilka.bitrix24.products import needs_catalog
 from kopilka.bitrix24.sections import SECTION_EVENTS
 from kopilka.domain.texts import TEXTS, say
 from kopilka.program.model import Program
+from kopilka.robots.registration import register_robots
 
 #: user field type per mapped role; titled field.<role> in the program's locale (domain.texts)
 CONTACT_FIELDS: dict[str, str] = {
@@ -83,6 +86,9 @@ class Provisioned:
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     events_bound: list[str] = field(default_factory=list)
+    placements_bound: list[str] = field(default_factory=list)  # app mode only
+    robots_registered: list[str] = field(default_factory=list)  # app mode only
+    missing_scopes: list[str] = field(default_factory=list)  # the app lacks them: not bound
     field_map: dict[str, Any] = field(default_factory=dict)
 
 
@@ -174,4 +180,13 @@ async def provision(
             client, events_for(program), handler_url, offline=offline, unbind=False
         )
         done.events_bound = sorted(name.split("_", 1)[1] for name in made)
+        base = handler_url.removesuffix("/b24/events")
+        try:  # an app without the scope still syncs: what is missing is reported
+            done.placements_bound = await bind_placements(client, base)
+        except B24InsufficientScope:
+            done.missing_scopes.append("placement")
+        try:
+            done.robots_registered = await register_robots(client, base + "/b24/robot")
+        except B24InsufficientScope:
+            done.missing_scopes.append("bizproc")
     return done

@@ -14,6 +14,8 @@ from sqlalchemy import text
 from kopilka.admin.pages import router as admin_router
 from kopilka.api.errors import install_error_handlers
 from kopilka.api.routes import router as api_router
+from kopilka.b24app.endpoints import router as b24app_router
+from kopilka.b24app.endpoints import static as b24app_static
 from kopilka.bitrix24.events import router as b24_router
 from kopilka.bitrix24.health import portal_health
 from kopilka.cabinet.pages import router as cabinet_router
@@ -45,6 +47,8 @@ def create_app(services: Services) -> FastAPI:
         InFlightLimit, limit=settings.max_in_flight, retry_after=settings.overload_retry_after
     )
     app.include_router(b24_router)
+    app.include_router(b24app_router)
+    app.mount("/b24/app/static", b24app_static, name="b24app-static")
     app.include_router(api_router)
     app.include_router(pos_router)
     app.include_router(cabinet_router)

@@ -2,6 +2,7 @@
 itself, with its constraints and triggers, lives in the Alembic migrations), one module per
 part: ``ledger``, ``bitrix24``, ``features``; every name is importable from here."""
 
+from kopilka.db.tables.app import b24_app_sessions
 from kopilka.db.tables.base import BIGINT_MAX, TZ, metadata
 from kopilka.db.tables.bitrix24 import (
     b24_catalog_sections,
@@ -60,6 +61,7 @@ __all__ = [
     "TZ",
     "accounts",
     "api_idempotency",
+    "b24_app_sessions",
     "b24_catalog_sections",
     "b24_connections",
     "b24_contact_state",

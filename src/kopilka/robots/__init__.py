@@ -1,0 +1,1 @@
+"""Robots and business-process activities: Kopilka's actions in Bitrix24 automation."""
