@@ -269,3 +269,33 @@ async def test_a_forged_session_or_token_grants_nothing(committed_engine: AsyncE
             )  # fmt: skip
             assert page.status_code == 401
         assert await grants(h.engine) == []
+
+
+async def test_the_level_the_deals_and_the_card_are_on_the_tab(
+    committed_engine: AsyncEngine,
+) -> None:
+    async with kopilka_on_emulator(committed_engine, program="car-service.yaml", app=True) as h:
+        phone = {"PHONE": [{"VALUE": "+7 916 123-45-67", "VALUE_TYPE": "MOBILE"}]}
+        anna = int(h.call("crm.contact.add", {"fields": {"NAME": "Анна", **phone}}))
+        boris = h.add_contact("Борис")  # no phone
+        async with httpx.AsyncClient(base_url=h.web_url) as web:
+            tab = await open_tab(h, web, 2, anna)
+            assert 'id="no-customer"' in tab.page.text  # no account yet: zeros, still usable
+            assert shown(tab.page.text, "available") == "0"
+            assert "До уровня «Серебряный»" in tab.page.text
+            assert "ещё сделок: 1" in tab.page.text
+            assert 'id="no-reasons"' in tab.page.text  # the program has no manual reasons
+            assert 'id="card-number">—' in tab.page.text
+            deal = h.add_deal(anna, "10000")
+            h.move(deal, "WON")
+            await h.settle()
+            await tab.post("/b24/app/contact")
+            assert "Серебряный" in tab.page.text
+            assert "До уровня «Золотой»" in tab.page.text
+            assert "ещё сделок: 2" in tab.page.text
+            await tab.post("/b24/app/contact/card")
+            assert notice(tab.page.text) == "ok: Карта +79161234567 выпущена."
+            assert shown(tab.page.text, "card-number") == "+79161234567"
+            no_phone = await open_tab(h, web, 2, boris)
+            await no_phone.post("/b24/app/contact/card")
+            assert notice(no_phone.page.text).startswith("error: Карта не выпущена: у контакта нет")
