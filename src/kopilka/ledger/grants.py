@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -54,6 +54,7 @@ async def granted_since(
     return int(total or 0)
 
 
+_GRANTER = ledger_transactions.c.rule_inputs.op("->>")(literal_column("'granter'"))
 #: advisory lock namespace: one manual grant at a time per (portal, granting person)
 GRANTER_LOCK = 0x6B6F67
 
@@ -71,7 +72,8 @@ async def granted_by(conn: AsyncConnection, book: Book, granter: str, since: dat
         .where(
             tx.portal_id == book.portal_id,
             tx.kind == "accrual",
-            tx.rule_inputs["granter"].astext == granter,
+            _GRANTER == granter,
+            tx.rule_inputs.op("?")(literal_column("'granter'")),  # the index's predicate
             tx.effective_at >= since,
             accounts.c.kind == "customer",
             reversal.c.id.is_(None),
