@@ -84,10 +84,12 @@ def shown(html: str, element: str) -> str:
     return found.group(1).strip()
 
 
-async def open_tab(h: Harness, web: httpx.AsyncClient, user_id: int, contact: int) -> Tab:
+async def open_tab(
+    h: Harness, web: httpx.AsyncClient, user_id: int, contact: int, lang: str = "ru"
+) -> Tab:
     page = await web.post(
         "/b24/app/contact",
-        params={"DOMAIN": h.portal.domain, "PROTOCOL": "0", "LANG": "ru"},
+        params={"DOMAIN": h.portal.domain, "PROTOCOL": "0", "LANG": lang},
         data=placement_form(h, user_id, contact, "CRM_CONTACT_DETAIL_TAB"),
     )
     return Tab(web, page, contact)
@@ -282,8 +284,7 @@ async def test_the_level_the_deals_and_the_card_are_on_the_tab(
             tab = await open_tab(h, web, 2, anna)
             assert 'id="no-customer"' in tab.page.text  # no account yet: zeros, still usable
             assert shown(tab.page.text, "available") == "0"
-            assert "До уровня «Серебряный»" in tab.page.text
-            assert "ещё сделок: 1" in tab.page.text
+            assert 'id="next-level">До уровня «Серебряный»: ещё сделок: 1<' in tab.page.text
             assert 'id="no-reasons"' in tab.page.text  # the program has no manual reasons
             assert 'id="card-number">—' in tab.page.text
             deal = h.add_deal(anna, "10000")
@@ -291,11 +292,15 @@ async def test_the_level_the_deals_and_the_card_are_on_the_tab(
             await h.settle()
             await tab.post("/b24/app/contact")
             assert "Серебряный" in tab.page.text
-            assert "До уровня «Золотой»" in tab.page.text
-            assert "ещё сделок: 2" in tab.page.text
+            assert "До уровня «Золотой»: ещё сделок: 2" in tab.page.text
             await tab.post("/b24/app/contact/card")
             assert notice(tab.page.text) == "ok: Карта +79161234567 выпущена."
             assert shown(tab.page.text, "card-number") == "+79161234567"
             no_phone = await open_tab(h, web, 2, boris)
             await no_phone.post("/b24/app/contact/card")
             assert notice(no_phone.page.text).startswith("error: Карта не выпущена: у контакта нет")
+            english = await open_tab(h, web, 2, boris, lang="en")  # a portal in English
+            assert "<h1>Bonus points</h1>" in english.page.text
+            assert "To «Серебряный»: deals to go: 1" in english.page.text
+            await english.post("/b24/app/contact/card")
+            assert notice(english.page.text).startswith("error: No card: the contact has no phone")

@@ -33,7 +33,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "level": {"ru": "Уровень", "en": "Level"},
     "no_level": {"ru": "пока без уровня", "en": "no level yet"},
     "to_next": {"ru": "До уровня «{title}»", "en": "To «{title}»"},
-    "deals_left": {"ru": "ещё сделок: {n}", "en": "{n} more deals"},
+    "deals_left": {"ru": "ещё сделок: {n}", "en": "deals to go: {n}"},
     "card": {"ru": "Бонусная карта", "en": "Bonus card"},
     "card_issue": {"ru": "Выпустить карту", "en": "Issue the card"},
     "card_reissue": {"ru": "Выпустить заново", "en": "Issue again"},
