@@ -49,7 +49,14 @@ async def _tab(request: Request, action: Action | None = None) -> HTMLResponse:
         page = await contact_page(
             conn, book, program, frame.user, frame.entity_id, now, before=_before(form)
         )
-    context = page | {"program": program, "notice": notice, "points_word": points_word}
+    # A refused grant keeps what the manager typed; a done one starts a fresh form.
+    sent = form if notice is not None and not notice.ok else {}
+    context = page | {
+        "program": program,
+        "notice": notice,
+        "points_word": points_word,
+        "sent": {k: sent.get(k, "")[:500] for k in ("reason", "amount", "comment")},
+    }
     status = 200 if notice is None or notice.ok else 422
     return await render(request, frame, "contact.html", context, status=status)
 

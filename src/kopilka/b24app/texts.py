@@ -78,6 +78,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Ваш лимит начислений: {limit} в {period}, осталось {left}.",
         "en": "Your grant limit: {limit} a {period}, {left} left.",
     },
+    "in_period": {"ru": "в {period}", "en": "a {period}"},
     "per_day": {"ru": "день", "en": "day"},
     "per_week": {"ru": "неделю", "en": "week"},
     "per_month": {"ru": "месяц", "en": "month"},
