@@ -233,6 +233,8 @@ async def test_each_manager_is_held_to_their_own_limit_which_the_owner_sets(
             )
             assert notice(page.text) == "ok: Лимит сохранён."
             assert "Олег Смирнов" in page.text  # the name already known is kept
+            back = await web.post("/b24/app", data={"sid": owner})  # «← К настройкам»
+            assert back.status_code == 200, back.text
             assert (await oleg.grant("apology", "100", "ещё опоздание")).startswith("ok:")
         done = await grants(h.engine)
         applied = [
