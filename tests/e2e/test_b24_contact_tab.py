@@ -40,13 +40,6 @@ def placement_form(h: Harness, user_id: int, entity: int, placement: str) -> dic
     }
 
 
-def add_user(h: Harness, user_id: int, name: str, last: str) -> None:
-    h.portal.users[user_id] = {
-        "ID": str(user_id), "ACTIVE": True, "NAME": name, "LAST_NAME": last,
-        "EMAIL": f"u{user_id}@emu.bitrix24.test", "ADMIN": False, "UF_DEPARTMENT": [1],
-    }  # fmt: skip
-
-
 class Tab:
     """A manager's open tab: its session, and its forms posted as the page posts them."""
 
@@ -182,7 +175,7 @@ async def test_each_manager_is_held_to_their_own_limit_which_the_owner_sets(
     committed_engine: AsyncEngine,
 ) -> None:
     async with kopilka_on_emulator(committed_engine, program=TRAVEL, app=True) as h:
-        add_user(h, 3, "Олег", "Смирнов")
+        assert h.portal.add_user("Олег", "Смирнов") == 3
         anna, boris = h.add_contact("Анна"), h.add_contact("Борис")
         async with httpx.AsyncClient(base_url=h.web_url) as web:
             # A manager cannot open the owner's page.
@@ -301,6 +294,18 @@ async def test_the_level_the_deals_and_the_card_are_on_the_tab(
             no_phone = await open_tab(h, web, 2, boris)
             await no_phone.post("/b24/app/contact/card")
             assert notice(no_phone.page.text).startswith("error: Карта не выпущена: у контакта нет")
+            for n in range(22):  # 22 entries: a page of 20, then the 2 oldest
+                await with_points(h, boris, n + 1)
+            pages = await open_tab(h, web, 2, boris)
+            first = re.findall(r'data-entry="(\d+)"', pages.page.text)
+            assert len(first) == 20
+            assert 'id="older"' in pages.page.text
+            await pages.post("/b24/app/contact", before=first[-1])
+            rest = re.findall(r'data-entry="(\d+)"', pages.page.text)
+            assert [int(x) for x in rest] == sorted((int(x) for x in rest), reverse=True)
+            assert len(rest) == 2
+            assert int(rest[0]) < int(first[-1])
+            assert 'id="older"' not in pages.page.text
             english = await open_tab(h, web, 2, boris, lang="en")  # a portal in English
             assert "<h1>Bonus points</h1>" in english.page.text
             assert "To «Серебряный»: deals to go: 1" in english.page.text

@@ -31,7 +31,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "deal": {"ru": "Сделка", "en": "Deal"},
     "program": {"ru": "Программа", "en": "Program"},
 }
-TEXTS |= CONTACT_WORDS  # the contact tab's and the permissions page's, in their own module
+TEXTS |= CONTACT_WORDS  # the contact tab's and the permissions page's, in a module of their own
 
 
 def translator(lang: str) -> Callable[..., str]:
