@@ -196,7 +196,7 @@ async def test_each_manager_is_held_to_their_own_limit_which_the_owner_sets(
             assert page.status_code == 200, page.text
             assert 'id="no-limits"' in page.text
             owner = meta_sid(page.text)
-            for who, amount, name in (("manager", "1000", ""), ("3", "300", "Олег Смирнов")):
+            for who, amount, name in (("manager", "1\u00a0000", ""), ("3", "300", "Олег Смирнов")):
                 page = await web.post(
                     "/b24/app/permissions/save",
                     data={"sid": owner, "who": who, "user_name": name, "max_total": amount,

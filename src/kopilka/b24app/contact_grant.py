@@ -42,6 +42,11 @@ def points_word(lang: str, minor: int) -> str:
     return f"{format_points(minor)} {plural_ru(minor, 'балл', 'балла', 'баллов')}"
 
 
+def typed_number(raw: str) -> str:
+    """A number as a manager types it: «1 000», «1\u00a0000», «12,5» → ``1000``, ``12.5``."""
+    return "".join(raw.split()).replace(",", ".")
+
+
 def period_word(t: Callable[..., str], kind: str | None) -> str:
     return t(f"per_{kind}") if kind else ""
 
@@ -64,7 +69,7 @@ async def grant_from_tab(services: Services, frame: Frame, form: dict[str, str])
     key = form.get("key", "")
     if not _KEY.match(key):
         return Notice(False, t("reopen"))
-    raw = form.get("amount", "").strip().replace(" ", "").replace(",", ".")
+    raw = typed_number(form.get("amount", ""))
     try:
         amount = to_minor(raw) if raw else None
     except KopilkaError:

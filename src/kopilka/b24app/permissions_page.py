@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kopilka.b24app.contact_grant import Notice, points_word
+from kopilka.b24app.contact_grant import Notice, points_word, typed_number
 from kopilka.b24app.frames import open_frame, refused, render
 from kopilka.b24app.permissions import PERIODS, granter_id, limits, remove_limit, set_limit
 from kopilka.b24app.schemas import Frame, FrameRefused
@@ -75,7 +75,7 @@ async def _save(services: Services, frame: Frame, form: dict[str, str]) -> Notic
     if who != "manager" and not re.fullmatch(r"[0-9]{1,12}", who):
         return Notice(False, t("limit_bad_who"))
     try:
-        raw = form.get("max_total", "").strip().replace(" ", "").replace(",", ".")
+        raw = typed_number(form.get("max_total", ""))
         max_total = to_minor(raw, allow_zero=True)
     except KopilkaError:
         return Notice(False, t("limit_bad_amount"))
