@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.b24app.permissions import set_limit
 from kopilka.db.engine import run_in_transaction
-from tests.browser.b24portal import PortalUI, b24_fixture, open_card
+from tests.browser.b24portal import PortalUI, b24_fixture, open_app, open_card
 
 __all__ = ["b24_fixture"]
 pytestmark = pytest.mark.timeout(180)
@@ -58,3 +58,41 @@ async def test_a_manager_grants_a_review_bonus_and_one_over_quota_is_refused(b24
     assert await frame.inner_text("#available") == "500"  # nothing was written
     assert await frame.input_value("#grant-comment") == "задержка вылета"  # kept to correct
     await b24.shot("b24-contact-tab-over-quota")
+
+
+async def test_the_owner_sets_a_managers_limit_on_the_permissions_page(b24: PortalUI) -> None:
+    h = b24.stack
+    oleg = h.portal.add_user("Олег", "Смирнов")
+    anna = h.add_contact("Анна")
+    frame = await open_app(b24.page, as_user=1)
+    # The settings page's way to «Кто сколько может начислять»: a form carrying the page's session.
+    await frame.evaluate(
+        """() => {
+          const form = document.createElement("form");
+          form.method = "post";
+          form.action = "/b24/app/permissions";
+          const sid = document.createElement("input");
+          sid.type = "hidden";
+          sid.name = "sid";
+          sid.value = document.querySelector('meta[name="kopilka-session"]').content;
+          form.appendChild(sid);
+          document.body.appendChild(form);
+          form.submit();
+        }"""
+    )
+    await frame.wait_for_selector("#limit-form")
+    await frame.fill("#limit-who", str(oleg))
+    await frame.fill("#limit-name", "Олег Смирнов")
+    await frame.fill("#limit-max", "200")
+    await frame.select_option("#limit-period", "week")
+    await frame.click("#limit-save")
+    await frame.wait_for_selector("#notice")
+    assert await frame.inner_text("#notice") == "Лимит сохранён."
+    row = await frame.inner_text(f'tr[data-limit="user:{oleg}"]')
+    assert "Олег Смирнов" in row
+    assert "200 баллов" in row
+    assert "Иван Петров" in row  # who changed it
+    await b24.shot("b24-permissions")
+
+    frame = await open_card(b24.page, "contact", anna, as_user=oleg)
+    assert "200 баллов в неделю" in await frame.inner_text("#my-limit")

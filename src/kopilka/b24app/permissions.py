@@ -42,6 +42,12 @@ class Limit:
     updated_at: datetime
 
     @property
+    def changed_by(self) -> str:
+        """Who changed it, as a person reads it: «Иван Петров» for ``b24:user:1 Иван Петров``."""
+        head, _, name = self.updated_by.partition(" ")
+        return name if head.startswith("b24:user:") and name else self.updated_by
+
+    @property
     def label(self) -> str:
         return f"user:{self.user_id}" if self.user_id is not None else f"role:{self.role}"
 
