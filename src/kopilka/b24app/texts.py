@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kopilka.b24app.contact_texts import CONTACT_WORDS
+
 TEXTS: dict[str, dict[str, str]] = {
     "app": {"ru": "Копилка — бонусная программа", "en": "Kopilka — loyalty program"},
     "refused": {"ru": "Страница не открыта", "en": "The page could not be opened"},
@@ -29,6 +31,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "deal": {"ru": "Сделка", "en": "Deal"},
     "program": {"ru": "Программа", "en": "Program"},
 }
+TEXTS |= CONTACT_WORDS  # the contact tab's and the permissions page's, in a module of their own
 
 
 def translator(lang: str) -> Callable[..., str]:

@@ -19,6 +19,7 @@ from kopilka.bitrix24.errors import B24Error, B24NotFound
 from kopilka.bitrix24.writeback import refresh_contacts, timeline_write
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import InvalidCommand, NotFound
+from kopilka.domain.manual import Granter
 from kopilka.domain.texts import points, reason, say
 from kopilka.ledger.book import ensure_customer
 from kopilka.ledger.grants import grant
@@ -90,10 +91,12 @@ async def grant_on_portal(
     key: str,
     now: datetime,
     comment: str | None = None,
+    granter: Granter | None = None,
 ) -> tuple[Posted, bool]:
     """Grant a manual bonus to a portal contact; (the posting, whether the portal was updated).
 
-    The contact must exist in the portal. When the portal cannot be reached after the grant, the
+    The contact must exist in the portal; ``granter``: the person granting, held to their own
+    limit (``ledger.grants``). When the portal cannot be reached after the grant, the
     grant stands and its writes stay queued for the next sync.
     """
     client = services.client_for(connection)
@@ -121,6 +124,7 @@ async def grant_on_portal(
             now=now,
             comment=comment,
             source=f"manual grant by {actor}",
+            granter=granter,
         )
         await reflect_grant(conn, book, program, connection.portal_id, contact_id, posted, now)
         return posted

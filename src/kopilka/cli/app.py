@@ -28,6 +28,7 @@ from kopilka.cli.common import (
     run,
     with_book,
 )
+from kopilka.cli.grants import register as register_grants
 from kopilka.cli.portals import register as register_portals
 from kopilka.cli.programs import register as register_programs
 from kopilka.cli.render import balance_table, explain_text, history_table, program_summary
@@ -406,4 +407,5 @@ register_cards(app)
 register_secrets(app)
 register_programs(app)
 register_portals(app)
+register_grants(app)
 register_backup(app)

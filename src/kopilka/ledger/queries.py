@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, or_, select
+from sqlalchemy import Row, bindparam, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.db.tables import accounts, ledger_entries, ledger_transactions, lots
@@ -100,11 +100,19 @@ class HistoryLine:
     effective_at: datetime
     created_at: datetime
     reverses_id: int | None
+    reference: str = ""  # what the entry belongs to, e.g. "deal:123"
 
 
 async def history(
-    conn: AsyncConnection, book: Book, customer_id: int, *, limit: int = 100
+    conn: AsyncConnection,
+    book: Book,
+    customer_id: int,
+    *,
+    limit: int = 100,
+    before: int | None = None,
 ) -> list[HistoryLine]:
+    """The customer's entries, newest first; ``before``: only entries older than that id (the
+    next page)."""
     mine = select(accounts.c.id).where(
         accounts.c.program_id == book.program_id, accounts.c.customer_id == customer_id
     )
@@ -121,12 +129,14 @@ async def history(
             ledger_transactions.c.effective_at,
             ledger_transactions.c.created_at,
             ledger_transactions.c.reverses_id,
+            ledger_transactions.c.reference,
             func.coalesce(customer_amount, 0).label("amount"),
             func.coalesce(held_amount, 0).label("held"),
         )
         .join(ledger_entries, ledger_entries.c.transaction_id == ledger_transactions.c.id)
         .join(accounts, accounts.c.id == ledger_entries.c.account_id)
         .where(or_(ledger_entries.c.account_id.in_(mine)))
+        .where(ledger_transactions.c.id < before if before is not None else true())
         .group_by(ledger_transactions.c.id)
         .order_by(ledger_transactions.c.id.desc())
         .limit(limit)
@@ -144,6 +154,7 @@ async def history(
             r.effective_at,
             r.created_at,
             r.reverses_id,
+            r.reference,
         )
         for r in rows
     ]

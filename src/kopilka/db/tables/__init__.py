@@ -2,7 +2,7 @@
 itself, with its constraints and triggers, lives in the Alembic migrations), one module per
 part: ``ledger``, ``bitrix24``, ``features``; every name is importable from here."""
 
-from kopilka.db.tables.app import b24_app_sessions
+from kopilka.db.tables.app import b24_app_sessions, b24_grant_limits
 from kopilka.db.tables.base import BIGINT_MAX, TZ, metadata
 from kopilka.db.tables.bitrix24 import (
     b24_catalog_sections,
@@ -71,6 +71,7 @@ __all__ = [
     "b24_deals",
     "b24_dirty_deals",
     "b24_event_delivery",
+    "b24_grant_limits",
     "b24_offer_inputs",
     "b24_outbox",
     "b24_portal_health",

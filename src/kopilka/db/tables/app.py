@@ -1,4 +1,5 @@
-"""The Bitrix24 application's own tables: sessions of the pages framed in the portal."""
+"""The Bitrix24 application's own tables: sessions of the pages framed in the portal, limits on
+manual grants per person (R-11)."""
 
 from __future__ import annotations
 
@@ -17,4 +18,18 @@ b24_app_sessions = Table(
     Column("lang", Text, nullable=False),
     Column("created_at", TZ, nullable=False),
     Column("expires_at", TZ, nullable=False),
+)
+
+b24_grant_limits = Table(
+    "b24_grant_limits",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("role", Text),  # 'manager', or NULL for a user's own limit
+    Column("user_id", BigInteger),
+    Column("user_name", Text, nullable=False),
+    Column("max_total", BigInteger, nullable=False),  # kopecks of points
+    Column("period", Text, nullable=False),  # day | week | month | year
+    Column("updated_by", Text, nullable=False),
+    Column("updated_at", TZ, nullable=False),
 )
