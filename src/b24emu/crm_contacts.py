@@ -175,6 +175,8 @@ def _register(kind: Kind, update_missing: str) -> None:
     @method(f"crm.{name}.get", "crm")
     def get(call: Call) -> Any:
         entity_id = _existing(call, kind, "Not found")
+        if (name, entity_id) in call.portal.crm_hidden.get(call.user_id, ()):
+            raise legacy("Access denied.")
         return entities.full(call.portal, kind, kind.records(call.portal)[entity_id])
 
     @method(f"crm.{name}.list", "crm")

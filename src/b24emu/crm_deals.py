@@ -193,6 +193,8 @@ def deal_add(call: Call) -> Any:
 @method("crm.deal.get", "crm")
 def deal_get(call: Call) -> Any:
     record = get_deal(call.portal, entities.require_id(call.params))
+    if ("deal", int(record["ID"])) in call.portal.crm_hidden.get(call.user_id, ()):
+        raise legacy("Access denied.")
     return entities.full(call.portal, DEAL, record)
 
 

@@ -20,6 +20,9 @@ class Store:
         self.clock: Callable[[], datetime] | None = None  # set to freeze/shift portal time
         self.seq: dict[str, int] = {}
         self.users: dict[int, dict[str, Any]] = {}
+        # user id -> {("contact" | "deal" | "company", id)} the user may not read (CRM rights:
+        # their *.get answers "Access denied.", as the portal does for a record outside them)
+        self.crm_hidden: dict[int, set[tuple[str, int]]] = {}
         self.deals: dict[int, dict[str, Any]] = {}
         self.contacts: dict[int, dict[str, Any]] = {}
         self.companies: dict[int, dict[str, Any]] = {}

@@ -133,3 +133,40 @@ async def test_a_forged_or_foreign_token_is_refused_recorded_and_opens_nothing(
             assert page.status_code == 401
         assert await count(h.engine, b24_app_sessions) == 0
         assert await count(h.engine, b24_rejected_events) >= before + 4
+
+
+async def test_a_tab_serves_only_a_record_its_user_may_read_and_only_that_record(
+    committed_engine: AsyncEngine,
+) -> None:
+    async with kopilka_on_emulator(committed_engine, app=True) as h:
+        anna, oleg = h.add_contact("Анна"), h.add_contact("Олег")
+        await with_points(h, anna, 150)
+        await with_points(h, oleg, 70)
+        h.portal.crm_hidden[2] = {("contact", oleg)}  # Мария's CRM rights do not show Олег
+        async with httpx.AsyncClient(base_url=h.web_url) as web:
+
+            async def tab(user: int, contact: int, placement: str = "CRM_CONTACT_DETAIL_TAB",
+                          path: str = "/b24/app/contact") -> httpx.Response:  # fmt: skip
+                form = placement_form(h, user, placement, contact)
+                return await web.post(path, params=query(h), data=form)
+
+            hidden = await tab(2, oleg)
+            assert hidden.status_code == 403
+            assert "70" not in hidden.text
+            assert (await tab(1, oleg)).status_code == 200  # the admin may read him
+            missing = await tab(1, 999_999)  # a record the portal does not have
+            assert missing.status_code == 403
+            # A deal tab's form posted to the contact tab is not the contact tab.
+            assert (await tab(1, anna, placement="CRM_DEAL_DETAIL_TAB")).status_code == 400
+
+            page = await tab(2, anna)
+            assert page.status_code == 200
+            sid = page.text.split('name="kopilka-session" content="')[1].split('"')[0]
+            # Anna's session cannot be turned to Олег, nor to a deal's tab.
+            other = await web.post("/b24/app/contact", data={"sid": sid, "entity": str(oleg)})
+            assert other.status_code == 403
+            assert "70" not in other.text
+            deal = await web.post("/b24/app/deal", data={"sid": sid, "entity": str(anna)})
+            assert deal.status_code == 403
+            same = await web.post("/b24/app/contact", data={"sid": sid})
+            assert 'id="available">150' in same.text

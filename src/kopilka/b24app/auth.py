@@ -27,7 +27,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.b24app.schemas import AppUser, Frame, FrameRefused
-from kopilka.b24app.sessions import open_session, session_user
+from kopilka.b24app.sessions import open_session, session_of
 from kopilka.bitrix24.connections import Connection, find_connection, get_connection
 from kopilka.bitrix24.rejections import record_rejection
 from kopilka.db.engine import run_in_transaction
@@ -59,8 +59,16 @@ def entity_of(options: str | None) -> int | None:
     return int(raw)
 
 
-async def _whoami(services: Services, connection: Connection, auth_id: str) -> dict[str, Any]:
-    """The portal's own word on the token's user: ``user.current`` and ``profile`` answers."""
+#: the CRM record a tab shows, read with the user's own token: the portal applies the user's
+#: access rights, so a tab is never opened on a record its user may not see
+RECORD_READ = {"CRM_CONTACT_DETAIL_TAB": "crm.contact.get", "CRM_DEAL_DETAIL_TAB": "crm.deal.get"}
+
+
+async def _whoami(
+    services: Services, connection: Connection, auth_id: str, record: str | None
+) -> dict[str, Any]:
+    """The portal's own word on the token's user — ``user.current`` and ``profile`` — and,
+    for a CRM tab, whether that user may read the record (``record``: the read command)."""
     assert connection.client_endpoint is not None
     if services.http is None:
         services.http = httpx.AsyncClient(timeout=services.settings.b24_timeout)
@@ -70,6 +78,8 @@ async def _whoami(services: Services, connection: Connection, auth_id: str) -> d
         "cmd[user]": "user.current",
         "cmd[profile]": "profile",
     }
+    if record:
+        form["cmd[record]"] = record
     try:
         answer = await services.http.post(
             connection.client_endpoint + "batch", data=form, timeout=services.settings.b24_timeout
@@ -86,6 +96,8 @@ async def _whoami(services: Services, connection: Connection, auth_id: str) -> d
         results = {}
     user = results.get("user") if isinstance(results.get("user"), dict) else {}
     profile = results.get("profile") if isinstance(results.get("profile"), dict) else {}
+    if record and not isinstance(results.get("record"), dict):
+        raise FrameRefused("the portal does not show you this record", status=403)
     return {"user": user, "profile": profile}
 
 
@@ -132,13 +144,21 @@ async def _connection(services: Services, member_id: str, app_token: str) -> Con
     return connection
 
 
-async def enter(services: Services, form: dict[str, str], lang: str, remote: str) -> Frame:
-    """A placement's first POST, proven; a session opened for the page."""
+async def enter(
+    services: Services, form: dict[str, str], route: str, lang: str, remote: str
+) -> Frame:
+    """A placement's first POST to the page of placement ``route``, proven; a session opened
+    for that page (and its record)."""
     try:
         member_id, auth_id, app_token, placement = _claims(form)
+        if route != "DEFAULT" and placement != route:
+            raise FrameRefused(f"this page is the {route} placement, not {placement}", status=400)
         entity = entity_of(form.get("PLACEMENT_OPTIONS"))
+        if route in RECORD_READ and entity is None:
+            raise FrameRefused("the tab names no record", status=400)
+        record = f"{RECORD_READ[route]}?id={entity}" if route in RECORD_READ else None
         connection = await _connection(services, member_id, app_token)
-        user = _user_of(connection, await _whoami(services, connection, auth_id), lang)
+        user = _user_of(connection, await _whoami(services, connection, auth_id, record), lang)
     except FrameRefused as exc:
         log.warning("framed page refused: %s (from %s)", exc.message, remote)
         await record_rejection(
@@ -153,10 +173,17 @@ async def enter(services: Services, form: dict[str, str], lang: str, remote: str
     ttl = min(services.settings.b24_frame_session_ttl, _expires(form))
 
     async def unit(conn: AsyncConnection) -> str:
-        return await open_session(conn, user, services.now(), timedelta(seconds=ttl))
+        return await open_session(
+            conn,
+            user,
+            services.now(),
+            timedelta(seconds=ttl),
+            placement=route,
+            entity_id=entity if route in RECORD_READ else None,
+        )
 
     session = await run_in_transaction(services.engine, unit)
-    return Frame(user=user, session=session, placement=placement, entity_id=entity)
+    return Frame(user=user, session=session, placement=route, entity_id=entity)
 
 
 def _expires(form: dict[str, str]) -> int:
@@ -164,13 +191,20 @@ def _expires(form: dict[str, str]) -> int:
     return max(60, int(raw)) if raw.isdigit() and len(raw) < 8 else 3600
 
 
-async def resume(services: Services, sid: str, placement: str, entity: int | None) -> Frame:
-    """A later request of the same page: its session, still live."""
+async def resume(services: Services, sid: str, route: str, entity: int | None) -> Frame:
+    """A later request of the same page: its session, still live. A CRM tab's session serves
+    its own record on its own page only (the record was checked against the user's rights when
+    the tab opened); the app's pages take any session of the user (they check the role)."""
     async with services.engine.connect() as conn:
-        user = await session_user(conn, sid, services.now())
-    if user is None:
+        found = await session_of(conn, sid, services.now())
+    if found is None:
         raise FrameRefused("the page's session has ended: reopen the tab")
-    return Frame(user=user, session=sid, placement=placement, entity_id=entity)
+    user, placement, record = found
+    if route in RECORD_READ:
+        if placement != route or (entity is not None and entity != record):
+            raise FrameRefused("this session belongs to another page: reopen the tab", status=403)
+        entity = record
+    return Frame(user=user, session=sid, placement=route, entity_id=entity)
 
 
 async def portal_origin(services: Services, portal_id: int) -> str:

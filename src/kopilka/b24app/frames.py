@@ -56,7 +56,7 @@ async def open_frame(request: Request, placement: str) -> tuple[Frame, dict[str,
         return await resume(services, sid, placement, _entity(form)), form
     remote = request.client.host if request.client else ""
     lang = "en" if request.query_params.get("LANG", "").lower() == "en" else "ru"
-    frame = await enter(services, form, lang, remote)
+    frame = await enter(services, form, placement, lang, remote)
     return frame, form
 
 

@@ -24,8 +24,17 @@ def _hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-async def open_session(conn: AsyncConnection, user: AppUser, now: datetime, ttl: timedelta) -> str:
-    """A new session for ``user`` (the portal's expired ones are swept on the way)."""
+async def open_session(
+    conn: AsyncConnection,
+    user: AppUser,
+    now: datetime,
+    ttl: timedelta,
+    *,
+    placement: str,
+    entity_id: int | None,
+) -> str:
+    """A new session for ``user`` on the page ``placement`` (of record ``entity_id``); the
+    portal's expired sessions are swept on the way."""
     await conn.execute(
         delete(b24_app_sessions).where(
             b24_app_sessions.c.portal_id == user.portal_id, b24_app_sessions.c.expires_at < now
@@ -40,6 +49,8 @@ async def open_session(conn: AsyncConnection, user: AppUser, now: datetime, ttl:
             user_name=user.name[:200],
             is_admin=user.is_admin,
             lang=user.lang,
+            placement=placement,
+            entity_id=entity_id,
             created_at=now,
             expires_at=now + ttl,
         )
@@ -47,21 +58,33 @@ async def open_session(conn: AsyncConnection, user: AppUser, now: datetime, ttl:
     return token
 
 
-async def session_user(conn: AsyncConnection, token: str, now: datetime) -> AppUser | None:
-    """The user of a live session, None for an unknown, malformed or expired token."""
+async def session_of(
+    conn: AsyncConnection, token: str, now: datetime
+) -> tuple[AppUser, str, int | None] | None:
+    """The user of a live session, with the page (placement, record) it was opened for; None
+    for an unknown, malformed or expired token."""
     if not 20 <= len(token) <= 100 or not set(token) <= _SID_CHARS:
         return None
     s = b24_app_sessions.c
     row = (
         await conn.execute(
-            select(s.portal_id, s.user_id, s.user_name, s.is_admin, s.lang, portals.c.member_id)
+            select(
+                s.portal_id,
+                s.user_id,
+                s.user_name,
+                s.is_admin,
+                s.lang,
+                s.placement,
+                s.entity_id,
+                portals.c.member_id,
+            )
             .join(portals, portals.c.id == s.portal_id)
             .where(s.token_hash == _hash(token), s.expires_at > now)
         )
     ).first()
     if row is None:
         return None
-    return AppUser(
+    user = AppUser(
         portal_id=row.portal_id,
         member_id=row.member_id,
         user_id=row.user_id,
@@ -69,3 +92,4 @@ async def session_user(conn: AsyncConnection, token: str, now: datetime) -> AppU
         is_admin=row.is_admin,
         lang=row.lang,
     )
+    return user, row.placement, row.entity_id

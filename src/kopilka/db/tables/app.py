@@ -16,6 +16,8 @@ b24_app_sessions = Table(
     Column("user_name", Text, nullable=False),
     Column("is_admin", Boolean, nullable=False),
     Column("lang", Text, nullable=False),
+    Column("placement", Text, nullable=False),
+    Column("entity_id", BigInteger),
     Column("created_at", TZ, nullable=False),
     Column("expires_at", TZ, nullable=False),
 )

@@ -4,7 +4,8 @@ A Bitrix24 page framing Kopilka (a CRM card tab, the app page) posts the user's 
 once; Kopilka proves it on the stored portal (``user.current``) and from then on the frame carries
 a session of its own. Only a hash of the session token is kept (it is compared, never shown
 again); a session names the portal, the Bitrix24 user and whether the portal calls them an
-administrator, and ends when the user's token would have.
+administrator, the page (placement and record) it was opened for, and ends when the user's token
+would have.
 
 Revision ID: 0016
 Revises: 0015
@@ -26,6 +27,9 @@ CREATE TABLE b24_app_sessions (
     user_name   TEXT NOT NULL CHECK (length(user_name) <= 200),
     is_admin    BOOLEAN NOT NULL,
     lang        TEXT NOT NULL CHECK (lang IN ('ru', 'en')),
+    -- the page it was opened for: a CRM tab's session serves that record only
+    placement   TEXT NOT NULL CHECK (placement ~ '^[A-Z0-9_]{1,64}$'),
+    entity_id   BIGINT CHECK (entity_id > 0),
     created_at  TIMESTAMPTZ NOT NULL,
     expires_at  TIMESTAMPTZ NOT NULL CHECK (expires_at > created_at)
 );
