@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kopilka.b24app.app_texts import APP_TEXTS
+
 TEXTS: dict[str, dict[str, str]] = {
     "app": {"ru": "Копилка — бонусная программа", "en": "Kopilka — loyalty program"},
     "refused": {"ru": "Страница не открыта", "en": "The page could not be opened"},
@@ -28,6 +30,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "deal": {"ru": "Сделка", "en": "Deal"},
     "program": {"ru": "Программа", "en": "Program"},
+    **APP_TEXTS,
 }
 
 

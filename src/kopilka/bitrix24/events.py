@@ -35,7 +35,6 @@ from kopilka.bitrix24.connections import (
     adopt_member_id,
     find_connection,
     install_app,
-    mark_uninstalled,
 )
 from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.domains import normal_domain
@@ -45,6 +44,7 @@ from kopilka.bitrix24.rejections import record_rejection
 from kopilka.bitrix24.sections import SECTION_EVENTS
 from kopilka.bitrix24.sections import mark_stale as mark_sections_stale
 from kopilka.bitrix24.sync import mark_dirty, mark_open_deals_of
+from kopilka.bitrix24.uninstall import app_uninstalled
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import BIGINT_MAX
 from kopilka.notify.deferred import defer_cards
@@ -138,8 +138,7 @@ async def receive_event(request: Request) -> JSONResponse:
                 ):
                     await defer_sync(conn, connection.portal_id)
         elif event == "ONAPPUNINSTALL":
-            await mark_uninstalled(conn, connection.portal_id)
-            services.event_portals.pop(connection.member_id, None)
+            await app_uninstalled(conn, services, connection, form)
         return connection
 
     connection = await run_in_transaction(services.engine, handle)

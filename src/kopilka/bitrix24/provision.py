@@ -172,23 +172,34 @@ async def provision(
     if layout is not None:
         done.field_map["offers_list"] = layout.as_json()
     if connection.mode == "app":
-        bound = await client.call("event.get")
-        have = {(str(b.get("event", "")).upper(), str(b.get("handler", ""))) for b in bound or []}
-        binds: dict[str, tuple[str, Mapping[str, Any]]] = {
-            e: ("event.bind", {"event": e, "handler": handler_url})
-            for e in (*events_for(program), "ONAPPUNINSTALL")
-            if (e, handler_url) not in have
-        }
-        if binds:
-            await client.batch(binds, write=True)
-        done.events_bound = sorted(binds)
-        base = handler_url.removesuffix("/b24/events")
-        try:  # an app without the scope still syncs: what is missing is reported
-            done.placements_bound = await bind_placements(client, base)
-        except B24InsufficientScope:
-            done.missing_scopes.append("placement")
-        try:
-            done.robots_registered = await register_robots(client, base + "/b24/robot")
-        except B24InsufficientScope:
-            done.missing_scopes.append("bizproc")
+        await bind_app(client, done, events_for(program), handler_url)
+    return done
+
+
+async def bind_app(
+    client: Bitrix24Client, done: Provisioned, events: tuple[str, ...], handler_url: str
+) -> Provisioned:
+    """What only an application binds (reference §1.2.5 B, §6.2, §11, §12): ``events`` and
+    ``ONAPPUNINSTALL``, the placements and the robots, each left alone when already bound to
+    our handler. An app update drops every binding, so the installer runs this each time;
+    with no program yet (``events`` empty) only what needs none is bound."""
+    bound = await client.call("event.get")
+    have = {(str(b.get("event", "")).upper(), str(b.get("handler", ""))) for b in bound or []}
+    binds: dict[str, tuple[str, Mapping[str, Any]]] = {
+        e: ("event.bind", {"event": e, "handler": handler_url})
+        for e in (*events, "ONAPPUNINSTALL")
+        if (e, handler_url) not in have
+    }
+    if binds:
+        await client.batch(binds, write=True)
+    done.events_bound = sorted(binds)
+    base = handler_url.removesuffix("/b24/events")
+    try:  # an app without the scope still syncs: what is missing is reported
+        done.placements_bound = await bind_placements(client, base)
+    except B24InsufficientScope:
+        done.missing_scopes.append("placement")
+    try:
+        done.robots_registered = await register_robots(client, base + "/b24/robot")
+    except B24InsufficientScope:
+        done.missing_scopes.append("bizproc")
     return done
