@@ -9,8 +9,9 @@ administrator's choice in the portal (``data[CLEAN]``, «удалить данн
 * ``keep``: kept, whatever was asked (a re-install picks up where the portal left off);
 * ``purge``: purged always.
 
-Purged means the portal's Bitrix24 credentials (tokens, the application token: nothing it
-sent before is believed again) and what Kopilka only caches of it (catalog, sections, the
+Purged means the connection left as ``kopilka portal disconnect`` leaves it (status
+``disconnected``: its credentials erased), its application token erased too (nothing the
+portal sent before is believed again), and what Kopilka only caches of it (catalog, sections, the
 pacing and health records, the deals waiting for a sync). Never purged: the ledger — points are
 the customers' money, and a customer keeps them whatever happens to the app — nor the record
 of the deals it was priced on, the program and its history, the cards. docs/bitrix24.md says so.
@@ -57,6 +58,7 @@ async def app_uninstalled(
         update(b24_connections)
         .where(b24_connections.c.portal_id == portal_id)
         .values(
+            status="disconnected",
             access_token=None,
             refresh_token=None,
             token_expires_at=None,
