@@ -19,12 +19,13 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.b24app.schemas import AppUser
-from kopilka.bitrix24.connections import Connection, get_connection, set_field_map
+from kopilka.bitrix24.connections import Connection, set_field_map
 from kopilka.bitrix24.install import Installation, InstallRefused
 from kopilka.bitrix24.provision import Provisioned, bind_app, provision
 from kopilka.db.engine import run_in_transaction
 from kopilka.lifecycle.service import NoProgram, active_program
 from kopilka.process.services import Services
+from kopilka.program.model import Program
 
 
 def claim_of(form: dict[str, str]) -> dict[str, str]:
@@ -75,18 +76,26 @@ async def set_up(
     """Bind the events, placements and robots; with a program (a re-install, an app update),
     provision its fields too and record them. With none, the fields wait for the program the
     administrator applies on the app page. What was done, and the program's title."""
-    handler = services.settings.public_url.rstrip("/") + "/b24/events"
-    client = services.client_for(connection)
     async with services.engine.connect() as conn:
         try:
             _book, program = await active_program(conn, connection.portal_id, now)
         except NoProgram:
+            handler = services.settings.public_url.rstrip("/") + "/b24/events"
+            client = services.client_for(connection)
             return await bind_app(client, Provisioned(), (), handler), None
-    done = await provision(client, connection, program, handler, now=now)
+    return await provision_program(services, connection, program, now), program.title
 
-    async def store(conn: AsyncConnection) -> Connection:
+
+async def provision_program(
+    services: Services, connection: Connection, program: Program, now: datetime
+) -> Provisioned:
+    """The portal provisioned for ``program`` (its fields, events; in app mode placements
+    and robots), what was created recorded on the connection."""
+    handler = services.settings.public_url.rstrip("/") + "/b24/events"
+    done = await provision(services.client_for(connection), connection, program, handler, now=now)
+
+    async def store(conn: AsyncConnection) -> None:
         await set_field_map(conn, connection.portal_id, done.field_map)
-        return await get_connection(conn, connection.portal_id)
 
     await run_in_transaction(services.engine, store)
-    return done, program.title
+    return done
