@@ -204,6 +204,7 @@ async def kopilka_on_emulator(
                 "b24_client_id": APP_ID,
                 "b24_client_secret": SecretStr(APP_SECRET),
                 "b24_token_url": f"{server.url}/oauth/token/",
+                "b24_js_url": f"{server.url}/bx24/api/v1/",  # the emulator's BX24, not the web's
             }
         )
         url = engine.url.render_as_string(hide_password=False)
