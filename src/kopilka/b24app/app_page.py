@@ -5,6 +5,7 @@ may do what». Anyone else sees a read-only summary."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from kopilka.b24app.schemas import Frame, FrameRefused
 from kopilka.b24app.settings_program import MAX_FILE, lineage
 from kopilka.b24app.settings_status import portal_status
 from kopilka.cabinet.web import services_of
+from kopilka.lifecycle.queries import version
 
 router = APIRouter()
 
@@ -35,7 +37,18 @@ async def show(request: Request, frame: Frame, *, status: int = 200, **shown: An
     async with services.engine.connect() as conn:
         state = await portal_status(conn, frame.user.portal_id)
         versions = await lineage(conn, frame.user.portal_id, services.now())
+        current = versions.current
+        zone: tzinfo = UTC
+        if current is not None:
+            zone = (await version(conn, current.program_id, current.hash)).tz
+
+    def at(moment: datetime | None) -> str:
+        """A moment as the program's calendar reads it (its time zone)."""
+        return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M") if moment else ""
+
     context = {
+        "at": at,
+        "zone": str(zone),
         "state": state,
         "lineage": versions,
         "max_file": MAX_FILE // 1024,

@@ -42,6 +42,7 @@ APP_TEXTS: dict[str, dict[str, str]] = {
     },
     "provisioned": {"ru": "Портал подготовлен", "en": "The portal is provisioned"},
     "connection": {"ru": "Подключение", "en": "Connection"},
+    "times_in": {"ru": "Время — {zone}.", "en": "Times in {zone}."},
     "portal": {"ru": "Портал", "en": "Portal"},
     "mode_app": {"ru": "приложение", "en": "application"},
     "mode_webhook": {"ru": "вебхук", "en": "webhook"},
@@ -99,8 +100,8 @@ APP_TEXTS: dict[str, dict[str, str]] = {
     "level": {"ru": "Уровень", "en": "Level"},
     "diff": {"ru": "Изменения в тексте", "en": "Changes in the text"},
     "active_from": {
-        "ru": "Действует с (пусто — сейчас)",
-        "en": "In force from (empty: now)",
+        "ru": "Действует с ({zone}; пусто — сейчас)",
+        "en": "In force from ({zone}; empty: now)",
     },
     "apply": {"ru": "Применить", "en": "Apply"},
     "not_previewed": {
