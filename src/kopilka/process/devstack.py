@@ -270,7 +270,9 @@ async def _connect(
     app: bool,
 ) -> Connection:
     if app:  # the portal installs the app: ONAPPINSTALL reaches /b24/install
-        portal.register_app(client_id=APP_ID, client_secret=APP_SECRET, scopes=SCOPES)
+        portal.register_app(  # "Your handler path": the app page (the portal's DEFAULT frame)
+            client_id=APP_ID, client_secret=APP_SECRET, scopes=SCOPES, app_url=web_url + "/b24/app"
+        )
         posted = await asyncio.to_thread(portal.install_app, APP_ID, web_url + "/b24/install")
         member = str(posted.get("auth[member_id]") or portal.member_id)
         async with services.engine.connect() as conn:
