@@ -5,6 +5,7 @@ employee who is not an administrator sees a summary and changes nothing."""
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import datetime
 from html import unescape
@@ -80,10 +81,11 @@ async def test_an_administrator_checks_previews_and_applies_a_program_from_a_dat
             assert "-    percent: 5" in good.text
             assert "+    percent: 7" in good.text
             form = {k: hidden(good.text, k) for k in ("sid", "name", "hash", "source")}
-            assert form["source"] == RICHER
+            assert base64.b64decode(form["source"]).decode() == RICHER
 
             # Another text under the previewed hash is not applied.
-            tampered = form | {"source": RICHER.replace("percent: 7", "percent: 70")}
+            other = RICHER.replace("percent: 7", "percent: 70").encode()
+            tampered = form | {"source": base64.b64encode(other).decode()}
             refused = await web.post("/b24/app/program/apply", data=tampered)
             assert refused.status_code == 400, refused.text
 

@@ -16,7 +16,7 @@ from kopilka.b24app.app_page import show
 from kopilka.b24app.frames import open_frame, refused
 from kopilka.b24app.install_service import provision_program, set_up
 from kopilka.b24app.schemas import Frame, FrameRefused
-from kopilka.b24app.settings_program import MAX_FILE, check, moment, preview
+from kopilka.b24app.settings_program import MAX_FILE, carried, check, moment, preview
 from kopilka.bitrix24.connections import get_connection
 from kopilka.bitrix24.errors import B24Error
 from kopilka.cabinet.web import services_of
@@ -62,7 +62,7 @@ async def apply(request: Request) -> HTMLResponse:
         frame, form = await _admin(request)
     except FrameRefused as exc:
         return refused(request, exc)
-    checked = check(form.get("source", "").encode(), form.get("name", ""))
+    checked = check(carried(form.get("source", "")), form.get("name", ""))
     program = checked.program
     if program is None or program.hash != form.get("hash"):
         # not the file the administrator previewed: nothing is applied

@@ -6,6 +6,8 @@ Nothing here commits: the page runs each step in its own unit of work."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -50,6 +52,20 @@ class Checked:
     source: str
     program: Program | None = None
     problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def carried(self) -> str:
+        """The text as the apply form carries it: base64 of its bytes, because a browser
+        turns a form value's line breaks into CRLF, which would change the version's hash."""
+        return base64.b64encode(self.source.encode()).decode()
+
+
+def carried(value: str) -> bytes:
+    """The bytes an apply form carried (:attr:`Checked.carried`); b"" when garbled."""
+    try:
+        return base64.b64decode(value.encode(), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def check(raw: bytes, name: str) -> Checked:
