@@ -6,6 +6,9 @@ install; a forged installer POST is refused, stored nowhere, and calls nothing i
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -13,13 +16,53 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from b24emu import EmuServer, Portal
 from kopilka.bitrix24.connections import get_connection
 from kopilka.db.tables import b24_app_sessions, b24_connections, b24_rejected_events, portals
-from kopilka.process.devstack import APP_ID
-from tests.b24appstack import Bare, installer_form, installer_query, kopilka_not_installed
+from kopilka.process.devstack import APP_ID, SCOPES
+from kopilka.process.services import Services
+from tests.browser.b24portal import kopilka_not_installed
 from tests.e2e.test_b24_install import attacker
 
 pytestmark = pytest.mark.timeout(180)
+
+
+@dataclass
+class Bare:
+    """A portal with Kopilka's local app created, not installed; Kopilka's web app running."""
+
+    portal: Portal
+    server: EmuServer
+    services: Services
+    web_url: str
+
+
+@asynccontextmanager
+async def not_installed(engine: AsyncEngine) -> AsyncIterator[Bare]:
+    async with kopilka_not_installed(engine, worker=False) as (portal, server, services, web):
+        yield Bare(portal, server, services, web)
+
+
+def installer_form(portal: Portal, user_id: int = 1, **over: str) -> dict[str, str]:
+    """The POST a portal sends into the installer's frame (reference §1.2.4)."""
+    tokens = portal.issue_tokens(APP_ID, user_id=user_id)
+    form = {
+        "AUTH_ID": tokens["access_token"],
+        "AUTH_EXPIRES": "3600",
+        "REFRESH_ID": tokens["refresh_token"],
+        "SERVER_ENDPOINT": portal.server_endpoint,
+        "APPLICATION_TOKEN": portal.auth.apps[APP_ID].application_token,
+        "APPLICATION_SCOPE": ",".join(SCOPES),
+        "member_id": portal.member_id,
+        "status": "L",
+        "PLACEMENT": "DEFAULT",
+        "PLACEMENT_OPTIONS": "{}",
+    }
+    return form | over
+
+
+def installer_query(portal: Portal, **over: str) -> dict[str, str]:
+    return {"DOMAIN": portal.domain, "PROTOCOL": "0", "LANG": "ru", "APP_SID": "a1b2c3"} | over
 
 
 async def install(bare: Bare, form: dict[str, str], **query: str) -> httpx.Response:
@@ -43,7 +86,7 @@ def bindings(bare: Bare) -> list[tuple[str, str]]:
 async def test_the_installer_installs_in_one_pass_and_again_harmlessly(
     committed_engine: AsyncEngine,
 ) -> None:
-    async with kopilka_not_installed(committed_engine) as bare:
+    async with not_installed(committed_engine) as bare:
         page = await install(bare, installer_form(bare.portal))
         assert page.status_code == 200, page.text
         # The page finishes the install, with scripts from Kopilka and the BX24 library only.
@@ -88,7 +131,7 @@ async def test_the_installer_installs_in_one_pass_and_again_harmlessly(
 async def test_a_forged_installer_post_is_refused_and_changes_nothing(
     committed_engine: AsyncEngine,
 ) -> None:
-    async with kopilka_not_installed(committed_engine) as bare:
+    async with not_installed(committed_engine) as bare:
         portal = bare.portal
         with attacker() as evil:
             evil_fields = {
