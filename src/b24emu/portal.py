@@ -275,6 +275,7 @@ class Portal(Store):
             self.events.bindings = {
                 k: b for k, b in self.events.bindings.items() if b.app is not app
             }
+            self.events.offline.drop_app(client_id)
             app.installed = False
             self.placements[:] = [p for p in self.placements if p["app"] != client_id]
             for token in [t for t, a in self.auth.access.items() if a.app is app]:
@@ -395,7 +396,8 @@ class Portal(Store):
             raise errors.system(errors.OPERATION_TIME_LIMIT)
         began = time.time()
         perf = time.perf_counter()
-        result = spec.func(Call(self, method, params, auth, start))
+        with self.events.acting(str(params.get("auth_connector") or "")):
+            result = spec.func(Call(self, method, params, auth, start))
         processing = time.perf_counter() - perf
         finished = time.time()
         if limited:

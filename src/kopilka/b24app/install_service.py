@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.b24app.schemas import AppUser
 from kopilka.bitrix24.connections import Connection, set_field_map
 from kopilka.bitrix24.install import Installation, InstallRefused
+from kopilka.bitrix24.offline.queries import delivery_of
 from kopilka.bitrix24.provision import Provisioned, bind_app, provision
 from kopilka.db.engine import run_in_transaction
 from kopilka.lifecycle.service import NoProgram, active_program
@@ -87,12 +88,19 @@ async def set_up(
 
 
 async def provision_program(
-    services: Services, connection: Connection, program: Program, now: datetime
+    services: Services,
+    connection: Connection,
+    program: Program,
+    now: datetime,
 ) -> Provisioned:
-    """The portal provisioned for ``program`` (its fields, events; in app mode placements
-    and robots), what was created recorded on the connection."""
+    """The portal provisioned for ``program`` (its fields, events — for the portal's
+    delivery, online or offline; in app mode placements and robots), what was created
+    recorded on the connection."""
+    async with services.engine.connect() as conn:
+        offline = (await delivery_of(conn, connection.portal_id)).mode == "offline"
     handler = services.settings.public_url.rstrip("/") + "/b24/events"
-    done = await provision(services.client_for(connection), connection, program, handler, now=now)
+    client = services.client_for(connection)
+    done = await provision(client, connection, program, handler, now=now, offline=offline)
 
     async def store(conn: AsyncConnection) -> None:
         await set_field_map(conn, connection.portal_id, done.field_map)

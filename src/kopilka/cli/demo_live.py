@@ -58,10 +58,12 @@ def links(stack: Stack, live: Live, contact: int, deal: int, phone: str) -> Tabl
     table.add_column("how to log in")
     table.add_row(
         "the contact's card in the portal, «Бонусы» tab",
-        f"{emu}/portal/crm/contact/details/{contact}/",
+        f"{emu}/portal/crm/contact/details/{contact}/?tab=0",
         "you are the portal's admin; ?as=2 is a manager",
     )
-    table.add_row("a deal's card, «Бонусы» tab", f"{emu}/portal/crm/deal/details/{deal}/", "—")
+    table.add_row(
+        "a deal's card, «Бонусы» tab", f"{emu}/portal/crm/deal/details/{deal}/?tab=0", "—"
+    )
     table.add_row("Kopilka's page in the portal", f"{emu}/portal/apps/{app}/", "—")
     table.add_row("the portal", f"{emu}/portal/", "—")
     table.add_row(

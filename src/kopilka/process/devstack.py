@@ -32,6 +32,7 @@ from kopilka.bitrix24.connections import (
     set_field_map,
 )
 from kopilka.bitrix24.deferred import SYNC_TASK
+from kopilka.bitrix24.offline.queries import delivery_of
 from kopilka.bitrix24.provision import events_for, provision
 from kopilka.bitrix24.sync import dirty_count
 from kopilka.config import Settings
@@ -231,8 +232,13 @@ async def kopilka_on_emulator(
             await run_in_transaction(engine, attach)
             async with engine.connect() as conn:
                 connection = await get_connection(conn, connection.portal_id)
+                delivery = await delivery_of(conn, connection.portal_id)
             done = await provision(
-                services.client_for(connection), connection, program, web_url + "/b24/events"
+                services.client_for(connection),
+                connection,
+                program,
+                web_url + "/b24/events",
+                offline=delivery.mode == "offline",
             )
 
             async def store(conn: Any) -> None:
