@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kopilka.bitrix24.offline.queries import delivery_of
 from kopilka.lifecycle.queries import activations
 from kopilka.lifecycle.service import active_program
 from kopilka.process.devstack import example
@@ -132,3 +133,26 @@ async def test_an_employee_who_is_not_an_administrator_changes_nothing(
             assert answer.status_code == 403
         async with h.engine.connect() as conn:
             assert len(await activations(conn, h.connection.portal_id)) == 1
+
+
+async def test_an_administrator_switches_events_offline_and_back(
+    committed_engine: AsyncEngine,
+) -> None:
+    async with kopilka_on_emulator(committed_engine, app=True) as h:
+        async with httpx.AsyncClient(base_url=h.web_url, timeout=60) as web:
+            sid, page = await open_app(web, h, 1)
+            assert "онлайн: Битрикс24 присылает события" in page
+            answer = await web.post("/b24/app/delivery", data={"sid": sid, "mode": "offline"})
+            assert answer.status_code == 200, answer.text
+            assert 'id="switched"' in answer.text
+            assert "офлайн: Копилка сама читает очередь портала" in answer.text
+            offline = {b.event for b in h.portal.events.bindings.values() if b.offline}
+            assert "ONCRMDEALUPDATE" in offline
+            manager, _ = await open_app(web, h, 2)
+            refused = await web.post("/b24/app/delivery", data={"sid": manager, "mode": "online"})
+            assert refused.status_code == 403
+            back = await web.post("/b24/app/delivery", data={"sid": sid, "mode": "online"})
+            assert "онлайн: Битрикс24 присылает события" in back.text
+        assert not [b for b in h.portal.events.bindings.values() if b.offline]
+        async with h.engine.connect() as conn:
+            assert (await delivery_of(conn, h.connection.portal_id)).mode == "online"

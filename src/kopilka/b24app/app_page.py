@@ -57,6 +57,7 @@ async def show(request: Request, frame: Frame, *, status: int = 200, **shown: An
         "checked": None,
         "preview": None,
         "provisioned": None,
+        "switched": None,
         **shown,
     }
     return await render(request, frame, "app.html", context, status=status)

@@ -123,4 +123,30 @@ APP_TEXTS: dict[str, dict[str, str]] = {
         "ru": "Настройки меняет администратор портала.",
         "en": "The settings are changed by a portal administrator.",
     },
+    "delivery": {"ru": "Доставка событий", "en": "Event delivery"},
+    "delivery_online": {
+        "ru": "онлайн: Битрикс24 присылает события",
+        "en": "online: Bitrix24 posts the events",
+    },
+    "delivery_offline": {
+        "ru": "офлайн: Копилка сама читает очередь портала",
+        "en": "offline: Kopilka reads the portal's queue",
+    },
+    "polled": {
+        "ru": "последнее чтение {at}, обработано {n}",
+        "en": "last read {at}, {n} processed",
+    },
+    "switch_offline": {
+        "ru": "Читать очередь (сервер недоступен из интернета)",
+        "en": "Read the queue (the server is not reachable from the internet)",
+    },
+    "switch_online": {"ru": "Принимать события онлайн", "en": "Take events online"},
+    "switched_offline": {
+        "ru": "События переведены в офлайн: Копилка читает очередь портала.",
+        "en": "Events are offline now: Kopilka reads the portal's queue.",
+    },
+    "switched_online": {
+        "ru": "События снова приходят онлайн; то, что осталось в очереди, будет прочитано.",
+        "en": "Events come online again; what is left in the queue is read.",
+    },
 }

@@ -19,11 +19,12 @@ from kopilka.b24app.schemas import Frame, FrameRefused
 from kopilka.b24app.settings_program import MAX_FILE, carried, check, moment, preview
 from kopilka.bitrix24.connections import get_connection
 from kopilka.bitrix24.errors import B24Error
+from kopilka.bitrix24.offline.delivery import DeliveryChange, set_delivery
 from kopilka.cabinet.web import services_of
 from kopilka.db.engine import run_in_transaction
 from kopilka.domain.errors import InvalidCommand
 from kopilka.lifecycle.schemas import Applied
-from kopilka.lifecycle.service import apply_program
+from kopilka.lifecycle.service import NoProgram, active_program, apply_program
 
 log = logging.getLogger("kopilka.b24app.settings")
 router = APIRouter()
@@ -111,3 +112,35 @@ async def provision_again(request: Request) -> HTMLResponse:
     except B24Error as exc:
         return await show(request, frame, status=502, error=exc.message)
     return await show(request, frame, provisioned=done)
+
+
+@router.post("/b24/app/delivery", response_class=HTMLResponse)
+async def switch_delivery(request: Request) -> HTMLResponse:
+    """Events online (Bitrix24 posts them) or offline (Kopilka reads the portal's queue: a
+    server Bitrix24 cannot reach), as ``kopilka portal events`` switches them."""
+    try:
+        frame, form = await _admin(request)
+    except FrameRefused as exc:
+        return refused(request, exc)
+    services = services_of(request)
+    settings = services.settings
+
+    async def unit(conn: AsyncConnection) -> DeliveryChange:
+        connection = await get_connection(conn, frame.user.portal_id)
+        _book, program = await active_program(conn, connection.portal_id, services.now())
+        return await set_delivery(
+            conn,
+            services.client_for(connection),
+            connection,
+            program,
+            form.get("mode", ""),
+            settings.public_url.rstrip("/") + "/b24/events",
+            now=services.now(),
+            signal_seconds=settings.b24_offline_signal_seconds,
+        )
+
+    try:
+        change = await run_in_transaction(services.engine, unit)
+    except (InvalidCommand, NoProgram, B24Error) as exc:
+        return await show(request, frame, status=400, error=exc.message)
+    return await show(request, frame, switched=change.mode)

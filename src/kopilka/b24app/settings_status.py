@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24.connections import get_connection
+from kopilka.bitrix24.offline.queries import Delivery, delivery_of
 from kopilka.bitrix24.outbox import pending_count
 from kopilka.bitrix24.sync import dirty_count
 from kopilka.db.tables import (
@@ -40,6 +41,7 @@ class Status:
     last_sweep_at: datetime | None
     provisioned_at: datetime | None
     fields: dict[str, dict[str, str]]  # entity -> role -> FIELD_NAME, as provisioned
+    delivery: Delivery  # online, or offline: the portal's queue read by Kopilka
 
     @property
     def healthy(self) -> bool:
@@ -94,4 +96,5 @@ async def portal_status(conn: AsyncConnection, portal_id: int) -> Status:
         last_sweep_at=sync.last_sweep_at if sync else None,
         provisioned_at=times.provisioned_at,
         fields=_fields(connection.field_map),
+        delivery=await delivery_of(conn, portal_id),
     )
