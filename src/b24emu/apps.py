@@ -1,5 +1,5 @@
-"""Application-context methods: ``event.*``, ``placement.*``, ``bizproc.robot.*``; ``app.info``,
-``profile``, ``user.current`` (§6.2–§6.4, §11.1, §12)."""
+"""Application-context methods: ``event.*``, ``placement.*``; ``app.info``, ``profile``,
+``user.current`` (§6.2–§6.4, §12). Automation (``bizproc.*``) is :mod:`b24emu.bizproc`."""
 
 from __future__ import annotations
 
@@ -234,47 +234,6 @@ def placement_unbind(call: Call) -> Any:
         )
     ]
     return {"count": before - len(call.portal.placements)}
-
-
-def _robot_error(text: str) -> ApiError:
-    return ApiError("ERROR_ACTIVITY_VALIDATION_FAILURE", text)
-
-
-@method("bizproc.robot.add", "bizproc", app_only=True)
-def robot_add(call: Call) -> Any:
-    params = call.params
-    code = str(get_ci(params, "CODE") or "")
-    if not params:
-        raise _robot_error("Empty data!")
-    if not code:
-        raise _robot_error("Empty activity code!")
-    if not re.fullmatch(r"[a-zA-Z0-9._-]+", code):
-        raise _robot_error("Wrong activity code!")
-    handler = str(get_ci(params, "HANDLER") or "")
-    if not handler:
-        raise ApiError("ERROR_WRONG_HANDLER_URL", "Wrong handler URL")
-    _check_url(handler)
-    if not get_ci(params, "NAME"):
-        raise _robot_error("Empty activity NAME!")
-    key = f"{call.auth.app.client_id}:{code}"  # type: ignore[union-attr]
-    if key in call.portal.robots:
-        raise ApiError("ERROR_ACTIVITY_ALREADY_INSTALLED", "Activity or Robot already installed!")
-    call.portal.robots[key] = {"CODE": code, "HANDLER": handler, **params}
-    return True
-
-
-@method("bizproc.robot.list", "bizproc", app_only=True)
-def robot_list(call: Call) -> Any:
-    prefix = f"{call.auth.app.client_id}:"  # type: ignore[union-attr]
-    return [r["CODE"] for key, r in call.portal.robots.items() if key.startswith(prefix)]
-
-
-@method("bizproc.robot.delete", "bizproc", app_only=True)
-def robot_delete(call: Call) -> Any:
-    key = f"{call.auth.app.client_id}:{get_ci(call.params, 'CODE')}"  # type: ignore[union-attr]
-    if call.portal.robots.pop(key, None) is None:
-        raise ApiError("ERROR_ACTIVITY_NOT_FOUND", "Activity or Robot not found!")
-    return True
 
 
 @method("app.info", "basic")

@@ -3,6 +3,7 @@
 from b24emu import (  # noqa: F401
     apps,
     batch,
+    bizproc,
     catalog,
     crm_contacts,
     crm_deals,

@@ -32,6 +32,7 @@ from b24emu.frames import Frames
 from b24emu.limits import LeakyBucket, OperatingLimiter
 from b24emu.params import flatten_form
 from b24emu.registry import REGISTRY, Auth, Call, Page
+from b24emu.robots import BizprocControl
 from b24emu.store import Store
 from b24emu.wire import fmt_datetime, parse_offset, php_json
 
@@ -47,7 +48,7 @@ def normalize_method(name: str) -> str:
     return name
 
 
-class Portal(Store):
+class Portal(BizprocControl, Store):
     """One Bitrix24 portal. All public knobs may be changed at any time (see docs/emulator.md)."""
 
     def __init__(
@@ -263,8 +264,8 @@ class Portal(Store):
         return form
 
     def uninstall_app(self, client_id: str, clean: bool = False) -> None:
-        """Remove the app: ``ONAPPUNINSTALL`` (no tokens) to its handlers, bindings and
-        placements dropped."""
+        """Remove the app: ``ONAPPUNINSTALL`` (no tokens) to its handlers, bindings,
+        placements, robots and activities dropped."""
         app = self.auth.apps[client_id]
         with self.lock:
             for binding in list(self.events.bindings.values()):
@@ -278,6 +279,9 @@ class Portal(Store):
             self.events.offline.drop_app(client_id)
             app.installed = False
             self.placements[:] = [p for p in self.placements if p["app"] != client_id]
+            for table in (self.robots, self.bp_activities):  # its automation goes with it
+                for key in [k for k in table if k.startswith(f"{client_id}:")]:
+                    del table[key]
             for token in [t for t, a in self.auth.access.items() if a.app is app]:
                 del self.auth.access[token]
             for refresh in self.auth.refresh.values():

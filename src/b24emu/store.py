@@ -42,7 +42,11 @@ class Store:
         self.timeline_comments: dict[int, dict[str, Any]] = {}
         self.activities: dict[int, dict[str, Any]] = {}
         self.placements: list[dict[str, Any]] = []
+        # automation (b24emu.bizproc): registrations by "<client_id>:<CODE>", calls by token
         self.robots: dict[str, dict[str, Any]] = {}
+        self.bp_activities: dict[str, dict[str, Any]] = {}
+        self.robot_calls: dict[str, Any] = {}  # event_token -> b24emu.robots.RobotCall
+        self.robot_results: dict[str, dict[str, Any]] = {}  # event_token -> what was sent
 
     # -- ids and time ---------------------------------------------------------------------
     def next_id(self, name: str) -> int:

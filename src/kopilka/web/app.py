@@ -24,6 +24,7 @@ from kopilka.cards.endpoints import router as cards_router
 from kopilka.pos.endpoints import router as pos_router
 from kopilka.process.services import Services
 from kopilka.registration.endpoints import router as registration_router
+from kopilka.robots.endpoints import router as robots_router
 from kopilka.web.inflight import InFlightLimit
 from kopilka.web.limits import BodyLimit
 from kopilka.web.metrics import LedgerCache, allowed, render
@@ -56,6 +57,7 @@ def create_app(services: Services) -> FastAPI:
     app.mount("/cabinet/static", cabinet_static, name="cabinet-static")
     app.include_router(registration_router)
     app.include_router(cards_router)
+    app.include_router(robots_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -19,6 +19,7 @@ from kopilka.db.tables.bitrix24 import (
     b24_products,
     b24_rate_limits,
     b24_rejected_events,
+    b24_robot_calls,
     b24_sync_runs,
     b24_sync_state,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "b24_products",
     "b24_rate_limits",
     "b24_rejected_events",
+    "b24_robot_calls",
     "b24_sync_runs",
     "b24_sync_state",
     "cards",

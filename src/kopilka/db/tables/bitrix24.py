@@ -1,5 +1,5 @@
 """The Bitrix24 connector's tables: connections, rate limits, hints, deal snapshots and shares,
-the outbox, sync state and runs, portal health, the catalog cache, daily runs."""
+the outbox, sync state and runs, portal health, the catalog cache, daily runs, robot calls."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     Float,
     Integer,
+    LargeBinary,
     Table,
     Text,
 )
@@ -206,6 +207,29 @@ b24_daily_runs = Table(
     Column("day", Date, primary_key=True),
     Column("finished_at", TZ, nullable=False),
     Column("stats", JSONB, nullable=False),
+)
+
+# --- robots and business-process activities (issue 17, migration 0017) -------------------------
+
+b24_robot_calls = Table(
+    "b24_robot_calls",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("portal_id", BigInteger, nullable=False),
+    Column("token_hash", LargeBinary, nullable=False),
+    Column("event_token", EncryptedText, nullable=False),
+    Column("code", Text, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("user_id", BigInteger),
+    Column("properties", JSONB, nullable=False),
+    Column("subscribed", Boolean, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("result", JSONB),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("deliveries", Integer, nullable=False),
+    Column("received_at", TZ, nullable=False),
+    Column("finished_at", TZ),
 )
 
 # --- offline event delivery (issue 17, migration 0018) ------------------------------------------

@@ -9,14 +9,14 @@ clearing is resumed by the next one; and when the queue was last read, how many 
 given, and the last failure.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
