@@ -118,12 +118,16 @@ async def test_the_installer_installs_in_one_pass_and_again_harmlessly(
             ("CRM_CONTACT_DETAIL_TAB", bare.web_url + "/b24/app/contact"),
             ("CRM_DEAL_DETAIL_TAB", bare.web_url + "/b24/app/deal"),
         ]
+        robots = sorted(bare.portal.robots)
+        assert robots  # the robots and their activities too
+        assert len(bare.portal.bp_activities) == len(robots)
         # The installer again (an app update): the same connection, nothing bound twice.
         again = await install(bare, installer_form(bare.portal))
         assert again.status_code == 200, again.text
         assert 'id="installed"' in again.text
         assert bindings(bare) == [("ONAPPUNINSTALL", events)]
         assert len(bare.portal.placements) == 2
+        assert sorted(bare.portal.robots) == robots
         assert await count(committed_engine, portals) == 1
         assert await count(committed_engine, b24_rejected_events) == 0
 
@@ -164,4 +168,5 @@ async def test_a_forged_installer_post_is_refused_and_changes_nothing(
         assert await count(committed_engine, b24_app_sessions) == 0
         assert bare.portal.events.bindings == {}
         assert bare.portal.placements == []
+        assert bare.portal.robots == {}
         assert await count(committed_engine, b24_rejected_events) == len(cases)
