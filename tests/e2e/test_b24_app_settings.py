@@ -131,6 +131,12 @@ async def test_an_employee_who_is_not_an_administrator_changes_nothing(
                 assert "administrator" in answer.text
             answer = await upload(web, sid, RICHER)
             assert answer.status_code == 403
+            english = await web.post(
+                "/b24/app",
+                params=query(h) | {"LANG": "en"},
+                data=placement_form(h, 2, "DEFAULT", 1),
+            )
+            assert "The settings are changed by a portal administrator." in english.text
         async with h.engine.connect() as conn:
             assert len(await activations(conn, h.connection.portal_id)) == 1
 
