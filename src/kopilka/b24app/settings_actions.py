@@ -87,8 +87,10 @@ async def apply(request: Request) -> HTMLResponse:
         applied = await run_in_transaction(services.engine, unit)
     except InvalidCommand as exc:
         return await show(request, frame, status=400, checked=checked, error=exc.message)
-    log.info("program %s applied on portal %s by %s", applied.hash[:12], frame.user.portal_id,
-             frame.user.actor)  # fmt: skip
+    portal_id = frame.user.portal_id
+    log.info(
+        "program %s applied on portal %s by %s", applied.hash[:12], portal_id, frame.user.actor
+    )
     async with services.engine.connect() as conn:
         connection = await get_connection(conn, frame.user.portal_id)
     try:
