@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     #: Seconds a page opened inside the portal stays signed in (never longer than the user's
     #: own Bitrix24 token, AUTH_EXPIRES).
     b24_frame_session_ttl: int = Field(default=3600, ge=60)
+    #: What an app uninstall (ONAPPUNINSTALL) purges of the portal's Bitrix24 credentials and
+    #: caches: "clean" when its administrator ticks «удалить данные» (CLEAN), "keep" never,
+    #: "purge" always. The ledger is never purged (docs/bitrix24.md, "Uninstalling").
+    b24_uninstall: Literal["clean", "keep", "purge"] = "clean"
     #: Rejected /b24 requests recorded per source address and in all per minute; rows kept.
     b24_rejections_per_source: int = 20
     b24_rejections_per_minute: int = 200

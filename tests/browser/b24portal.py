@@ -216,6 +216,8 @@ async def open_installer(page: Any, as_user: int = 1, ready: bool = True) -> Any
 async def install_from_scratch(page: Any) -> Any:
     """The admin installs Kopilka: the installer frame loads, calls ``BX24.installFinish()``,
     and the portal opens the app page; returns the app page's frame."""
-    await open_installer(page, 1)
+    # The installer's frame may finish (and the portal leave it) before its load could be
+    # awaited: wait for where the portal goes instead.
+    await page.goto(f"/portal/apps/{APP_ID}/install?as=1")
     await page.wait_for_url(f"**/portal/apps/{APP_ID}/?as=1")
     return await loaded_frame(page, "/b24/app")

@@ -15,7 +15,6 @@ from tests.browser.b24portal import (  # noqa: F401 - the fixtures
     b24_fresh_fixture,
     open_app,
     open_card,
-    open_installer,
 )
 from tests.factories import ref
 
@@ -50,11 +49,8 @@ async def test_the_contact_tab_in_the_portal_card(b24: PortalUI) -> None:
 
 
 async def test_a_portal_where_kopilka_is_not_installed_yet(b24_fresh: FreshPortal) -> None:
-    """The fresh harness: the admin opening the app gets Kopilka's installer in the frame, with
-    the §1.2.4 query; a manager gets the portal's notice; nothing is installed."""
-    frame = await open_installer(b24_fresh.page, ready=False)
-    assert frame.url.startswith(b24_fresh.web_url + "/b24/app/install?DOMAIN=")
-    assert "&PROTOCOL=0&LANG=ru&APP_SID=" in frame.url
-    assert not b24_fresh.installed
+    """The fresh harness: a manager opening the app gets the portal's notice, and nothing is
+    installed (the admin's way, the installer, is tests/browser/test_b24_install.py)."""
     await b24_fresh.page.goto("/portal/apps/local.kopilka.demo/?as=2")
     assert "не установлено полностью" in await b24_fresh.page.inner_text("#notice")
+    assert not b24_fresh.installed

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kopilka.b24app.contact_texts import CONTACT_WORDS
+from kopilka.b24app.app_texts import APP_TEXTS
 
 TEXTS: dict[str, dict[str, str]] = {
     "app": {"ru": "Копилка — бонусная программа", "en": "Kopilka — loyalty program"},
@@ -30,6 +31,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "deal": {"ru": "Сделка", "en": "Deal"},
     "program": {"ru": "Программа", "en": "Program"},
+    **APP_TEXTS,
 }
 TEXTS |= CONTACT_WORDS  # the contact tab's and the permissions page's, in a module of their own
 

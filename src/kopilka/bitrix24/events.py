@@ -36,13 +36,13 @@ from kopilka.bitrix24.connections import (
     adopt_member_id,
     find_connection,
     install_app,
-    mark_uninstalled,
 )
 from kopilka.bitrix24.domains import normal_domain
 from kopilka.bitrix24.handling import HINT_EVENTS, apply_event, parse_id
 from kopilka.bitrix24.install import InstallRefused, prove_installation
 from kopilka.bitrix24.offline.deferred import SIGNAL_EVENT, defer_offline
 from kopilka.bitrix24.rejections import record_rejection
+from kopilka.bitrix24.uninstall import app_uninstalled
 from kopilka.db.engine import run_in_transaction
 from kopilka.process.services import Services
 from kopilka.web.forms import nested, parse_form
@@ -105,8 +105,7 @@ async def receive_event(request: Request) -> JSONResponse:
             # one, so this wait would be paid per event.
             await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
         if event == "ONAPPUNINSTALL":
-            await mark_uninstalled(conn, connection.portal_id)
-            services.event_portals.pop(connection.member_id, None)
+            await app_uninstalled(conn, services, connection, form)
         elif event == SIGNAL_EVENT:  # the portal's offline queue has records: read it now
             await defer_offline(conn, connection.portal_id)
         else:

@@ -176,17 +176,31 @@ async def provision(
     if layout is not None:
         done.field_map["offers_list"] = layout.as_json()
     if connection.mode == "app":  # online to handler_url, or to the portal's offline queue
-        made = await apply_bindings(
-            client, events_for(program), handler_url, offline=offline, unbind=False
-        )
-        done.events_bound = sorted(name.split("_", 1)[1] for name in made)
-        base = handler_url.removesuffix("/b24/events")
-        try:  # an app without the scope still syncs: what is missing is reported
-            done.placements_bound = await bind_placements(client, base)
-        except B24InsufficientScope:
-            done.missing_scopes.append("placement")
-        try:
-            done.robots_registered = await register_robots(client, base + "/b24/robot")
-        except B24InsufficientScope:
-            done.missing_scopes.append("bizproc")
+        await bind_app(client, done, events_for(program), handler_url, offline=offline)
+    return done
+
+
+async def bind_app(
+    client: Bitrix24Client,
+    done: Provisioned,
+    events: tuple[str, ...],
+    handler_url: str,
+    *,
+    offline: bool = False,
+) -> Provisioned:
+    """What only an application binds (reference §1.2.5 B, §6.2, §11, §12): ``events`` (and
+    ``ONAPPUNINSTALL``) for the delivery, the placements and the robots, each left alone when
+    already bound. An app update drops every binding, so the installer runs this each time;
+    with no program yet (``events`` empty) only what needs none is bound."""
+    made = await apply_bindings(client, events, handler_url, offline=offline, unbind=False)
+    done.events_bound = sorted(name.split("_", 1)[1] for name in made)
+    base = handler_url.removesuffix("/b24/events")
+    try:  # an app without the scope still syncs: what is missing is reported
+        done.placements_bound = await bind_placements(client, base)
+    except B24InsufficientScope:
+        done.missing_scopes.append("placement")
+    try:
+        done.robots_registered = await register_robots(client, base + "/b24/robot")
+    except B24InsufficientScope:
+        done.missing_scopes.append("bizproc")
     return done
