@@ -8,8 +8,8 @@ from kopilka.b24app.app_page import router as app_page
 from kopilka.b24app.contact_tab import router as contact_tab
 from kopilka.b24app.deal_tab import router as deal_tab
 from kopilka.b24app.frames import static
-from kopilka.b24app.permissions_page import router as permissions_page
 from kopilka.b24app.install_page import router as install_page
+from kopilka.b24app.permissions_page import router as permissions_page
 from kopilka.b24app.settings_actions import router as settings_actions
 
 router = APIRouter(tags=["bitrix24-app"])

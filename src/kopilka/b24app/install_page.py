@@ -46,7 +46,9 @@ async def install_page(request: Request) -> HTMLResponse:
             connection = await install_app(conn, proven, services.now())
             user = admin_user(connection, profile, lang)
             ttl = timedelta(seconds=services.settings.b24_frame_session_ttl)
-            sid = await open_session(conn, user, services.now(), ttl)
+            sid = await open_session(
+                conn, user, services.now(), ttl, placement="DEFAULT", entity_id=None
+            )
             return connection, Frame(user=user, session=sid, placement="DEFAULT", entity_id=None)
 
         connection, frame = await run_in_transaction(services.engine, store)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kopilka.b24app.contact_texts import CONTACT_WORDS
 from kopilka.b24app.app_texts import APP_TEXTS
+from kopilka.b24app.contact_texts import CONTACT_WORDS
 
 TEXTS: dict[str, dict[str, str]] = {
     "app": {"ru": "Копилка — бонусная программа", "en": "Kopilka — loyalty program"},
