@@ -197,3 +197,25 @@ async def test_an_app_install_never_replaces_a_webhook_connection(
         anna = h.add_contact("Анна")
         await won(h, anna, "10000")
         assert (await h.balance(anna)).available == 500_00
+
+
+async def test_a_managers_genuine_token_does_not_reinstall_the_app(
+    committed_engine: AsyncEngine,
+) -> None:
+    """Every employee sees a tab's REFRESH_ID and APPLICATION_TOKEN: replayed as ONAPPINSTALL
+    they are genuine, but only an administrator's token installs (the connection would
+    otherwise run on a manager's narrower rights)."""
+    async with kopilka_on_emulator(committed_engine, app=True) as h:
+        before = await stored(h.engine, h.connection.portal_id)
+        manager = h.portal.issue_tokens(APP_ID, user_id=2)
+        form = {
+            "event": "ONAPPINSTALL",
+            "auth[member_id]": h.portal.member_id,
+            "auth[refresh_token]": manager["refresh_token"],
+            "auth[access_token]": manager["access_token"],
+            "auth[application_token]": h.portal.auth.apps[APP_ID].application_token,
+        }
+        answer = await post(h, form)
+        assert answer.status_code == 403, answer.text
+        assert "administrator" in answer.json()["error"]["message"]
+        assert await stored(h.engine, h.connection.portal_id) == before

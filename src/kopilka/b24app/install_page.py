@@ -15,12 +15,12 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.b24app.frames import form_of, refused, render
-from kopilka.b24app.install_service import admin_user, claim_of, installing_admin, set_up
+from kopilka.b24app.install_service import admin_user, claim_of, set_up
 from kopilka.b24app.schemas import Frame, FrameRefused
 from kopilka.b24app.sessions import open_session
 from kopilka.bitrix24.connections import Connection, InstallConflict, install_app
 from kopilka.bitrix24.errors import B24Error
-from kopilka.bitrix24.install import InstallRefused, prove_installation
+from kopilka.bitrix24.install import InstallRefused, installing_admin, prove_installation
 from kopilka.bitrix24.rejections import record_rejection
 from kopilka.cabinet.web import services_of
 from kopilka.db.engine import run_in_transaction

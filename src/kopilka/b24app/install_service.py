@@ -15,12 +15,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.b24app.schemas import AppUser
 from kopilka.bitrix24.connections import Connection, set_field_map
-from kopilka.bitrix24.install import Installation, InstallRefused
 from kopilka.bitrix24.offline.queries import delivery_of
 from kopilka.bitrix24.provision import Provisioned, bind_app, provision
 from kopilka.db.engine import run_in_transaction
@@ -36,26 +34,6 @@ def claim_of(form: dict[str, str]) -> dict[str, str]:
         "refresh_token": form.get("REFRESH_ID", ""),
         "application_token": form.get("APPLICATION_TOKEN", ""),
     }
-
-
-async def installing_admin(
-    http: httpx.AsyncClient, inst: Installation, timeout: float
-) -> dict[str, Any]:
-    """``profile`` of the user whose token was proven, asked at the proven endpoint; refused
-    unless that user is the portal's administrator."""
-    try:
-        answer = await http.post(
-            inst.client_endpoint + "profile", data={"auth": inst.access_token}, timeout=timeout
-        )
-        body = answer.json()
-    except (httpx.HTTPError, ValueError):
-        raise InstallRefused("the portal could not be asked who installs", status=503) from None
-    profile = body.get("result") if isinstance(body, dict) else None
-    if answer.status_code != 200 or not isinstance(profile, dict):
-        raise InstallRefused("the portal did not say who installs", status=503)
-    if str(profile.get("ADMIN", "")).upper() not in ("TRUE", "Y", "1"):
-        raise InstallRefused("only a portal administrator installs the application", status=403)
-    return profile
 
 
 def admin_user(connection: Connection, profile: dict[str, Any], lang: str) -> AppUser:

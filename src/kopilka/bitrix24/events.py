@@ -39,7 +39,7 @@ from kopilka.bitrix24.connections import (
 )
 from kopilka.bitrix24.domains import normal_domain
 from kopilka.bitrix24.handling import HINT_EVENTS, apply_event, parse_id
-from kopilka.bitrix24.install import InstallRefused, prove_installation
+from kopilka.bitrix24.install import InstallRefused, installing_admin, prove_installation
 from kopilka.bitrix24.offline.deferred import SIGNAL_EVENT, defer_offline
 from kopilka.bitrix24.rejections import record_rejection
 from kopilka.bitrix24.uninstall import app_uninstalled
@@ -164,6 +164,8 @@ async def install(request: Request) -> JSONResponse:
         services.http = httpx.AsyncClient(timeout=services.settings.b24_timeout)
     try:
         proven = await prove_installation(services.http, services.settings, nested(form, "auth"))
+        # Any employee sees a tab's REFRESH_ID: only an administrator's token installs.
+        await installing_admin(services.http, proven, services.settings.b24_timeout)
         connection = await run_in_transaction(
             services.engine, lambda conn: install_app(conn, proven, services.now())
         )

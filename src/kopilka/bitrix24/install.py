@@ -132,3 +132,23 @@ async def prove_installation(
     if proven != member_id:
         raise InstallRefused("the install's token belongs to another portal")
     return installation
+
+
+async def installing_admin(
+    http: httpx.AsyncClient, inst: Installation, timeout: float
+) -> dict[str, Any]:
+    """``profile`` of the user whose token was proven, asked at the proven endpoint; refused
+    unless that user is the portal's administrator."""
+    try:
+        answer = await http.post(
+            inst.client_endpoint + "profile", data={"auth": inst.access_token}, timeout=timeout
+        )
+        body = answer.json()
+    except (httpx.HTTPError, ValueError):
+        raise InstallRefused("the portal could not be asked who installs", status=503) from None
+    profile = body.get("result") if isinstance(body, dict) else None
+    if answer.status_code != 200 or not isinstance(profile, dict):
+        raise InstallRefused("the portal did not say who installs", status=503)
+    if str(profile.get("ADMIN", "")).upper() not in ("TRUE", "Y", "1"):
+        raise InstallRefused("only a portal administrator installs the application", status=403)
+    return profile
