@@ -22,7 +22,7 @@ from kopilka.db.tables import b24_deal_choice_submits, holds
 from kopilka.process.devstack import Stack, example, kopilka_on_emulator
 from kopilka.program.loader import load_program
 from tests.e2e.test_b24_frames import placement_form, query, with_points
-from tests.e2e.test_b24_s5 import element, layout, opportunity, won
+from tests.e2e.test_b24_s5 import apply_in_list, element, layout, opportunity, sweep, won
 from tests.portals import EVENTS, new_deal, travel_portal
 
 pytestmark = pytest.mark.timeout(300)
@@ -64,7 +64,6 @@ class Tab:
         )
         assert page.status_code == 200, page.text
         self.html = page.text
-        Path("/tmp/deal_tab.html").write_text(page.text)
         return self.html
 
     def sid(self) -> str:
@@ -196,6 +195,12 @@ async def test_pay_for_one_contact_discount_for_the_other_then_win_and_lose(
             assert (await tab.ask(anna, points=200)).status_code == 200
             await h.settle()
             assert (await h.balance(anna)).held == 200_00
+            # a manager then edits Anna's element in the list: the latest edit wins
+            apply_in_list(h, other, anna, discounts={}, points=100)
+            await sweep(h)
+            assert (await h.balance(anna)).held == 100_00
+            await tab.open()
+            assert "в списке «Скидки и бонусы по сделкам»" in tab.value(f"chosen-{anna}")
             h.move(other, "C2:LOSE")
             await h.settle()
             after = await h.balance(anna)

@@ -8,6 +8,7 @@ release on loss). One call, one transaction (the caller's); a key sent twice rec
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24 import outbox
-from kopilka.bitrix24.deal_choices import Choice, store_choice
+from kopilka.bitrix24.deal_choices import Choice, plain, store_choice
 from kopilka.bitrix24.deal_view import ContactView, DealView, deal_view
 from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.sync.hints import mark_dirty
@@ -97,7 +98,7 @@ async def ask(
     conn: AsyncConnection,
     portal_id: int,
     deal_id: int,
-    contact_id: int,
+    contact_id: int | None,
     *,
     points: int,
     discounts: Mapping[str, Decimal],
@@ -105,9 +106,13 @@ async def ask(
     key: str,
     now: datetime,
 ) -> Asked:
-    """Record what is asked for the contact (``points`` in kopecks) and hint the deal."""
+    """Record what is asked for the contact (``points`` in kopecks; ``contact_id=None``: the
+    deal's payer, as a robot asks) and hint the deal. ``key``: the form's hidden key, or a
+    robot's ``event_token`` (any text up to 1 000 characters: a long one is kept as its hash)."""
+    if not key or len(key) > 1000:
+        raise AskRefused("bad_key", "the submit key is missing or too long")
     if not KEY.fullmatch(key):
-        raise AskRefused("bad_key", "the submit key is malformed")
+        key = "h:" + hashlib.sha256(key.encode()).hexdigest()
     found = (
         await conn.execute(
             select(b24_deal_choice_submits).where(
@@ -117,11 +122,17 @@ async def ask(
         )
     ).first()
     if found is not None:  # sent before: the first answer stands
-        if (int(found.deal_id), int(found.contact_id)) != (deal_id, contact_id):
+        if int(found.deal_id) != deal_id or contact_id not in (None, int(found.contact_id)):
             raise AskRefused("bad_key", "the submit key was used for another contact")
         asked = {k: Decimal(str(v)) for k, v in dict(found.discounts).items()}
-        return Asked(deal_id, contact_id, int(found.points), asked, found.via_field, True)
+        return Asked(
+            deal_id, int(found.contact_id), int(found.points), asked, found.via_field, True
+        )
     view = await deal_view(conn, portal_id, deal_id, now)
+    if contact_id is None:
+        if not view.contacts:
+            raise AskRefused("not_on_deal", "the deal has no contact")
+        contact_id = view.contacts[0].contact_id
     contact = check(view, contact_id, points, discounts)
     wanted = {k: v for k, v in discounts.items() if v > 0}
     via_field = contact.pays_by == "field"
@@ -131,7 +142,7 @@ async def ask(
             submit_key=key,
             deal_id=deal_id,
             contact_id=contact_id,
-            discounts={k: str(v.normalize()) for k, v in wanted.items()},
+            discounts={k: plain(v) for k, v in wanted.items()},
             points=points,
             via_field=via_field,
             set_by=actor[:300],

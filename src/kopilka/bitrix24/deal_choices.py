@@ -30,6 +30,11 @@ from kopilka.db.tables import b24_deal_choices
 BY_LIST = "list"
 
 
+def plain(number: Decimal) -> str:
+    """A number as a form field shows it: "500", "2.5" (never "5E+2")."""
+    return format(number.normalize(), "f")
+
+
 @dataclass(frozen=True, slots=True)
 class Choice:
     """What is asked for one contact on one deal, by whom and when."""
@@ -82,7 +87,7 @@ async def choice_by_key(conn: AsyncConnection, portal_id: int, key: str) -> Choi
 async def store_choice(conn: AsyncConnection, portal_id: int, deal_id: int, choice: Choice) -> None:
     """Write the row (a new word for the contact: not yet reconciled with the list)."""
     values = {
-        "discounts": {k: str(v.normalize()) for k, v in choice.discounts.items() if v > 0},
+        "discounts": {k: plain(v) for k, v in choice.discounts.items() if v > 0},
         "points": choice.points,
         "set_by": choice.set_by[:300],
         "set_at": choice.set_at,
@@ -104,16 +109,16 @@ def inputs_of(layout: Layout, element: Element | None) -> str:
     props = sorted({*layout.discounts.values(), layout.fields["points"]})
     if element is None:
         return ",".join(f"{p}=0" for p in props)
-    return ",".join(f"{p}={element.number(p).normalize()}" for p in props)
+    return ",".join(f"{p}={plain(element.number(p))}" for p in props)
 
 
 def as_values(layout: Layout, choice: Choice) -> dict[str, str]:
     """The row's numbers as the element's properties hold them (points in whole units)."""
     values = {
-        prop: str(choice.discounts.get(discount_id, Decimal(0)).normalize())
+        prop: plain(choice.discounts.get(discount_id, Decimal(0)))
         for discount_id, prop in layout.discounts.items()
     }
-    values[layout.fields["points"]] = str((Decimal(choice.points) / 100).normalize())
+    values[layout.fields["points"]] = plain(Decimal(choice.points) / 100)
     return values
 
 
