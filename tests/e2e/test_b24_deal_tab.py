@@ -139,6 +139,10 @@ async def test_pay_for_one_contact_discount_for_the_other_then_win_and_lose(
             over = await tab.ask(anna, points=1500)
             assert over.status_code == 422
             assert "Можно оплатить баллами не больше 1 000" in over.text.replace(NBSP, " ")
+            # the program pays whole points only
+            halves = await tab.ask(anna, points="500,5")
+            assert halves.status_code == 422
+            assert "Баллы списываются кратно 1" in halves.text
             # a percent above the one offered is refused too
             too_much = await tab.ask(boris, discount_birthday=15)
             assert too_much.status_code == 422
@@ -245,7 +249,16 @@ async def test_a_one_contact_deal_pays_through_the_deals_own_field(
             assert "Сколько списать баллов" in tab.html
             assert (await tab.ask(ivan, points=300)).status_code == 200
             await h.settle()
-        # the field and the tab are one input: the field shows it, one hold under the deal
-        assert float(h.call("crm.deal.get", {"id": deal})["UF_CRM_KOP_PAY_POINTS"]) == 300
-        assert (await h.balance(ivan)).held == 300_00
-        assert await active_holds(h) == 1
+            # the field and the tab are one input: the field shows it, one hold under the deal
+            assert float(h.call("crm.deal.get", {"id": deal})["UF_CRM_KOP_PAY_POINTS"]) == 300
+            assert (await h.balance(ivan)).held == 300_00
+            assert await active_holds(h) == 1
+            await tab.open()
+            assert 'name="points"' in tab.html
+            assert 'value="300.0"' in tab.html  # what the field asks, ready to change
+            # a manager who types into the field is seen by the tab as well
+            h.call("crm.deal.update", {"id": deal, "fields": {"UF_CRM_KOP_PAY_POINTS": 250}})
+            await h.settle()
+            assert (await h.balance(ivan)).held == 250_00
+            await tab.open()
+            assert 'value="250.0"' in tab.html

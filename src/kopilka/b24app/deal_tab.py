@@ -71,8 +71,9 @@ async def deal_ask(request: Request) -> HTMLResponse:
         asked = await run_in_transaction(services.engine, work)
     except AskRefused as exc:
         values = dict(exc.values)
-        if "cap" in values:
-            values["cap"] = format_points(values["cap"])
+        for name in ("cap", "step"):
+            if name in values:
+                values[name] = format_points(values[name])
         return await page(request, frame, error=t("ask." + exc.reason, **values), status=422)
     except DealNotShown as exc:
         return await page(request, frame, error=t("deal." + exc.reason), status=409)

@@ -112,6 +112,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Можно оплатить баллами не больше {cap}.",
         "en": "At most {cap} points may pay.",
     },
+    "ask.step": {
+        "ru": "Баллы списываются кратно {step}.",
+        "en": "Points are paid in steps of {step}.",
+    },
+    "deal.contact_no": {"ru": "Контакт №{id}", "en": "Contact #{id}"},
     "ask.bad_key": {
         "ru": "Форма устарела: обновите вкладку.",
         "en": "The form is out of date: reopen the tab.",

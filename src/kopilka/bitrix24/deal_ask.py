@@ -89,6 +89,10 @@ def check(
             raise AskRefused("no_paying", "points cannot pay this deal for this contact")
         if contact.points is not None and contact.points.note_ru == NOT_APPLICABLE_RU:
             raise AskRefused("points_not_applicable", "points do not pay in this pipeline")
+        if points % view.step:
+            raise AskRefused(
+                "step", f"points are asked in steps of {view.step / 100:g}", step=view.step
+            )
         if points > contact.cap:
             raise AskRefused("over_cap", f"at most {contact.cap / 100:g} points", cap=contact.cap)
     return contact

@@ -57,6 +57,7 @@ class ContactView:
     pays_by: str  # "contact": its own hold; "field": the deal's pay field; "": cannot pay here
     cap: int  # the most this contact may pay with points on this deal now
     choice: Choice | None  # what is asked for it now, by whom
+    asking: int  # the points asked for it now (its own, or the deal's field for the payer)
     held: int  # points held for this deal now
     paid: int  # points taken by this deal (won)
     earns: int  # points the deal earns this contact: as it stands if open, posted if won
@@ -70,6 +71,7 @@ class DealView:
     locale: str
     contacts: tuple[ContactView, ...]
     by_contact: bool  # the program has discounts: each contact pays and applies its own
+    step: int = 1  # kopecks: points are asked in multiples of the program's step
 
     def contact(self, contact_id: int) -> ContactView | None:
         return next((c for c in self.contacts if c.contact_id == contact_id), None)
@@ -163,19 +165,34 @@ async def deal_view(conn: AsyncConnection, portal_id: int, deal_id: int, now: da
         views.append(
             ContactView(
                 contact_id=c.id,
-                name=known.get(c.id, (0, ""))[1] or f"#{c.id}",
+                name=known.get(c.id, (0, ""))[1],
                 available=now_balances[customer].available if customer in now_balances else 0,
                 offers=tuple(o for o in mine if o.discount_id != "points"),
                 points=points,
                 pays_by=pays_by,
                 cap=cap if deal.stage == "process" else 0,
                 choice=choices.get(c.id),
+                asking=_asking(pays_by, deal, choices.get(c.id)),
                 held=held,
                 paid=paid,
                 earns=earns.get(c.id, 0) if deal.stage == "process" else earned,
             )
         )
-    return DealView(deal_id, deal.stage, order_amount, program.locale, tuple(views), by_contact)
+    return DealView(
+        deal_id,
+        deal.stage,
+        order_amount,
+        program.locale,
+        tuple(views),
+        by_contact,
+        program.points.step_minor,
+    )
+
+
+def _asking(pays_by: str, deal: Deal, choice: Choice | None) -> int:
+    if pays_by == "field":
+        return max(deal.points_to_pay, 0)
+    return choice.points if choice is not None and pays_by else 0
 
 
 def _pays_by(program: Program, by_contact: bool, position: int, count: int) -> str:
