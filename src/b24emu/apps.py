@@ -40,6 +40,7 @@ KNOWN_EVENTS = frozenset(
         "ONAPPUPDATE",
         "ONAPPTEST",
         "ONUSERADD",
+        "ONOFFLINEEVENT",
     ]
 )
 PLACEMENTS_OTHER = frozenset(
@@ -68,6 +69,32 @@ def _check_url(url: str) -> None:
         raise ApiError("ERROR_WRONG_HANDLER_URL", "Wrong handler URL")
 
 
+def _bind_offline(call: Call, event: str) -> bool:
+    """``event_type=offline`` (§6.7): no handler; administrators only."""
+    portal, app = call.portal, call.auth.app
+    assert app is not None
+    if not portal.users.get(call.user_id, {}).get("ADMIN"):
+        raise ApiError(
+            "ACCESS_DENIED",
+            "Access denied! Offline events binding requires administrator access rights",
+            403,
+        )
+    connector = str(get_ci(call.params, "auth_connector") or "")
+    for binding in portal.events.bindings.values():
+        if (
+            binding.app is app
+            and binding.offline
+            and binding.event == event
+            and binding.connector == connector
+        ):
+            raise core("Unable to set event handler: Handler already binded")
+    binding_id = portal.next_id("event_handler")
+    portal.events.bindings[binding_id] = Binding(
+        binding_id, event, "", app, 0, call.user_id, offline=True, connector=connector
+    )
+    return True
+
+
 @method("event.bind", "basic", app_only=True)
 def event_bind(call: Call) -> Any:
     portal, app = call.portal, call.auth.app
@@ -75,10 +102,10 @@ def event_bind(call: Call) -> Any:
     event = str(get_ci(call.params, "event") or "").strip().upper()
     if not event:
         raise _argument("EVENT")
-    if str(get_ci(call.params, "event_type") or "online").lower() == "offline":
-        raise ApiError("ERROR_EVENT_NOT_FOUND", "Offline events are not emulated by b24emu")
     if event not in KNOWN_EVENTS:
         raise ApiError("ERROR_EVENT_NOT_FOUND", "Event not found")
+    if str(get_ci(call.params, "event_type") or "online").lower() == "offline":
+        return _bind_offline(call, event)
     handler = str(get_ci(call.params, "handler") or "").strip()
     if not handler:
         raise _argument("HANDLER")
@@ -87,14 +114,22 @@ def event_bind(call: Call) -> Any:
     for binding in portal.events.bindings.values():
         if (
             binding.app is app
+            and not binding.offline
             and binding.event == event
             and binding.handler == handler
             and binding.auth_type == auth_type
         ):
             raise core("Unable to set event handler: Handler already binded")
+    options = get_ci(call.params, "options")
     binding_id = portal.next_id("event_handler")
     portal.events.bindings[binding_id] = Binding(
-        binding_id, event, handler, app, auth_type, call.user_id
+        binding_id,
+        event,
+        handler,
+        app,
+        auth_type,
+        call.user_id,
+        options=dict(options) if isinstance(options, dict) else None,
     )
     return True
 
@@ -105,13 +140,20 @@ def event_unbind(call: Call) -> Any:
     event = str(get_ci(call.params, "event") or "").strip().upper()
     handler = str(get_ci(call.params, "handler") or "").strip()
     auth_type = get_ci(call.params, "auth_type")
+    offline = str(get_ci(call.params, "event_type") or "online").lower() == "offline"
+    connector = str(get_ci(call.params, "auth_connector") or "")
     removed = [
         key
         for key, b in portal.events.bindings.items()
         if b.app is app
         and b.event == event
-        and (not handler or b.handler == handler)
-        and (auth_type is None or b.auth_type == to_int(auth_type))
+        and b.offline == offline
+        and (
+            b.connector == connector
+            if offline
+            else (not handler or b.handler == handler)
+            and (auth_type is None or b.auth_type == to_int(auth_type))
+        )
     ]
     for key in removed:
         del portal.events.bindings[key]
@@ -120,11 +162,20 @@ def event_unbind(call: Call) -> Any:
 
 @method("event.get", "basic", app_only=True)
 def event_get(call: Call) -> Any:
-    return [
-        {"event": b.event, "handler": b.handler, "auth_type": str(b.auth_type), "offline": 0}
-        for b in call.portal.events.bindings.values()
-        if b.app is call.auth.app
-    ]
+    out: list[dict[str, Any]] = []
+    for b in call.portal.events.bindings.values():
+        if b.app is not call.auth.app:
+            continue
+        row: dict[str, Any] = {
+            "event": b.event,
+            "handler": b.handler,
+            "auth_type": str(b.auth_type),
+            "offline": int(b.offline),
+        }
+        if b.offline and b.connector:
+            row["connector_id"] = b.connector
+        out.append(row)
+    return out
 
 
 @method("events", "basic")

@@ -47,6 +47,10 @@ class App:
     application_token: str = field(default_factory=new_token)
     installed: bool = False
     version: int = 1
+    #: "Your handler path": the app page (DEFAULT placement); None for an API-only app
+    app_url: str | None = None
+    #: "Initial installation path": the installer opened in a frame until installFinish
+    install_url: str | None = None
 
     @property
     def status(self) -> str:

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from b24emu.offline import OfflineQueues
 from b24emu.params import flatten_form
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ class Binding:
     app: App
     auth_type: int  # 0 = the user whose action raised the event
     owner_id: int
+    offline: bool = False  # recorded in the portal's queue instead of POSTed (b24emu.offline)
+    connector: str = ""  # the ``auth_connector`` an offline binding was made with
+    options: dict[str, Any] | None = None  # e.g. ``minTimeout`` of ONOFFLINEEVENT
 
 
 @dataclass
@@ -50,6 +54,7 @@ class EventBus:
     def __init__(self, portal: Portal) -> None:
         self.portal = portal
         self.bindings: dict[int, Binding] = {}
+        self.offline = OfflineQueues(portal)
         self._local = threading.local()
         self._cond = threading.Condition()
         self._pending: list[Outbound] = []
@@ -78,6 +83,17 @@ class EventBus:
                 self._local.automation = False
                 self._enqueue(buffered)
 
+    @contextmanager
+    def acting(self, connector: str) -> Iterator[None]:
+        """A call made with ``auth_connector``: its changes are not queued for that connector's
+        offline bindings (§6.7, loop prevention)."""
+        before = getattr(self._local, "connector", "")
+        self._local.connector = connector
+        try:
+            yield
+        finally:
+            self._local.connector = before
+
     def emit(self, event: str, fields: dict[str, Any], user_id: int | None) -> None:
         """Raise ``event`` with ``data[FIELDS]``; ``user_id=None`` means automation (no tokens)."""
         portal = self.portal
@@ -86,8 +102,14 @@ class EventBus:
             user_id = None
         out: list[tuple[tuple[Any, ...], Outbound]] = []
         data = {"FIELDS": {k: str(v) for k, v in fields.items()}}
-        for binding in self.bindings.values():
+        for binding in list(self.bindings.values()):
             if binding.event != event or not binding.app.installed:
+                continue
+            if binding.offline:
+                if not binding.connector or binding.connector != getattr(
+                    self._local, "connector", ""
+                ):
+                    self.offline.record(binding, event, data)
                 continue
             actor = binding.auth_type or user_id
             payload = {
@@ -120,6 +142,34 @@ class EventBus:
                 self._local.buffer.setdefault(key, item)
         else:
             self._enqueue([item for _, item in out])
+
+    def signal(self, binding: Binding) -> None:
+        """``ONOFFLINEEVENT`` to ``binding``'s handler: empty ``data`` (§6.7), the binding
+        owner's tokens with the refresh token (§6.5)."""
+        access, refresh = self.portal.auth.issue(
+            binding.app, binding.owner_id, self.portal.access_token_ttl
+        )
+        auth = self._app_auth(binding.app, None)
+        auth = {
+            "access_token": access.token,
+            "expires": str(int(access.expires_at)),
+            "expires_in": str(int(self.portal.access_token_ttl)),
+            "scope": binding.app.scope_text,
+            **auth,
+            "user_id": str(binding.owner_id),
+            "refresh_token": refresh.token,
+        }
+        payload = {
+            "event": binding.event,
+            "event_handler_id": str(binding.id),
+            "data": [],
+            "auth": auth,
+        }
+        item = Outbound(binding.handler, payload, 0.0)
+        if getattr(self._local, "depth", 0) > 0:
+            self._local.buffer.setdefault((binding.handler, binding.id, binding.event), item)
+        else:
+            self._enqueue([item])
 
     def send_now(self, binding: Binding, data: dict[str, Any]) -> None:
         """Queue an app-lifecycle event (``ONAPPUNINSTALL``): auth without tokens (§1.2.6)."""

@@ -9,6 +9,7 @@ from b24emu import (  # noqa: F401
     crm_items,
     lists_api,
     notify,
+    offline,
     product_properties,
     productrows,
     userfields,

@@ -28,6 +28,7 @@ from b24emu.auth import authenticate as resolve_auth
 from b24emu.config import Faults, RateLimit, Stats
 from b24emu.errors import ApiError
 from b24emu.events import EventBus
+from b24emu.frames import Frames
 from b24emu.limits import LeakyBucket, OperatingLimiter
 from b24emu.params import flatten_form
 from b24emu.registry import REGISTRY, Auth, Call, Page
@@ -74,6 +75,13 @@ class Portal(Store):
         #: ``crm.item.productrow.list`` as its newest docs read: an array in ``=ownerId`` is
         #: refused (``INVALID_ARG_VALUE``) instead of filtering by several deals
         self.strict_product_rows = False
+        #: a CRM tab's ``PLACEMENT_OPTIONS`` carries ``URI`` (False: only ``ID``, as when the
+        #: browser sent no Referer — the docs say it may be absent)
+        self.placement_uri = True
+        #: the app page (DEFAULT) gets ``PLACEMENT``/``PLACEMENT_OPTIONS`` (False: neither, as
+        #: the simplified-OAuth page's example shows it)
+        self.default_placement_fields = True
+        self.frames = Frames()
         self.stats = Stats()
         self.auth = AuthRegistry()
         self.events = EventBus(self)
@@ -171,11 +179,32 @@ class Portal(Store):
         return token
 
     def register_app(
-        self, client_id: str, client_secret: str, scopes: tuple[str, ...] = DEFAULT_SCOPES
+        self,
+        client_id: str,
+        client_secret: str,
+        scopes: tuple[str, ...] = DEFAULT_SCOPES,
+        app_url: str | None = None,
+        install_url: str | None = None,
     ) -> App:
-        app = App(client_id, client_secret, frozenset(scopes), app_id=self.next_id("app"))
+        """An app as an admin creates a local one: ``app_url`` is "Your handler path" (the app
+        page), ``install_url`` the "Initial installation path" (with ``app_url``: the installer
+        frame; without: the ONAPPINSTALL handler of ``install_app``)."""
+        app = App(
+            client_id,
+            client_secret,
+            frozenset(scopes),
+            app_id=self.next_id("app"),
+            app_url=app_url,
+            install_url=install_url,
+        )
         self.auth.apps[client_id] = app
         return app
+
+    def add_user(self, name: str, last_name: str = "", admin: bool = False) -> int:
+        """A new active employee (``profile`` reports ``ADMIN``); returns the user id."""
+        from b24emu.seed import add_user
+
+        return add_user(self, name, last_name, admin)
 
     def issue_tokens(self, client_id: str, user_id: int = 1) -> dict[str, Any]:
         """Fresh tokens for an app, in the §1.2.3 token-response shape."""
@@ -234,7 +263,8 @@ class Portal(Store):
         return form
 
     def uninstall_app(self, client_id: str, clean: bool = False) -> None:
-        """Remove the app: ``ONAPPUNINSTALL`` (no tokens) to its handlers, bindings dropped."""
+        """Remove the app: ``ONAPPUNINSTALL`` (no tokens) to its handlers, bindings and
+        placements dropped."""
         app = self.auth.apps[client_id]
         with self.lock:
             for binding in list(self.events.bindings.values()):
@@ -245,7 +275,9 @@ class Portal(Store):
             self.events.bindings = {
                 k: b for k, b in self.events.bindings.items() if b.app is not app
             }
+            self.events.offline.drop_app(client_id)
             app.installed = False
+            self.placements[:] = [p for p in self.placements if p["app"] != client_id]
             for token in [t for t, a in self.auth.access.items() if a.app is app]:
                 del self.auth.access[token]
             for refresh in self.auth.refresh.values():
@@ -364,7 +396,8 @@ class Portal(Store):
             raise errors.system(errors.OPERATION_TIME_LIMIT)
         began = time.time()
         perf = time.perf_counter()
-        result = spec.func(Call(self, method, params, auth, start))
+        with self.events.acting(str(params.get("auth_connector") or "")):
+            result = spec.func(Call(self, method, params, auth, start))
         processing = time.perf_counter() - perf
         finished = time.time()
         if limited:

@@ -90,6 +90,20 @@ STANDARD_STAGES: list[tuple[str, str, str | None, str]] = [
 ]
 
 
+def add_user(portal: Portal, name: str, last_name: str = "", admin: bool = False) -> int:
+    user_id = max(portal.users, default=0) + 1
+    portal.users[user_id] = {
+        "ID": str(user_id),
+        "ACTIVE": True,
+        "NAME": name,
+        "LAST_NAME": last_name,
+        "EMAIL": f"user{user_id}@{portal.domain}",
+        "ADMIN": admin,
+        "UF_DEPARTMENT": [1],
+    }
+    return user_id
+
+
 def seed_base(portal: Portal) -> None:
     """What an empty portal already has: users, dictionaries, the general pipeline."""
     portal.seq["userfield"] = 101

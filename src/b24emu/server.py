@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from b24emu import errors
 from b24emu.auth import oauth_token
+from b24emu.pages import page_routes
 from b24emu.params import decode_request
 from b24emu.portal import Portal
 from b24emu.wire import php_json
@@ -24,8 +25,12 @@ from b24emu.wire import php_json
 JSON = "application/json; charset=utf-8"
 
 
+#: REST answers may be read by pages of other origins (BX24.callMethod in an app's frame)
+CORS = {"Access-Control-Allow-Origin": "*"}
+
+
 def _json(status: int, body: Any) -> Response:
-    return Response(php_json(body), status_code=status, media_type=JSON)
+    return Response(php_json(body), status_code=status, media_type=JSON, headers=CORS)
 
 
 async def _params(request: Request) -> dict[str, Any]:
@@ -75,6 +80,7 @@ def build_app(portal: Portal) -> Starlette:
             Route("/oauth/token/", token, methods=["GET", "POST"]),
             Route("/oauth/rest/{method}", oauth_rest, methods=["GET", "POST"]),
             Route("/rest/{path:path}", rest, methods=["GET", "POST"]),
+            *page_routes(portal),  # the UI side of apps: cards, frames, the BX24 stub
         ]
     )
 

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     b24_rejections_per_source: int = 20
     b24_rejections_per_minute: int = 200
     b24_rejections_kept: int = 10_000
+    #: Offline event delivery (`kopilka portal events offline`; docs/bitrix24.md): seconds
+    #: between two readings of a portal's queue. ONOFFLINEEVENT, when the portal can reach
+    #: Kopilka, has it read at once, at most once per `b24_offline_signal_seconds`.
+    b24_offline_poll_seconds: float = Field(default=30.0, gt=0)
+    b24_offline_signal_seconds: int = Field(default=5, ge=0)
+    #: Offline events reserved per `event.offline.get` (a run reads at most 20 such pages).
+    b24_offline_batch: int = Field(default=50, ge=1, le=1000)
 
     # --- Every web request ---
     #: Largest request body accepted, in bytes (a Bitrix24 event is a few KB): larger gets 413.

@@ -2,7 +2,9 @@
 
 An event is verify → record the hint → defer the sync, in one transaction, and answer at once
 (STYLE 12; Bitrix24 does not wait long and never retries). The transaction does not wait for the
-disk (``synchronous_commit`` off): a hint lost in a crash is found again by the sweep.
+disk (``synchronous_commit`` off): a hint lost in a crash is found again by the sweep. What each
+event hints is :mod:`kopilka.bitrix24.handling`, shared with the offline queue's reader
+(:mod:`kopilka.bitrix24.offline`); ``ONOFFLINEEVENT`` has that reader run at once.
 
 The portal is the one ``auth[member_id]`` names (a webhook portal that has not learnt it yet: by
 ``auth[domain]``, compared normalised — an on-premise portal's ``host:port`` is its host). The
@@ -20,7 +22,6 @@ An install is believed only once Bitrix24's OAuth server vouches for it
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 import httpx
@@ -37,29 +38,17 @@ from kopilka.bitrix24.connections import (
     install_app,
     mark_uninstalled,
 )
-from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.domains import normal_domain
+from kopilka.bitrix24.handling import HINT_EVENTS, apply_event, parse_id
 from kopilka.bitrix24.install import InstallRefused, prove_installation
-from kopilka.bitrix24.products import mark_stale
+from kopilka.bitrix24.offline.deferred import SIGNAL_EVENT, defer_offline
 from kopilka.bitrix24.rejections import record_rejection
-from kopilka.bitrix24.sections import SECTION_EVENTS
-from kopilka.bitrix24.sections import mark_stale as mark_sections_stale
-from kopilka.bitrix24.sync import mark_dirty, mark_open_deals_of
 from kopilka.db.engine import run_in_transaction
-from kopilka.db.tables import BIGINT_MAX
-from kopilka.notify.deferred import defer_cards
-from kopilka.notify.service import mark_contacts
 from kopilka.process.services import Services
 from kopilka.web.forms import nested, parse_form
 
 log = logging.getLogger("kopilka.bitrix24.events")
 router = APIRouter(prefix="/b24", tags=["bitrix24"])
-
-DEAL_EVENTS = {"ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE"}
-PRODUCT_EVENTS = {"ONCRMPRODUCTUPDATE", "ONCRMPRODUCTDELETE"}  # the catalog cache is stale
-#: bonus cards (kopilka.cards.service); an update also hints the contact's open deals
-CONTACT_EVENTS = {"ONCRMCONTACTADD", "ONCRMCONTACTUPDATE"}
-HINT_EVENTS = DEAL_EVENTS | PRODUCT_EVENTS | CONTACT_EVENTS | set(SECTION_EVENTS)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -79,12 +68,7 @@ async def _reject(services: Services, form: dict[str, str], reason: str, remote:
 
 def entity_id(form: dict[str, str]) -> int | None:
     """``data[FIELDS][ID]``: None when absent; ASCII digits within BIGINT, else ValueError."""
-    raw = form.get("data[FIELDS][ID]")
-    if raw is None or raw == "":
-        return None
-    if not re.fullmatch(r"[0-9]{1,19}", raw) or not 0 < int(raw) <= BIGINT_MAX:
-        raise ValueError("data[FIELDS][ID] is not an id")
-    return int(raw)
+    return parse_id(form.get("data[FIELDS][ID]"))
 
 
 async def _incoming(request: Request) -> tuple[str, dict[str, str] | None]:
@@ -120,26 +104,13 @@ async def receive_event(request: Request) -> JSONResponse:
             # deal anyway (as it finds those whose events never came). Events arrive one by
             # one, so this wait would be paid per event.
             await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        if event in DEAL_EVENTS:
-            if item_id is not None:
-                await mark_dirty(conn, connection.portal_id, [item_id], event.lower())
-                await defer_sync(conn, connection.portal_id)
-        elif event in PRODUCT_EVENTS:
-            if item_id is not None:
-                await mark_stale(conn, connection.portal_id, [item_id])
-        elif event in SECTION_EVENTS:
-            await mark_sections_stale(conn, connection.portal_id)
-        elif event in CONTACT_EVENTS:
-            if item_id is not None:
-                await mark_contacts(conn, connection.portal_id, [item_id])
-                await defer_cards(conn, connection.portal_id)
-                if event == "ONCRMCONTACTUPDATE" and await mark_open_deals_of(
-                    conn, connection.portal_id, [item_id], event.lower()
-                ):
-                    await defer_sync(conn, connection.portal_id)
-        elif event == "ONAPPUNINSTALL":
+        if event == "ONAPPUNINSTALL":
             await mark_uninstalled(conn, connection.portal_id)
             services.event_portals.pop(connection.member_id, None)
+        elif event == SIGNAL_EVENT:  # the portal's offline queue has records: read it now
+            await defer_offline(conn, connection.portal_id)
+        else:
+            await apply_event(conn, connection.portal_id, event, item_id)
         return connection
 
     connection = await run_in_transaction(services.engine, handle)

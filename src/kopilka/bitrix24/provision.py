@@ -17,6 +17,7 @@ from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection
 from kopilka.bitrix24.errors import B24InsufficientScope
 from kopilka.bitrix24.offers import provision_list
+from kopilka.bitrix24.offline.bindings import apply_bindings
 from kopilka.bitrix24.products import needs_catalog
 from kopilka.bitrix24.sections import SECTION_EVENTS
 from kopilka.domain.texts import TEXTS, say
@@ -151,7 +152,10 @@ async def provision(
     handler_url: str,
     *,
     now: datetime | None = None,
+    offline: bool = False,
 ) -> Provisioned:
+    """``offline``: the portal's events go to its offline queue (``kopilka.bitrix24.offline``;
+    the delivery stored for the portal, ``offline.queries.delivery_of``)."""
     done = Provisioned()
     wanted = list(wanted_fields(program, now))
     existing = await _existing_fields(client, {(entity, name) for entity, _, name, _ in wanted})
@@ -171,17 +175,11 @@ async def provision(
     layout = await provision_list(client, program)
     if layout is not None:
         done.field_map["offers_list"] = layout.as_json()
-    if connection.mode == "app":
-        bound = await client.call("event.get")
-        have = {(str(b.get("event", "")).upper(), str(b.get("handler", ""))) for b in bound or []}
-        binds: dict[str, tuple[str, Mapping[str, Any]]] = {
-            e: ("event.bind", {"event": e, "handler": handler_url})
-            for e in (*events_for(program), "ONAPPUNINSTALL")
-            if (e, handler_url) not in have
-        }
-        if binds:
-            await client.batch(binds, write=True)
-        done.events_bound = sorted(binds)
+    if connection.mode == "app":  # online to handler_url, or to the portal's offline queue
+        made = await apply_bindings(
+            client, events_for(program), handler_url, offline=offline, unbind=False
+        )
+        done.events_bound = sorted(name.split("_", 1)[1] for name in made)
         base = handler_url.removesuffix("/b24/events")
         try:  # an app without the scope still syncs: what is missing is reported
             done.placements_bound = await bind_placements(client, base)

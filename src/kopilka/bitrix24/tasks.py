@@ -11,6 +11,7 @@
 * ``bitrix24.daily`` (every 10 minutes) defers ``bitrix24.portal.daily`` for each connected
   portal: due expiries every time; the birthday window and the contacts' totals once per local
   day of the program (``kopilka.bitrix24.daily``).
+* the offline queues' reader (``kopilka.bitrix24.offline.tasks``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from kopilka.bitrix24.connections import active_connections
 from kopilka.bitrix24.daily import run_daily
 from kopilka.bitrix24.deferred import DAILY_TASK, SYNC_TASK, defer_daily, sync_lock
 from kopilka.bitrix24.offers_poll import POLL_SECONDS, poll_all
+from kopilka.bitrix24.offline.tasks import register as register_offline
 from kopilka.bitrix24.service import defer_sweeps, run_sync
 from kopilka.db.engine import run_in_transaction
 from kopilka.logs import bound
@@ -108,3 +110,4 @@ def register(job_app: procrastinate.App) -> None:
         daily_tick_job
     )
     job_app.periodic(cron="*/10 * * * *", periodic_id="bitrix24.daily")(tick)
+    register_offline(job_app)

@@ -383,11 +383,21 @@ def verify(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve", help="afterwards keep the portal, Kopilka and the pages up until Ctrl+C"
+        ),
+    ] = False,
+) -> None:
     """Run a scripted story through the engine and the ledger and show the balances."""
     from kopilka.cli.demo import run_demo
 
-    run(run_demo())
+    try:
+        run(run_demo(serve=serve))
+    except KeyboardInterrupt:  # the servers and the database were stopped on the way out
+        out.print("stopped")
 
 
 register_bitrix24(app)

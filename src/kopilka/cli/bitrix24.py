@@ -25,6 +25,7 @@ from kopilka.bitrix24.connections import (
 from kopilka.bitrix24.daily import JOBS, DailyReport, flush, refresh_all, run_daily
 from kopilka.bitrix24.errors import B24Error
 from kopilka.bitrix24.limiter import MemoryRateLimiter
+from kopilka.bitrix24.offline.queries import delivery_of
 from kopilka.bitrix24.provision import provision as provision_portal
 from kopilka.bitrix24.service import backfill
 from kopilka.bitrix24.sync import SyncReport, sync_portal
@@ -154,7 +155,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def provision(portal: PortalRef = None) -> None:
-        """Create the user fields the program maps (idempotent); in app mode, bind events."""
+        """Create the user fields the program maps (idempotent); in app mode, bind events (to
+        the portal's offline queue when its delivery is offline: `kopilka portal events`)."""
 
         async def go() -> None:
             settings = get_settings()
@@ -162,9 +164,14 @@ def register(app: typer.Typer) -> None:
                 connection = await _connection(services, portal)
                 async with services.engine.connect() as conn:
                     _book, prog = await portal_program(conn, connection)
+                    delivery = await delivery_of(conn, connection.portal_id)
                 client = services.client_for(connection)
                 done = await provision_portal(
-                    client, connection, prog, settings.public_url.rstrip("/") + "/b24/events"
+                    client,
+                    connection,
+                    prog,
+                    settings.public_url.rstrip("/") + "/b24/events",
+                    offline=delivery.mode == "offline",
                 )
                 await run_in_transaction(
                     services.engine,

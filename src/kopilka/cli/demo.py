@@ -25,9 +25,11 @@ from rich.panel import Panel
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from kopilka.cards.service import issue_by_hand
 from kopilka.cli.common import load, out
-from kopilka.cli.demo_portal import portal_story, steps_table
-from kopilka.config import get_settings
+from kopilka.cli.demo_live import links, live, serve_until_stopped
+from kopilka.cli.demo_portal import Told, portal_story, steps_table
+from kopilka.config import Settings, get_settings
 from kopilka.db.engine import run_in_transaction, safe_url
 from kopilka.domain.deal import Contact, Deal
 from kopilka.domain.money import format_points
@@ -39,6 +41,7 @@ from kopilka.ledger.invariants import check_invariants
 from kopilka.ledger.queries import balance
 from kopilka.ledger.types import Book, Posted
 from kopilka.lifecycle.service import active_program, apply_program
+from kopilka.process.devstack import Stack
 from kopilka.process.runtime import open_engine
 from kopilka.program.model import Program
 
@@ -211,10 +214,12 @@ async def travel_club(engine: AsyncEngine, portal: str) -> Story:
     return s
 
 
-async def run_demo() -> None:
+async def run_demo(*, serve: bool = False) -> None:
+    """The story; with ``serve``, everything stays up afterwards until Ctrl+C (demo_live)."""
     settings = get_settings()
     portal = "demo-" + datetime.now(MSK).strftime("%Y%m%d-%H%M%S")
-    async with open_engine(settings, migrate=True) as engine:
+    member = f"emu-{portal}"
+    async with open_engine(settings, migrate=True) as engine, live() as running:
         out.print(
             Panel.fit(
                 f"Kopilka demo — database {safe_url(str(engine.url))}\n"
@@ -222,25 +227,39 @@ async def run_demo() -> None:
                 title="копилка",
             )
         )
-        out.print("Starting an emulated Bitrix24 portal (b24emu) and connecting Kopilka to it…")
-        out.print(steps_table(await portal_story(engine, f"emu-{portal}")))
-        club = await travel_club(engine, portal)
-        out.print(
-            _table(
-                "Travel club (seed 004): cashback resets on 1 January — examples/travel-club.yaml",
-                club.rows,
-            )
-        )
+        out.print("Starting an emulated Bitrix24 portal (b24emu) and installing Kopilka in it…")
 
-        async def invariants(conn: AsyncConnection) -> int:
-            return len(await check_invariants(conn))
+        async def then(stack: Stack, told: Told) -> None:
+            out.print(steps_table(told.steps))
+            await _rest_of_story(engine, portal)
+            if serve:  # Анна's card is her phone: the cabinet's login
+                await issue_by_hand(
+                    stack.services, stack.connection.portal_id, told.contact, actor="kopilka demo"
+                )
+                out.print(links(stack, running, told.contact, told.deal, told.phone))
+                await serve_until_stopped(running)
 
-        broken = await run_in_transaction(engine, invariants)
-        out.print(
-            "ledger invariants: "
-            + ("[green]all hold[/]" if not broken else f"[red]{broken} broken[/]")
+        base = running.settings(Settings(), member) if serve else None
+        await portal_story(engine, member, then, base)
+
+
+async def _rest_of_story(engine: AsyncEngine, portal: str) -> None:
+    club = await travel_club(engine, portal)
+    out.print(
+        _table(
+            "Travel club (seed 004): cashback resets on 1 January — examples/travel-club.yaml",
+            club.rows,
         )
-        out.print(
-            f"Try: kopilka history 202 --portal {portal}   ·   kopilka explain ENTRY --portal "
-            f"{portal}   ·   kopilka program show --portal {portal}"
-        )
+    )
+
+    async def invariants(conn: AsyncConnection) -> int:
+        return len(await check_invariants(conn))
+
+    broken = await run_in_transaction(engine, invariants)
+    out.print(
+        "ledger invariants: " + ("[green]all hold[/]" if not broken else f"[red]{broken} broken[/]")
+    )
+    out.print(
+        f"Try: kopilka history 202 --portal {portal}   ·   kopilka explain ENTRY --portal "
+        f"{portal}   ·   kopilka program show --portal {portal}"
+    )

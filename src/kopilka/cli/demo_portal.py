@@ -8,18 +8,32 @@ what the portal then displays: the contact's balance field and the deal's timeli
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from b24emu import Portal
 from kopilka.config import Settings
+from kopilka.db.engine import run_in_transaction
+from kopilka.portals.service import disconnect_portal
 from kopilka.process.devstack import Stack, example, kopilka_on_emulator
 from kopilka.program.loader import load_program
 
 BALANCE = "UF_CRM_KOP_BALANCE"
 PAY = "UF_CRM_KOP_PAY_POINTS"
+PHONE = "+79161234567"  # Анна's, for the cabinet of a serving demo
+
+
+@dataclass(frozen=True)
+class Told:
+    """The story as told: its steps, and a contact and a deal worth opening afterwards."""
+
+    steps: list[Step]
+    contact: int
+    deal: int
+    phone: str
 
 
 @dataclass
@@ -53,16 +67,27 @@ class Manager:
         self.steps.append(Step(action, self.names[contact], str(shown), "\n".join(new) or "—"))
 
 
-async def portal_story(engine: AsyncEngine, member_id: str) -> list[Step]:
+async def portal_story(
+    engine: AsyncEngine,
+    member_id: str,
+    then: Callable[[Stack, Told], Awaitable[None]],
+    settings: Settings | None = None,
+) -> None:
     """A fresh emulated portal (a new ``member_id`` per run: Kopilka's database outlives it),
-    with Bitrix24's real rate limit (2/s, burst 50) and Kopilka's default pacing."""
+    with Bitrix24's real rate limit (2/s, burst 50) and Kopilka's default pacing; Kopilka is
+    installed as the portal's application, so its tabs are there. ``then`` runs while all of it
+    is still up."""
     path, source = example("retail-wholesale.yaml")
     portal = Portal.seeded("demo", member_id=member_id)
     async with kopilka_on_emulator(
-        engine, load_program(path), source, portal=portal, settings=Settings()
+        engine, load_program(path), source, portal=portal, settings=settings or Settings(), app=True
     ) as stack:
         m = Manager(stack)
         anna = m.contact("Анна (розница)", "CLIENT")
+        stack.call(
+            "crm.contact.update",
+            {"id": anna, "fields": {"PHONE": [{"VALUE": PHONE, "VALUE_TYPE": "MOBILE"}]}},
+        )
         oleg = m.contact("Олег (опт)", "1")
         company = int(stack.call("crm.company.add", {"fields": {"TITLE": "ООО Ромашка"}}))
 
@@ -89,7 +114,14 @@ async def portal_story(engine: AsyncEngine, member_id: str) -> list[Step]:
         await m.note(f"deal #{d5} 1 000 ₽: pay 400 with points", anna, d5)
         stack.move(d5, "LOSE")
         await m.note(f"deal #{d5} lost", anna, d5)
-        return m.steps
+        try:
+            await then(stack, Told(m.steps, anna, d4, PHONE))
+        finally:  # the emulated portal ends with the demo: later runs must not call it
+
+            async def disconnect(conn: AsyncConnection) -> None:
+                await disconnect_portal(conn, stack.connection.portal_id)
+
+            await run_in_transaction(engine, disconnect)
 
 
 def steps_table(steps: list[Step]) -> Table:

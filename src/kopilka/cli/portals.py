@@ -1,4 +1,4 @@
-"""``kopilka portal list | show | rename | disconnect``: the portals Kopilka serves."""
+"""``kopilka portal list | show | rename | disconnect | events``: the portals Kopilka serves."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import typer
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kopilka.cli.common import JsonOpt, out, print_json, run
+from kopilka.bitrix24.connections import get_connection, portal_program
+from kopilka.bitrix24.offline.delivery import DeliveryChange, set_delivery
+from kopilka.cli.common import JsonOpt, PortalOpt, out, print_json, run
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.portals.service import (
@@ -20,6 +22,7 @@ from kopilka.portals.service import (
     resolve_portal,
 )
 from kopilka.process.runtime import open_engine
+from kopilka.process.services import open_services
 
 T = TypeVar("T")
 portal_app = typer.Typer(no_args_is_help=True, help="The portals (tenants) Kopilka serves.")
@@ -103,6 +106,45 @@ def disconnect(
         f"portal {portal_id} disconnected: its book is kept"
         if done
         else f"portal {portal_id} had no active Bitrix24 connection: nothing to do"
+    )
+
+
+@portal_app.command("events")
+def events(
+    mode: Annotated[str, typer.Argument(help="online (the portal POSTs them) or offline.")],
+    portal: PortalOpt = None,
+) -> None:
+    """How the portal's events reach Kopilka: `online` (Bitrix24 POSTs each to
+    KOPILKA_PUBLIC_URL/b24/events) or `offline` (kept in the portal's queue and read by the
+    worker: for a server Bitrix24 cannot reach). Offline needs Kopilka installed as an app."""
+    if mode not in ("online", "offline"):
+        raise typer.BadParameter("online or offline", param_hint="MODE")
+
+    async def go() -> DeliveryChange:
+        settings = get_settings()
+        async with open_services(settings) as services:
+
+            async def work(conn: AsyncConnection) -> DeliveryChange:
+                connection = await get_connection(conn, await resolve_portal(conn, portal))
+                _book, program = await portal_program(conn, connection)
+                return await set_delivery(
+                    conn,
+                    services.client_for(connection),
+                    connection,
+                    program,
+                    mode,
+                    settings.public_url.rstrip("/") + "/b24/events",
+                    now=services.now(),
+                    signal_seconds=settings.b24_offline_signal_seconds,
+                )
+
+            return await run_in_transaction(services.engine, work)
+
+    change = run(go())
+    out.print(
+        f"portal {change.portal_id}: events {change.mode}"
+        + (f" (was {change.previous})" if change.previous != change.mode else " (unchanged)")
+        + (f"; {', '.join(change.calls)}" if change.calls else "")
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import procrastinate
 from sqlalchemy import text
 
+from kopilka.bitrix24.connections import UnknownPortal
 from kopilka.logs import bound
 from kopilka.notify.birthdays import run_daily
 from kopilka.notify.deferred import CARDS_TASK, NOTIFY_TASK, REGISTRATION_TASK, again
@@ -61,6 +62,9 @@ async def cards_job(context: procrastinate.JobContext, portal_id: int) -> dict[s
     with bound(portal_id=portal_id, job_id=context.job.id if context.job else None):
         try:
             report = await run_cards(services, portal_id)
+        except UnknownPortal:  # disconnected or uninstalled since: nothing to card any more
+            log.info("cards of portal %s: the portal is not connected, nothing done", portal_id)
+            return {"contacts": 0}
         except Exception:
             log.exception("cards of portal %s: trying again in %d s", portal_id, RETRY_IN)
             await again(context.app, CARDS_TASK, portal_id, RETRY_IN)

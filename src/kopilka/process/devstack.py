@@ -32,6 +32,7 @@ from kopilka.bitrix24.connections import (
     set_field_map,
 )
 from kopilka.bitrix24.deferred import SYNC_TASK
+from kopilka.bitrix24.offline.queries import delivery_of
 from kopilka.bitrix24.provision import events_for, provision
 from kopilka.bitrix24.sync import dirty_count
 from kopilka.config import Settings
@@ -204,6 +205,7 @@ async def kopilka_on_emulator(
                 "b24_client_id": APP_ID,
                 "b24_client_secret": SecretStr(APP_SECRET),
                 "b24_token_url": f"{server.url}/oauth/token/",
+                "b24_js_url": f"{server.url}/bx24/api/v1/",  # the emulator's BX24, not the web's
             }
         )
         url = engine.url.render_as_string(hide_password=False)
@@ -230,8 +232,13 @@ async def kopilka_on_emulator(
             await run_in_transaction(engine, attach)
             async with engine.connect() as conn:
                 connection = await get_connection(conn, connection.portal_id)
+                delivery = await delivery_of(conn, connection.portal_id)
             done = await provision(
-                services.client_for(connection), connection, program, web_url + "/b24/events"
+                services.client_for(connection),
+                connection,
+                program,
+                web_url + "/b24/events",
+                offline=delivery.mode == "offline",
             )
 
             async def store(conn: Any) -> None:
@@ -269,7 +276,9 @@ async def _connect(
     app: bool,
 ) -> Connection:
     if app:  # the portal installs the app: ONAPPINSTALL reaches /b24/install
-        portal.register_app(client_id=APP_ID, client_secret=APP_SECRET, scopes=SCOPES)
+        portal.register_app(  # "Your handler path": the app page (the portal's DEFAULT frame)
+            client_id=APP_ID, client_secret=APP_SECRET, scopes=SCOPES, app_url=web_url + "/b24/app"
+        )
         posted = await asyncio.to_thread(portal.install_app, APP_ID, web_url + "/b24/install")
         member = str(posted.get("auth[member_id]") or portal.member_id)
         async with services.engine.connect() as conn:

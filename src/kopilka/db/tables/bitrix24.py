@@ -207,3 +207,18 @@ b24_daily_runs = Table(
     Column("finished_at", TZ, nullable=False),
     Column("stats", JSONB, nullable=False),
 )
+
+# --- offline event delivery (issue 17, migration 0018) ------------------------------------------
+
+b24_event_delivery = Table(
+    "b24_event_delivery",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("mode", Text, nullable=False),  # online | offline
+    Column("changed_at", TZ, nullable=False),
+    Column("process_id", Text),  # the reserved batch not cleared yet
+    Column("reserved_at", TZ),
+    Column("polled_at", TZ),
+    Column("processed", BigInteger, nullable=False),
+    Column("last_error", Text),
+)
