@@ -171,7 +171,7 @@ async def deal_view(conn: AsyncConnection, portal_id: int, deal_id: int, now: da
                 points=points,
                 pays_by=pays_by,
                 cap=cap if deal.stage == "process" else 0,
-                choice=choices.get(c.id),
+                choice=_local(choices.get(c.id), program),
                 asking=_asking(pays_by, deal, choices.get(c.id)),
                 held=held,
                 paid=paid,
@@ -187,6 +187,11 @@ async def deal_view(conn: AsyncConnection, portal_id: int, deal_id: int, now: da
         by_contact,
         program.points.step_minor,
     )
+
+
+def _local(choice: Choice | None, program: Program) -> Choice | None:
+    """The choice with its time in the program's time zone (as the manager reads it)."""
+    return replace(choice, set_at=choice.set_at.astimezone(program.tz)) if choice else None
 
 
 def _asking(pays_by: str, deal: Deal, choice: Choice | None) -> int:
