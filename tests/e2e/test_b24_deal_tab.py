@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from kopilka.bitrix24.deal_ask import Asked, ask
+from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_deal_choice_submits, holds
 from kopilka.process.devstack import Stack, example, kopilka_on_emulator
 from kopilka.program.loader import load_program
@@ -262,3 +264,22 @@ async def test_a_one_contact_deal_pays_through_the_deals_own_field(
             assert (await h.balance(ivan)).held == 250_00
             await tab.open()
             assert 'value="250"' in tab.html
+
+        # a robot asks the same service for the deal's payer, more than the cap: the cap is paid;
+        # its event_token (long, with "|") twice records once
+        token = "55c1dc1c3f0d75.78875596|A40364_79843_85254_57332|" + "x" * 80
+
+        async def robot(conn: AsyncConnection) -> Asked:
+            return await ask(
+                conn, h.connection.portal_id, deal, None, points=5000_00, discounts={},
+                actor="robot", key=token, now=h.services.now(), up_to_cap=True,
+            )  # fmt: skip
+
+        first = await run_in_transaction(h.engine, robot)
+        assert (first.contact_id, first.points, first.via_field) == (ivan, 800_00, True)
+        again = await run_in_transaction(h.engine, robot)
+        assert again.replayed
+        assert again.points == 800_00
+        await h.settle()
+        assert (await h.balance(ivan)).held == 800_00
+        assert await submits(h) == 2  # the tab's and the robot's

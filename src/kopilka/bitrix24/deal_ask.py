@@ -109,14 +109,17 @@ async def ask(
     actor: str,
     key: str,
     now: datetime,
+    up_to_cap: bool = False,
 ) -> Asked:
     """Record what is asked for the contact (``points`` in kopecks; ``contact_id=None``: the
     deal's payer, as a robot asks) and hint the deal. ``key``: the form's hidden key, or a
-    robot's ``event_token`` (any text up to 1 000 characters: a long one is kept as its hash)."""
+    robot's ``event_token`` (any text up to 1 000 characters: a long one is kept as its hash).
+    ``up_to_cap``: more points than the cap pay the cap instead of being refused (a robot's
+    «оплатить баллами» returns what was applied)."""
     if not key or len(key) > 1000:
         raise AskRefused("bad_key", "the submit key is missing or too long")
     if not KEY.fullmatch(key):
-        key = "h:" + hashlib.sha256(key.encode()).hexdigest()
+        key = "h:" + hashlib.sha256(key.encode()).hexdigest()[:62]
     found = (
         await conn.execute(
             select(b24_deal_choice_submits).where(
@@ -137,6 +140,10 @@ async def ask(
         if not view.contacts:
             raise AskRefused("not_on_deal", "the deal has no contact")
         contact_id = view.contacts[0].contact_id
+    if up_to_cap:
+        mine = view.contact(contact_id)
+        if mine is not None and points > mine.cap:
+            points = mine.cap - mine.cap % view.step
     contact = check(view, contact_id, points, discounts)
     wanted = {k: v for k, v in discounts.items() if v > 0}
     via_field = contact.pays_by == "field"
