@@ -16,7 +16,7 @@ Create Date: 2026-12-02
 from alembic import op
 
 revision = "0020"
-down_revision = "0018"  # LOCAL: the slot is after "0019"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
