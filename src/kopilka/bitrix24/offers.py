@@ -318,11 +318,15 @@ def element_write(
     offers: str,
     applied: str,
     locale: str = "ru",
+    inputs: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """The params of the write that brings the element up to date, or None when it is."""
+    """The params of the write that brings the element up to date, or None when it is.
+    ``inputs``: the numbers the element must show instead of its own (what was chosen on the
+    deal's tab, :mod:`kopilka.bitrix24.deal_choices`)."""
     props = layout.fields
     if (
         current is not None
+        and not inputs
         and str(current.values.get(props["offers"]) or "") == offers
         and str(current.values.get(props["applied"]) or "") == applied
     ):
@@ -338,6 +342,7 @@ def element_write(
         for prop in (props["points"], *layout.discounts.values()):
             if current.values.get(prop) not in (None, ""):
                 fields[prop] = current.values[prop]
+    fields.update(inputs or {})
     return {
         "IBLOCK_TYPE_ID": IBLOCK_TYPE,
         "IBLOCK_ID": layout.iblock_id,

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24 import outbox
+from kopilka.bitrix24.deal_choices import read_choices, reconcile, store_choice
 from kopilka.bitrix24.offers import (
     Layout,
     applied_for,
@@ -66,10 +67,18 @@ async def contact_offers(
     total = points = 0
     posted: list[Posted] = []
     holds: list[HoldView] = []
+    choices = await read_choices(conn, portal_id, deal.id)
+    asked = dict(snap.elements)  # what each element asks once the tab's choices are in it
     for c in contacts:
         mine = [o for o in offers if o.contact_id == c.id]
-        element = snap.elements.get(element_code(deal.id, c.id))
-        chosen = applied_for(mine, element, layout, order_split.get(c.id, 0), program.locale)
+        code = element_code(deal.id, c.id)
+        element = snap.elements.get(code)
+        latest = reconcile(layout, code, c.id, element, choices.get(c.id), now)
+        if latest.row is not None:
+            await store_choice(conn, portal_id, deal.id, latest.row)
+        if latest.element is not None:
+            asked[code] = latest.element
+        chosen = applied_for(mine, latest.element, layout, order_split.get(c.id, 0), program.locale)
         ask = chosen.points_requested if chosen and deal.stage != "lost" else 0
         cap = min(
             seen[c.id].available_points,
@@ -93,6 +102,7 @@ async def contact_offers(
             offers_text(mine, program.locale),
             applied_text(chosen, taken, program.locale),
             program.locale,
+            latest.inputs,
         )
         if params is not None:
             await outbox.queue_write(
@@ -103,7 +113,7 @@ async def contact_offers(
                 params=params,
                 idempotent=True,
             )
-    await remember_inputs(conn, portal_id, deal.id, inputs_digest(layout, snap.elements, deal.id))
+    await remember_inputs(conn, portal_id, deal.id, inputs_digest(layout, asked, deal.id))
     gone = set(previous.contact_ids if previous else []) - {c.id for c in contacts}
     for cid in sorted(gone):  # a contact taken off the deal pays nothing any more
         if cid not in customers:

@@ -23,6 +23,7 @@ from kopilka.db.tables.bitrix24 import (
     b24_sync_runs,
     b24_sync_state,
 )
+from kopilka.db.tables.choices import b24_deal_choice_submits, b24_deal_choices
 from kopilka.db.tables.features import (
     api_idempotency,
     cards,
@@ -67,6 +68,8 @@ __all__ = [
     "b24_connections",
     "b24_contact_state",
     "b24_daily_runs",
+    "b24_deal_choice_submits",
+    "b24_deal_choices",
     "b24_deal_shares",
     "b24_deals",
     "b24_dirty_deals",
