@@ -22,12 +22,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.b24app.texts import translator
 from kopilka.bitrix24.bonuses import grant_comment, grant_on_portal
 from kopilka.bitrix24.connections import Connection, portal_program
 from kopilka.bitrix24.daily import flush
+from kopilka.bitrix24.deal_ask import AskRefused, ask
+from kopilka.bitrix24.deal_view import DealNotShown
 from kopilka.bitrix24.errors import B24NotFound
 from kopilka.bitrix24.mapping import to_kopecks
-from kopilka.bitrix24.outbox import queue_write
 from kopilka.bitrix24.standing import histories
 from kopilka.bitrix24.sync import mark_dirty
 from kopilka.bitrix24.sync.shown import payer_of
@@ -40,6 +42,7 @@ from kopilka.domain.deal_codec import decode
 from kopilka.domain.eligibility import basket
 from kopilka.domain.errors import KopilkaError, UnknownCustomer
 from kopilka.domain.levels import metric_of, status_for
+from kopilka.domain.money import format_points
 from kopilka.domain.redemption import payable_cap
 from kopilka.domain.texts import points
 from kopilka.ledger.book import get_customer_id
@@ -161,21 +164,29 @@ async def pay(services: Services, connection: Connection, call: StoredCall, who:
     asked = amount_of(call.properties.get("amount", ""), required=True) or 0
     async with services.engine.connect() as conn:
         book, program = await portal_program(conn, connection, services.now())
-    field = program.fields.deal.pay_with_points
-    if not field:
-        raise Refused("в программе нет поля сделки «Сколько списать баллов» (fields.deal)")
 
-    async def write(conn: AsyncConnection) -> None:
-        await queue_write(
+    async def record(conn: AsyncConnection) -> None:  # as the deal tab asks: one input
+        await ask(
             conn,
             connection.portal_id,
-            key=f"deal:{deal_id}:pay",
-            method="crm.deal.update",
-            params={"id": deal_id, "fields": {field: points_value(asked)}},
-            idempotent=True,
+            deal_id,
+            None,  # the deal's payer
+            points=asked,
+            discounts={},
+            actor=_actor(call),
+            key=call.key,
+            now=services.now(),
+            up_to_cap=True,
         )
 
-    await run_in_transaction(services.engine, write)
+    t = translator("en" if program.locale == "en" else "ru")
+    try:
+        await run_in_transaction(services.engine, record)
+    except AskRefused as exc:
+        values = {k: format_points(v) if k in ("cap", "step") else v for k, v in exc.values.items()}
+        raise Refused(t("ask." + exc.reason, **values)) from None
+    except DealNotShown as exc:
+        raise Refused(t("deal." + exc.reason)) from None
     await flush(services, connection)  # the field is on the deal ...
     await settled_deal(services, connection, deal_id)  # ... and the deal settled with it
     now = services.now()
