@@ -7,7 +7,8 @@ import sys
 import threading
 
 from b24emu.config import RateLimit
-from b24emu.portal import DEFAULT_SCOPES, Portal
+from b24emu.credentials import DEFAULT_SCOPES
+from b24emu.portal import Portal
 from b24emu.seed import SEEDS
 from b24emu.server import EmuServer
 

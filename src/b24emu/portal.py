@@ -11,33 +11,24 @@ import threading
 import time
 from typing import Any
 
-import httpx
-
 from b24emu import errors, methods  # noqa: F401 - methods registers the REST methods
 from b24emu.auth import (
-    CODE_TTL,
     OAUTH_SERVER_DOMAIN,
-    App,
     AuthRegistry,
-    OutgoingWebhook,
-    Webhook,
-    new_token,
-    token_payload,
 )
 from b24emu.auth import authenticate as resolve_auth
 from b24emu.config import Faults, RateLimit, Stats
+from b24emu.credentials import Credentials
 from b24emu.errors import ApiError
 from b24emu.events import EventBus
 from b24emu.frames import Frames
 from b24emu.limits import LeakyBucket, OperatingLimiter
-from b24emu.params import flatten_form
 from b24emu.registry import REGISTRY, Auth, Call, Page
 from b24emu.robots import BizprocControl
 from b24emu.store import Store
 from b24emu.wire import fmt_datetime, parse_offset, php_json
 
 log = logging.getLogger("b24emu")
-DEFAULT_SCOPES = ("crm", "im", "lists", "user", "bizproc")
 
 
 def normalize_method(name: str) -> str:
@@ -48,7 +39,7 @@ def normalize_method(name: str) -> str:
     return name
 
 
-class Portal(BizprocControl, Store):
+class Portal(Credentials, BizprocControl, Store):
     """One Bitrix24 portal. All public knobs may be changed at any time (see docs/emulator.md)."""
 
     def __init__(
@@ -160,136 +151,6 @@ class Portal(BizprocControl, Store):
     def oauth_token_url(self) -> str:
         base = self.base_url or "https://oauth.bitrix.info"
         return f"{base}/oauth/token/"
-
-    # -- credentials ------------------------------------------------------------------------
-    def add_webhook(
-        self, user_id: int = 1, scopes: tuple[str, ...] = DEFAULT_SCOPES, code: str | None = None
-    ) -> str:
-        """An incoming webhook; returns its base URL (path-only ``/rest/1/<code>/`` if unserved)."""
-        code = code or new_token(8)
-        self.auth.webhooks[code] = Webhook(user_id, code, frozenset(scopes))
-        return f"{self.base_url or ''}/rest/{user_id}/{code}/"
-
-    def add_outgoing_webhook(self, handler_url: str, events: tuple[str, ...]) -> str:
-        """An outgoing webhook (§6.6); returns the application token its events carry."""
-        hook_id = self.next_id("event_handler")
-        token = new_token(16)
-        self.auth.outgoing[hook_id] = OutgoingWebhook(
-            hook_id, handler_url, frozenset(e.upper() for e in events), token
-        )
-        return token
-
-    def register_app(
-        self,
-        client_id: str,
-        client_secret: str,
-        scopes: tuple[str, ...] = DEFAULT_SCOPES,
-        app_url: str | None = None,
-        install_url: str | None = None,
-    ) -> App:
-        """An app as an admin creates a local one: ``app_url`` is "Your handler path" (the app
-        page), ``install_url`` the "Initial installation path" (with ``app_url``: the installer
-        frame; without: the ONAPPINSTALL handler of ``install_app``)."""
-        app = App(
-            client_id,
-            client_secret,
-            frozenset(scopes),
-            app_id=self.next_id("app"),
-            app_url=app_url,
-            install_url=install_url,
-        )
-        self.auth.apps[client_id] = app
-        return app
-
-    def add_user(self, name: str, last_name: str = "", admin: bool = False) -> int:
-        """A new active employee (``profile`` reports ``ADMIN``); returns the user id."""
-        from b24emu.seed import add_user
-
-        return add_user(self, name, last_name, admin)
-
-    def issue_tokens(self, client_id: str, user_id: int = 1) -> dict[str, Any]:
-        """Fresh tokens for an app, in the §1.2.3 token-response shape."""
-        access, refresh = self.auth.issue(self.auth.apps[client_id], user_id, self.access_token_ttl)
-        return token_payload(self, access, refresh)
-
-    def issue_auth_code(self, client_id: str, user_id: int = 1) -> str:
-        """An authorization ``code`` (valid 30 s) for ``grant_type=authorization_code``."""
-        code = new_token(16)
-        self.auth.codes[code] = (self.auth.apps[client_id], user_id, time.time() + CODE_TTL)
-        return code
-
-    def install_app(
-        self, client_id: str, install_url: str | None = None, user_id: int = 1
-    ) -> dict[str, str]:
-        """Mark the app installed and POST ``ONAPPINSTALL`` (§1.2.5) to ``install_url``.
-
-        Returns the form fields as posted: flat PHP-bracket keys such as ``auth[access_token]``.
-        A failed POST is logged and lost (the app stays installed), as on the real portal.
-        """
-        app = self.auth.apps[client_id]
-        with self.lock:
-            app.installed = True
-            access, refresh = self.auth.issue(app, user_id, self.access_token_ttl)
-        payload: dict[str, Any] = {
-            "event": "ONAPPINSTALL",
-            "data": {
-                "VERSION": str(app.version),
-                "ACTIVE": "Y",
-                "INSTALLED": "Y",
-                "LANGUAGE_ID": self.lang,
-            },
-            "ts": str(int(time.time())),
-            "auth": {
-                "access_token": access.token,
-                "expires": str(int(access.expires_at)),
-                "expires_in": str(int(self.access_token_ttl)),
-                "scope": app.scope_text,
-                "domain": self.domain,
-                "server_endpoint": self.server_endpoint,
-                "status": app.status,
-                "client_endpoint": self.client_endpoint,
-                "member_id": self.member_id,
-                "user_id": str(user_id),
-                "refresh_token": refresh.token,
-                "application_token": app.application_token,
-            },
-        }
-        form = dict(flatten_form(payload))
-        if install_url:
-            try:
-                with httpx.Client(timeout=10.0, trust_env=False) as client:
-                    client.post(install_url, data=form)
-            except httpx.HTTPError as exc:
-                log.warning("ONAPPINSTALL to %s failed: %s", install_url, exc)
-        return form
-
-    def uninstall_app(self, client_id: str, clean: bool = False) -> None:
-        """Remove the app: ``ONAPPUNINSTALL`` (no tokens) to its handlers, bindings,
-        placements, robots and activities dropped."""
-        app = self.auth.apps[client_id]
-        with self.lock:
-            for binding in list(self.events.bindings.values()):
-                if binding.app is app and binding.event == "ONAPPUNINSTALL":
-                    self.events.send_now(
-                        binding, {"LANGUAGE_ID": self.lang, "CLEAN": 1 if clean else 0}
-                    )
-            self.events.bindings = {
-                k: b for k, b in self.events.bindings.items() if b.app is not app
-            }
-            self.events.offline.drop_app(client_id)
-            app.installed = False
-            self.placements[:] = [p for p in self.placements if p["app"] != client_id]
-            for table in (self.robots, self.bp_activities):  # its automation goes with it
-                for key in [k for k in table if k.startswith(f"{client_id}:")]:
-                    del table[key]
-            for token in [t for t, a in self.auth.access.items() if a.app is app]:
-                del self.auth.access[token]
-            for refresh in self.auth.refresh.values():
-                if refresh.app is app:
-                    refresh.valid = False
-
-    def expire_access_tokens(self) -> None:
-        self.auth.expire_all()
 
     # -- events -----------------------------------------------------------------------------
     def wait_events_idle(self, timeout: float = 5.0) -> bool:

@@ -28,6 +28,7 @@ from kopilka.cli.common import (
     run,
     with_book,
 )
+from kopilka.cli.democmd import register as register_demo
 from kopilka.cli.grants import register as register_grants
 from kopilka.cli.portals import register as register_portals
 from kopilka.cli.programs import register as register_programs
@@ -383,25 +384,8 @@ def verify(as_json: JsonOpt = False) -> None:
         raise typer.Exit(1)
 
 
-@app.command()
-def demo(
-    serve: Annotated[
-        bool,
-        typer.Option(
-            "--serve", help="afterwards keep the portal, Kopilka and the pages up until Ctrl+C"
-        ),
-    ] = False,
-) -> None:
-    """Run a scripted story through the engine and the ledger and show the balances."""
-    from kopilka.cli.demo import run_demo
-
-    try:
-        run(run_demo(serve=serve))
-    except KeyboardInterrupt:  # the servers and the database were stopped on the way out
-        out.print("stopped")
-
-
 register_bitrix24(app)
+register_demo(app)
 register_api(app)
 register_cards(app)
 register_secrets(app)
