@@ -59,6 +59,7 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "figure": {"ru": "Показатель", "en": "Figure"},
     "value": {"ru": "Значение", "en": "Value"},
+    "table": {"ru": "Таблица", "en": "Table"},
     "levels": {"ru": "Уровни клиентов", "en": "Customer levels"},
     "levels_desc": {
         "ru": "Сколько клиентов на каждом уровне сейчас.",
