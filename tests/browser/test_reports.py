@@ -50,7 +50,9 @@ async def test_the_owner_reads_the_reports(
             assert await page.get_by_role("img", name=title, exact=True).count() == 1
         for i in range(4):  # drawn: each has a size on the page, and something in it
             box = await charts.nth(i).bounding_box()
-            assert box is not None and box["width"] > 300 and box["height"] > 60
+            assert box is not None
+            assert box["width"] > 300
+            assert box["height"] > 60
         assert await page.locator("#liability svg polyline").count() == 1
         assert await page.locator("#flows svg rect").count() >= 4 * 4  # 4 months, 4 figures
         assert (await page.inner_text("#closing")).replace("\u00a0", " ") == "2 000"
