@@ -96,7 +96,7 @@ SEED = [
               100 * (50 + (n * 31) % 2000) AS amount,
               CAST(:now AS timestamptz) - interval '1095 days'
                 + ((n * 7919) % (1095 * 1440)) * interval '1 minute' AS at
-         FROM generate_series(1, :lots) AS n""",
+         FROM generate_series(CAST(1 AS bigint), :lots) AS n""",
     """ALTER TABLE bench_lots
          ADD COLUMN spent bigint, ADD COLUMN reversed bool, ADD COLUMN expires timestamptz""",
     """UPDATE bench_lots SET
