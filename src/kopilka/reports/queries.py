@@ -18,21 +18,37 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.reports.schemas import Flow, Range
 
-FLOWS = text("""
-SELECT CASE WHEN t.effective_at < :since THEN NULL
-            ELSE CAST(date_trunc(:unit, t.effective_at AT TIME ZONE :tz) AS date) END AS bucket,
-       COALESCE(-sum(e.amount) FILTER (WHERE a.kind = 'issued' AND t.kind = 'accrual'), 0)
+#: One scan of the entries whose transaction counts from ``since`` on, grouped two ways at once:
+#: by day or month (the flows; NULL for what came after the range) and by customer (what they
+#: earned, whether they moved points themselves, whether they spent) — the page's biggest read.
+RANGE = text("""
+SELECT GROUPING(m.bucket) = 0 AS by_period, m.bucket, m.customer_id,
+       COALESCE(-sum(m.amount) FILTER (WHERE m.ak = 'issued' AND m.tk = 'accrual'), 0)
            AS accrued,
-       COALESCE(sum(e.amount) FILTER (WHERE a.kind = 'issued' AND t.kind = 'reversal'), 0)
+       COALESCE(sum(m.amount) FILTER (WHERE m.ak = 'issued' AND m.tk = 'reversal'), 0)
            AS reversed,
-       COALESCE(sum(e.amount) FILTER (WHERE a.kind = 'redeemed'), 0) AS redeemed,
-       COALESCE(sum(e.amount) FILTER (WHERE a.kind = 'expired'), 0) AS expired,
-       COALESCE(sum(e.amount) FILTER (WHERE a.kind IN ('customer', 'held')), 0) AS outstanding
-  FROM ledger_entries e
-  JOIN ledger_transactions t ON t.id = e.transaction_id
-  JOIN accounts a ON a.id = e.account_id
- WHERE t.program_id = :program AND t.effective_at < :until
- GROUP BY 1
+       COALESCE(sum(m.amount) FILTER (WHERE m.ak = 'redeemed'), 0) AS redeemed,
+       COALESCE(sum(m.amount) FILTER (WHERE m.ak = 'expired'), 0) AS expired,
+       COALESCE(sum(m.amount) FILTER (WHERE m.ak IN ('customer', 'held')), 0) AS outstanding,
+       COALESCE(sum(m.amount) FILTER (WHERE m.bucket IS NOT NULL AND m.ak = 'customer'
+                                        AND m.tk = 'accrual'), 0) AS earned,
+       count(*) FILTER (WHERE m.bucket IS NOT NULL AND m.tk <> 'expiry') > 0 AS active,
+       count(*) FILTER (WHERE m.bucket IS NOT NULL AND m.tk IN ('redemption', 'capture')) > 0
+           AS redeeming
+  FROM (SELECT CASE WHEN t.effective_at >= :until THEN NULL ELSE
+                    CAST(date_trunc(:unit, t.effective_at AT TIME ZONE :tz) AS date) END
+                   AS bucket,
+               t.kind AS tk, a.kind AS ak, a.customer_id, e.amount
+          FROM ledger_transactions t
+          JOIN ledger_entries e ON e.transaction_id = t.id
+          JOIN accounts a ON a.id = e.account_id
+         WHERE t.program_id = :program AND t.effective_at >= :since) AS m
+ GROUP BY GROUPING SETS ((m.bucket), (m.customer_id))
+""")
+WORK_MEM = "64MB"
+OWED_NOW = text("""
+SELECT COALESCE(sum(balance), 0) FROM accounts
+ WHERE program_id = :program AND kind IN ('customer', 'held')
 """)
 
 
@@ -41,50 +57,43 @@ class Movements:
     opening: int  # customer + held balances before the range
     flows: dict[date, Flow]
     changes: dict[date, int]  # the change of customer + held balances, per bucket
+    earned: dict[int, int]  # customer -> points accrued in the range
+    active: int  # customers with a movement of their own in the range (not an expiry)
+    redeeming: int  # customers who spent in the range (a redemption or a captured hold)
 
 
 async def movements(conn: AsyncConnection, program_id: int, span: Range) -> Movements:
-    rows = await conn.execute(
-        FLOWS,
-        {
-            "program": program_id,
-            "since": span.since,
-            "until": span.until,
-            "unit": span.unit,
-            "tz": span.tz.key,
-        },
-    )
-    opening, flows, changes = 0, {}, {}
-    for r in rows:
-        if r.bucket is None:
-            opening = int(r.outstanding)
-            continue
-        flows[r.bucket] = Flow(
-            r.bucket, int(r.accrued), int(r.reversed), int(r.redeemed), int(r.expired)
-        )
-        changes[r.bucket] = int(r.outstanding)
-    return Movements(opening, flows, changes)
-
-
-ACTIVITY = text("""
-SELECT count(DISTINCT a.customer_id) FILTER (WHERE t.kind <> 'expiry') AS active,
-       count(DISTINCT a.customer_id) FILTER (WHERE t.kind IN ('redemption', 'capture'))
-           AS redeeming
-  FROM ledger_transactions t
-  JOIN ledger_entries e ON e.transaction_id = t.id
-  JOIN accounts a ON a.id = e.account_id AND a.kind = 'customer'
- WHERE t.program_id = :program AND t.effective_at >= :since AND t.effective_at < :until
-""")
-
-
-async def activity(conn: AsyncConnection, program_id: int, span: Range) -> tuple[int, int]:
-    """Customers with a movement of their own (expiries are not one) and those who spent."""
-    row = (
-        await conn.execute(
-            ACTIVITY, {"program": program_id, "since": span.since, "until": span.until}
-        )
-    ).one()
-    return int(row.active), int(row.redeeming)
+    """The range's flows and customers from one scan of what counts from its start on; the
+    opening liability is what customers hold now (the balance caches, which the invariants
+    prove equal to the entries) less every change since the range began."""
+    params = {
+        "program": program_id,
+        "since": span.since,
+        "until": span.until,
+        "unit": span.unit,
+        "tz": span.tz.key,
+    }
+    owed_now = int(await conn.scalar(OWED_NOW, {"program": program_id}) or 0)
+    # Both groupings hashed in memory rather than sorted on disk: a year of a large portal is
+    # some hundred thousand rows (bench/reports); the setting ends with the transaction.
+    await conn.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    flows, changes, earned = {}, {}, {}
+    active = redeeming = 0
+    since_start = 0
+    for r in await conn.execute(RANGE, params):
+        if r.by_period:
+            since_start += int(r.outstanding)
+            if r.bucket is not None:
+                flows[r.bucket] = Flow(
+                    r.bucket, int(r.accrued), int(r.reversed), int(r.redeemed), int(r.expired)
+                )
+                changes[r.bucket] = int(r.outstanding)
+        elif r.customer_id is not None:
+            active += bool(r.active)
+            redeeming += bool(r.redeeming)
+            if r.earned:
+                earned[int(r.customer_id)] = int(r.earned)
+    return Movements(owed_now - since_start, flows, changes, earned, active, redeeming)
 
 
 EXPIRING = text("""
@@ -117,19 +126,13 @@ async def expiring(
     return {d: found.get(d, (0, 0)) for d in horizons}
 
 
-TOP_ACCRUED = text("""
-SELECT c.id, c.name, c.external_id, top.points
-  FROM (SELECT a.customer_id, sum(e.amount) AS points
-          FROM ledger_transactions t
-          JOIN ledger_entries e ON e.transaction_id = t.id
-          JOIN accounts a ON a.id = e.account_id AND a.kind = 'customer'
-         WHERE t.program_id = :program AND t.kind = 'accrual'
-           AND t.effective_at >= :since AND t.effective_at < :until
-         GROUP BY a.customer_id
-         ORDER BY points DESC, a.customer_id LIMIT :limit) AS top
-  JOIN customers c ON c.id = top.customer_id
- ORDER BY top.points DESC, c.id
-""")
+NAMES = text("SELECT id, name, external_id FROM customers WHERE id = ANY(:ids)")
+
+
+async def names(conn: AsyncConnection, customer_ids: Sequence[int]) -> dict[int, Any]:
+    rows = await conn.execute(NAMES, {"ids": list(customer_ids)})
+    return {int(r.id): r for r in rows}
+
 
 TOP_BALANCE = text("""
 SELECT c.id, c.name, c.external_id, top.points
@@ -141,11 +144,6 @@ SELECT c.id, c.name, c.external_id, top.points
   JOIN customers c ON c.id = top.customer_id
  ORDER BY top.points DESC, c.id
 """)
-
-
-async def top_accrued(conn: AsyncConnection, program_id: int, span: Range, limit: int) -> list[Any]:
-    params = {"program": program_id, "since": span.since, "until": span.until, "limit": limit}
-    return list((await conn.execute(TOP_ACCRUED, params)).all())
 
 
 async def top_balance(conn: AsyncConnection, program_id: int, limit: int) -> list[Any]:
@@ -174,33 +172,56 @@ async def manual_grants(conn: AsyncConnection, program_id: int, span: Range) -> 
     return list((await conn.execute(MANUAL, params)).all())
 
 
-PURCHASES = text("""
-SELECT c.id AS customer_id, s.category_id AS pipeline, count(*) AS deals, sum(s.amount) AS amount
-  FROM b24_deal_shares s
-  JOIN customers c ON c.portal_id = s.portal_id AND c.external_id = 'contact:' || s.contact_id
- WHERE s.portal_id = :portal AND (CAST(:since AS timestamptz) IS NULL OR s.closed_at >= :since)
- GROUP BY 1, 2
-UNION ALL
-SELECT o.customer_id, o.pipeline_id, count(*), sum(o.total)
-  FROM pos_orders o
- WHERE o.portal_id = :portal AND o.status = 'committed'
-   AND (CAST(:since AS timestamptz) IS NULL OR o.committed_at >= :since)
- GROUP BY 1, 2
+LEVELS = text("""
+WITH bought AS (
+    SELECT c.id AS customer_id, count(*) AS deals, sum(s.amount) AS amount
+      FROM b24_deal_shares s
+      JOIN customers c ON c.portal_id = s.portal_id AND c.external_id = 'contact:' || s.contact_id
+     WHERE s.portal_id = :portal
+       AND (CAST(:since AS timestamptz) IS NULL OR s.closed_at >= :since)
+       AND (CAST(:pipelines AS bigint[]) IS NULL OR s.category_id = ANY(:pipelines))
+     GROUP BY 1
+    UNION ALL
+    SELECT o.customer_id, count(*), sum(o.total)
+      FROM pos_orders o
+     WHERE o.portal_id = :portal AND o.status = 'committed'
+       AND (CAST(:since AS timestamptz) IS NULL OR o.committed_at >= :since)
+       AND (CAST(:pipelines AS bigint[]) IS NULL OR o.pipeline_id = ANY(:pipelines))
+     GROUP BY 1
+), metric AS (
+    SELECT customer_id,
+           CASE WHEN :basis = 'won_deals' THEN sum(deals) ELSE sum(amount) END AS metric
+      FROM bought GROUP BY customer_id
+)
+SELECT width_bucket(metric, CAST(:starts AS numeric[])) AS tier, count(*) AS customers
+  FROM metric GROUP BY 1
 """)
 
 
-async def purchases(
-    conn: AsyncConnection, portal_id: int, since: datetime | None
-) -> dict[int, list[tuple[int, int, int]]]:
-    """Every customer's won deals and purchases by pipeline since ``since``: their deal shares
-    as the sync records them plus committed POS orders (what ``api.portal.customer_history``
-    counts for one customer, for all of them in one statement)."""
-    found: dict[int, list[tuple[int, int, int]]] = {}
-    for r in await conn.execute(PURCHASES, {"portal": portal_id, "since": since}):
-        found.setdefault(int(r.customer_id), []).append(
-            (int(r.pipeline), int(r.deals), int(r.amount))
-        )
-    return found
+async def level_counts(
+    conn: AsyncConnection,
+    portal_id: int,
+    *,
+    basis: str,
+    starts: Sequence[int],
+    pipelines: Sequence[int] | None,
+    since: datetime | None,
+) -> dict[int, int]:
+    """How many customers with a purchase have each tier: 0 below the first ``starts`` (which
+    ascend: ``program.crossref``), ``i`` from ``starts[i - 1]`` up to the next one. The metric
+    is ``domain.levels.metric_of``'s: won deals or purchases (the contact's deal shares as the
+    sync records them plus committed POS orders) in the levels' pipelines since ``since``."""
+    rows = await conn.execute(
+        LEVELS,
+        {
+            "portal": portal_id,
+            "since": since,
+            "pipelines": None if pipelines is None else list(pipelines),
+            "basis": basis,
+            "starts": list(starts),
+        },
+    )
+    return {int(r.tier): int(r.customers) for r in rows}
 
 
 async def customer_count(conn: AsyncConnection, portal_id: int) -> int:

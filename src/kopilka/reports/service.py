@@ -4,13 +4,11 @@ levels computed now the way the cabinet shows them (``domain.levels``)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kopilka.domain.deal import CustomerHistory
-from kopilka.domain.levels import metric_of, period_start, status_for
+from kopilka.domain.levels import period_start, status_for, threshold
 from kopilka.ledger.types import Book
 from kopilka.program.model import Program
 from kopilka.reports import queries
@@ -38,7 +36,6 @@ async def build_report(
         flows.append(moved.flows.get(start, Flow(start)))
         running += moved.changes.get(start, 0)
         outstanding.append(Outstanding(span.bucket_end(start), running))
-    active, redeeming = await queries.activity(conn, book.program_id, span)
     soon = await queries.expiring(conn, book.program_id, now, HORIZONS)
     return Report(
         range=span,
@@ -47,10 +44,10 @@ async def build_report(
         flows=flows,
         outstanding=outstanding,
         expiring=[Expiring(d, *soon[d]) for d in HORIZONS],
-        active=active,
-        redeeming=redeeming,
+        active=moved.active,
+        redeeming=moved.redeeming,
         levels=await level_distribution(conn, book, program, now),
-        top_accrued=_people(await queries.top_accrued(conn, book.program_id, span, TOP)),
+        top_accrued=await _top_earners(conn, moved.earned),
         top_balance=_people(await queries.top_balance(conn, book.program_id, TOP)),
         manual=[
             ManualGrants(
@@ -64,6 +61,12 @@ async def build_report(
             for r in await queries.manual_grants(conn, book.program_id, span)
         ],
     )
+
+
+async def _top_earners(conn: AsyncConnection, earned: dict[int, int]) -> list[TopCustomer]:
+    top = sorted(earned.items(), key=lambda item: (-item[1], item[0]))[:TOP]
+    found = await queries.names(conn, [c for c, _ in top])
+    return [TopCustomer(c, found[c].name, found[c].external_id, points) for c, points in top]
 
 
 def _people(rows: list[object]) -> list[TopCustomer]:
@@ -81,34 +84,28 @@ def _bonus_title(program: Program, reason: str) -> str:
 async def level_distribution(
     conn: AsyncConnection, book: Book, program: Program, now: datetime
 ) -> list[LevelCount] | None:
-    """How many customers are at each level now (None: the program has no levels). Every
-    customer's won deals and purchases are read in one statement and put through the same
-    ``status_for`` as the cabinet's level display; customers with no purchase count too."""
+    """How many customers are at each level now (None: the program has no levels), by the
+    cabinet's rule (``domain.levels``: a tier from its threshold up to the next one, the metric
+    counted in the levels' pipelines and period), counted by the database in one statement;
+    customers with no purchase are at the level an empty history gives."""
     levels = program.levels
     if levels is None:
         return None
-    since = period_start(levels, now, program.tz)
-    bought = await queries.purchases(conn, book.portal_id, since)
-    everyone = await queries.customer_count(conn, book.portal_id)
-    counts: Counter[str | None] = Counter()
-    for rows in bought.values():
-        history = CustomerHistory(
-            won_deals=sum(n for _, n, _ in rows),
-            purchases_total=sum(s for _, _, s in rows),
-            won_deals_by_pipeline=_by_pipeline(rows, 1),
-            purchases_by_pipeline=_by_pipeline(rows, 2),
-        )
-        counts[status_for(levels, metric_of(program, levels, history)).level_id] += 1
-    nobody = CustomerHistory(0, 0, {}, {})
-    counts[status_for(levels, metric_of(program, levels, nobody)).level_id] += everyone - len(
-        bought
+    starts = [threshold(levels.basis, t.from_) for t in levels.tiers]
+    pipelines = program.pipeline_ids(levels.pipelines)
+    counts = await queries.level_counts(
+        conn,
+        book.portal_id,
+        basis=levels.basis,
+        starts=starts,
+        pipelines=None if pipelines is None else sorted(pipelines),
+        since=period_start(levels, now, program.tz),
     )
-    below = [LevelCount(None, "", counts[None])] if counts[None] else []
-    return below + [LevelCount(t.id, t.title, counts[t.id]) for t in levels.tiers]
-
-
-def _by_pipeline(rows: list[tuple[int, int, int]], column: int) -> dict[int, int]:
-    out: dict[int, int] = {}
-    for row in rows:
-        out[row[0]] = out.get(row[0], 0) + row[column]
-    return out
+    nobody = status_for(levels, 0).level_id
+    empty = next((i + 1 for i, t in enumerate(levels.tiers) if t.id == nobody), 0)
+    everyone = await queries.customer_count(conn, book.portal_id)
+    counts[empty] = counts.get(empty, 0) + everyone - sum(counts.values())
+    below = [LevelCount(None, "", counts[0])] if counts.get(0) else []
+    return below + [
+        LevelCount(t.id, t.title, counts.get(i + 1, 0)) for i, t in enumerate(levels.tiers)
+    ]

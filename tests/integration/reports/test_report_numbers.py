@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -12,12 +13,17 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.api.portal import customer_by_id, customer_level
+from kopilka.ledger.accrual import accrue
+from kopilka.ledger.book import ensure_customer
 from kopilka.ledger.invariants import check_invariants
+from kopilka.ledger.spending import capture_hold, place_hold
 from kopilka.reports.exports import tables, to_csv, to_xlsx
 from kopilka.reports.schemas import Range, Report
 from kopilka.reports.service import build_report
 from kopilka.reports.words import words
-from tests.integration.reports.history import FIRST, LAST, NOW, P, seed_history
+from tests.factories import ref
+from tests.integration.reports.history import FIRST, LAST, NOW, P, at, seed_history
 
 #: (accrued, reversed, redeemed, expired) per month, in points
 FLOWS = {
@@ -164,3 +170,51 @@ async def test_the_exports_hold_the_same_numbers(db: AsyncConnection) -> None:
         ["admin:olga", "Бонус за отзыв", 1, 500, 0],
         ["admin:olga", "Бонус-извинение", 1, 250, 0],
     ]
+
+
+async def test_a_hold_captured_whole_makes_a_redeeming_customer(db: AsyncConnection) -> None:
+    """A capture of a whole hold moves points held → redeemed and has no leg on the customer's
+    own account: the customer spent all the same."""
+    seeded = await seed_history(db)
+    eva = await ensure_customer(db, seeded.portal_id, "contact:5", name="Ева E")
+    await accrue(
+        db,
+        seeded.book,
+        customer_id=eva,
+        amount=100 * P,
+        key=ref("acc"),
+        reason="покупка",
+        actor="sync",
+        now=at("2026-04-20"),
+    )
+    hold = await place_hold(
+        db,
+        seeded.book,
+        customer_id=eva,
+        amount=100 * P,
+        key=ref("hold"),
+        reason="заказ",
+        actor="sync",
+        now=at("2026-04-21"),
+        expires_at=at("2026-04-25"),
+    )
+    captured = await capture_hold(
+        db, seeded.book, hold_id=hold.id, key=ref("cap"), actor="sync", now=at("2026-04-22")
+    )
+    assert {leg.account_kind for leg in captured.legs} == {"held", "redeemed"}
+    report = await build_report(db, seeded.book, seeded.program, Range(FIRST, LAST, TZ), NOW)
+    assert (report.active, report.redeeming) == (4, 3)
+    assert report.flows[-1].redeemed == (-100 + 100) * P
+
+
+async def test_the_levels_are_the_ones_the_cabinet_shows(db: AsyncConnection) -> None:
+    seeded = await seed_history(db)
+    shown: Counter[str | None] = Counter()
+    for customer_id in seeded.ids.values():
+        who = await customer_by_id(db, seeded.portal_id, customer_id)
+        level = await customer_level(db, seeded.book, seeded.program, who, NOW)
+        assert level is not None
+        shown[level.level_id] += 1
+    report = await build_report(db, seeded.book, seeded.program, Range(FIRST, LAST, TZ), NOW)
+    assert report.levels is not None
+    assert {lv.level_id: lv.customers for lv in report.levels if lv.customers} == dict(shown)
