@@ -322,7 +322,6 @@ async def measure(args: argparse.Namespace, url: str, engine: AsyncEngine) -> di
     medians = {k: statistics.median(v) for k, v in times.items()}
     plans = {}
     async with engine.connect() as conn:
-        await conn.execute(text(f"SET work_mem = '{queries.WORK_MEM}'"))  # as movements sets it
         for key, (sql, params) in explained(book, span).items():
             rows = await conn.execute(text("EXPLAIN (ANALYZE, COSTS OFF) " + sql), params)
             plans[key] = [r[0] for r in rows]

@@ -45,7 +45,6 @@ SELECT GROUPING(m.bucket) = 0 AS by_period, m.bucket, m.customer_id,
          WHERE t.program_id = :program AND t.effective_at >= :since) AS m
  GROUP BY GROUPING SETS ((m.bucket), (m.customer_id))
 """)
-WORK_MEM = "64MB"
 OWED_NOW = text("""
 SELECT COALESCE(sum(balance), 0) FROM accounts
  WHERE program_id = :program AND kind IN ('customer', 'held')
@@ -74,9 +73,6 @@ async def movements(conn: AsyncConnection, program_id: int, span: Range) -> Move
         "tz": span.tz.key,
     }
     owed_now = int(await conn.scalar(OWED_NOW, {"program": program_id}) or 0)
-    # Both groupings hashed in memory rather than sorted on disk: a year of a large portal is
-    # some hundred thousand rows (bench/reports); the setting ends with the transaction.
-    await conn.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     flows, changes, earned = {}, {}, {}
     active = redeeming = 0
     since_start = 0
