@@ -58,6 +58,7 @@ bench: setup
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.totals
 	$(BIN)/python -m bench.whatif
+	$(BIN)/python -m bench.reports
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache .hypothesis

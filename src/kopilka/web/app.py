@@ -24,6 +24,7 @@ from kopilka.cards.endpoints import router as cards_router
 from kopilka.pos.endpoints import router as pos_router
 from kopilka.process.services import Services
 from kopilka.registration.endpoints import router as registration_router
+from kopilka.reports.endpoints import router as reports_router
 from kopilka.robots.endpoints import router as robots_router
 from kopilka.web.inflight import InFlightLimit
 from kopilka.web.limits import BodyLimit
@@ -54,6 +55,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(pos_router)
     app.include_router(cabinet_router)
     app.include_router(admin_router)
+    app.include_router(reports_router)
     app.mount("/cabinet/static", cabinet_static, name="cabinet-static")
     app.include_router(registration_router)
     app.include_router(cards_router)
