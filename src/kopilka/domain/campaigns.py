@@ -1,8 +1,9 @@
 """Campaigns applied to a deal: which are on at a moment, whom they reach, what they add.
 
-Pure. A campaign's points are an accrual line of their own (``rule_id`` ``campaign:<id>``), so
-the timeline explains them («×2 по акции «Чёрная пятница»») and its budget is the sum of those
-lines in the ledger (:func:`fit_budgets`, given what the rest of the portal already got).
+Pure. A campaign's points are an accrual line of their own (``rule_id``
+``campaign:<id>:<first day of the window>``), so the timeline explains them («×2 по акции
+«Чёрная пятница»») and a window's budget is the sum of those lines in the ledger
+(:func:`fit_budgets`, given what the rest of the portal already got).
 """
 
 from __future__ import annotations
@@ -141,10 +142,10 @@ def campaign_lines(
             Accrual(
                 contact_id=facts.contact.id,
                 amount=amount,
-                rule_id=campaign.rule_id,
+                rule_id=campaign.rule_id(window[0]),
                 rule_inputs=dict(inputs)
                 | {
-                    "rule": campaign.rule_id,
+                    "rule": campaign.rule_id(window[0]),
                     "segment": segment,
                     "level": level,
                     "campaign": campaign.id,
@@ -194,8 +195,8 @@ def explain(campaign: Campaign, amount: int, multiplied: bool) -> tuple[str, str
 def fit_budgets(
     program: Program, accruals: Iterable[Accrual], spent: Mapping[str, int]
 ) -> tuple[list[Accrual], dict[str, int]]:
-    """The accruals with each budgeted campaign's lines cut to what its budget has left after
-    ``spent`` (campaign id -> points already given, elsewhere): a line gets what fits, a line
+    """The accruals with each budgeted campaign's lines cut to what its window's budget has left
+    after ``spent`` (rule id -> points already given, elsewhere): a line gets what fits, a line
     when nothing is left is dropped. Returns them and ``spent`` with them added."""
     by_id = {c.id: c for c in program.campaigns}
     total = dict(spent)
@@ -209,8 +210,9 @@ def fit_budgets(
         ):
             out.append(accrual)
             continue
-        fits = max(min(accrual.amount, campaign.budget - total.get(campaign.id, 0)), 0)
-        total[campaign.id] = total.get(campaign.id, 0) + fits
+        rule = accrual.rule_id
+        fits = max(min(accrual.amount, campaign.budget - total.get(rule, 0)), 0)
+        total[rule] = total.get(rule, 0) + fits
         if fits == accrual.amount:
             out.append(accrual)
         elif fits > 0:

@@ -108,7 +108,7 @@ def replay(
     histories reach at the end."""
     standing = Standing(program, now)
     done: list[Replayed] = []
-    spent: dict[str, int] = {}  # campaign id -> points given so far: its budget, in close order
+    spent: dict[str, int] = {}  # a campaign window -> points given so far, in close order
     for item in sorted(recorded, key=lambda r: (r.closed_at, r.deal_id)):
         deal = item.deal
         if deal is None:

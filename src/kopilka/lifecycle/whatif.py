@@ -64,7 +64,8 @@ GROUP BY 1, 2, 3
 
 
 _CAMPAIGNS = text("""
-SELECT CAST(substr(t.reference, 6) AS bigint) AS deal_id, substr(t.rule_id, 10) AS campaign,
+SELECT CAST(substr(t.reference, 6) AS bigint) AS deal_id,
+       split_part(t.rule_id, ':', 2) AS campaign,
        sum(e.amount) AS amount
 FROM ledger_transactions t
 JOIN ledger_entries e ON e.transaction_id = t.id
@@ -83,8 +84,8 @@ async def campaign_costs(
     replayed: Sequence[Replayed],
     scope: frozenset[int],
 ) -> tuple[CampaignCost, ...]:
-    """Each campaign of the candidate: what it would cost on the deals in scope, what its lines
-    (by the same id) gave on them in the ledger now."""
+    """Each campaign of the candidate: what it would cost on the deals in scope (every window),
+    what its lines (by the same id) gave on them in the ledger now."""
     now_cost: dict[str, int] = defaultdict(int)
     rows = await conn.execute(_CAMPAIGNS, {"p": book.portal_id, "prog": book.program_id})
     for deal_id, campaign, amount in rows:
@@ -97,7 +98,7 @@ async def campaign_costs(
             for r in replayed
             if r.deal.id in scope
             for a in r.effects.accruals
-            if a.rule_id == campaign.rule_id
+            if a.rule_inputs.get("campaign") == campaign.id and a.rule_id.startswith("campaign:")
         ]
         out.append(
             CampaignCost(

@@ -54,7 +54,7 @@ class Campaign(Strict):
     multiplier: Number | None = None  # of every percent rule's rate: 2 = twice the points
     bonus: Kopecks | None = None  # a fixed bonus per contact of a deal won in the window
     max_share: Percent | None = None  # points pay at most this % of an order in the window
-    budget: Kopecks | None = None  # the campaign's accruals never exceed this, portal-wide
+    budget: Kopecks | None = None  # a window's accruals never exceed this, portal-wide
 
     @model_validator(mode="after")
     def _shape(self) -> Campaign:
@@ -84,7 +84,7 @@ class Campaign(Strict):
             raise ValueError(f"campaign {self.id} has no one-off window")
         return self.from_, self.to
 
-    @property
-    def rule_id(self) -> str:
-        """What the campaign's accruals are recorded under (its budget sums them)."""
-        return f"campaign:{self.id}"
+    def rule_id(self, window_start: date) -> str:
+        """What the campaign's accruals in the window starting that day are recorded under:
+        a budget is each window's (a yearly campaign's budget is renewed every year)."""
+        return f"campaign:{self.id}:{window_start.isoformat()}"

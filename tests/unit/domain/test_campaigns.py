@@ -75,7 +75,7 @@ def test_a_deal_won_in_the_window_earns_double_and_says_so(
     inside = evaluate_deal(program, won(moscow(2026, 11, 27)), {}, moscow(2026, 11, 27))
     plain, extra = inside.accruals
     assert (plain.amount, extra.amount) == (500 * RUB, 500 * RUB)
-    assert extra.rule_id == "campaign:bf"
+    assert extra.rule_id == "campaign:bf:2026-11-24"
     assert extra.explanation_ru == "+500 бонусов: ×2 по акции «Чёрная пятница»"
     assert extra.explanation_en == "+500 points: ×2 in the «Чёрная пятница» campaign"
     assert reason("en", extra.explanation_ru) == extra.explanation_en
@@ -146,13 +146,13 @@ def test_birthday_in_the_window_and_levels(program_from: Callable[[str], Program
     march = Contact(1, type_id="CLIENT", birthdate=date(1990, 3, 30), is_primary=True)
     april = Contact(1, type_id="CLIENT", birthdate=date(1990, 4, 1), is_primary=True)
     rules = [a.rule_id for a in evaluate_deal(program, won(at, contact=march), {}, at).accruals]
-    assert rules == ["retail-5", "campaign:bd"]
+    assert rules == ["retail-5", "campaign:bd:2027-03-01"]
     assert [a.rule_id for a in evaluate_deal(program, won(at, contact=april), {}, at).accruals] == [
         "retail-5"
     ]
     silver = {1: CustomerHistory(won_deals=1)}
     got = evaluate_deal(program, won(at, contact=april), silver, at).accruals
-    assert [a.rule_id for a in got] == ["retail-5", "campaign:vip"]
+    assert [a.rule_id for a in got] == ["retail-5", "campaign:vip:2027-03-01"]
 
 
 def test_max_share_in_the_window_overrides_the_programs(
@@ -189,7 +189,7 @@ def test_budget_gives_what_fits_then_nothing(program_from: Callable[[str], Progr
     assert fitted[1].rule_inputs["budget_cut"] == 300 * RUB
     fitted, spent = fit_budgets(program, first, spent)
     assert [a.rule_id for a in fitted] == ["retail-5"]
-    assert spent == {"bf": 700 * RUB}
+    assert spent == {"campaign:bf:2026-11-24": 700 * RUB}
 
 
 @pytest.mark.parametrize(

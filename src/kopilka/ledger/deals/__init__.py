@@ -18,7 +18,7 @@ The package: ``state`` (what the ledger holds for a deal), ``plan`` (the differe
 (a campaign's budget, read and taken under the campaign's lock).
 """
 
-from kopilka.ledger.deals.budget import budgeted, within_budgets
+from kopilka.ledger.deals.budget import budgeted, spent_elsewhere, within_budgets
 from kopilka.ledger.deals.execute import (
     DealToSettle,
     deal_reference,
@@ -59,5 +59,6 @@ __all__ = [
     "settle_deal",
     "settle_plain_deals",
     "spendable_for_deal",
+    "spent_elsewhere",
     "within_budgets",
 ]

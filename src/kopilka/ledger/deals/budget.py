@@ -19,9 +19,13 @@ from kopilka.program.model import Program
 
 
 def budgeted(program: Program, effects: DealEffects) -> set[str]:
-    """The campaigns with a budget that ``effects`` would give points by."""
-    capped = {c.rule_id for c in program.campaigns if c.budget is not None}
-    return {a.rule_id for a in effects.accruals if a.rule_id in capped}
+    """The rule ids of the budgeted campaign windows ``effects`` would give points by."""
+    capped = {c.id for c in program.campaigns if c.budget is not None}
+    return {
+        a.rule_id
+        for a in effects.accruals
+        if a.rule_id.startswith("campaign:") and a.rule_inputs.get("campaign") in capped
+    }
 
 
 async def within_budgets(
@@ -42,7 +46,8 @@ async def within_budgets(
 async def spent_elsewhere(
     conn: AsyncConnection, book: Book, reference: str, rule_ids: set[str]
 ) -> dict[str, int]:
-    """Campaign id -> the points its live accruals gave, on every deal but ``reference``."""
+    """Rule id (a campaign's window) -> the points its live accruals gave, on every deal but
+    ``reference``."""
     tx = ledger_transactions
     reversal = aliased(ledger_transactions)
     rows = await conn.execute(
@@ -61,4 +66,4 @@ async def spent_elsewhere(
         )
         .group_by(tx.c.rule_id)
     )
-    return {str(rule_id).removeprefix("campaign:"): int(total or 0) for rule_id, total in rows}
+    return {str(rule_id): int(total or 0) for rule_id, total in rows}
