@@ -236,3 +236,23 @@ def test_a_campaigns_unmapped_deal_field_is_an_error() -> None:
         parse_program(text, "x.yaml")
     assert "UF_CRM_SRC" in str(caught.value)
     assert "campaigns[0].when.expr" in str(caught.value)
+
+
+def test_a_campaign_part_that_changes_nothing_is_a_warning(
+    program_from: Callable[[str], Program],
+) -> None:
+    line = (
+        "  - {id: rep, title: Ремонт, every_year: {from: 11-24, to: 11-30}, sections: [repair], "
+        "bonus: 100}\n"
+    )
+    (warning,) = program_from(BASE + line).warnings
+    assert (warning.line, warning.field, warning.severity) == (
+        16,
+        "campaigns[0].sections",
+        "warning",
+    )
+    assert "sections scope only a multiplier" in warning.message
+    fixed = BASE.replace("percent: 5}", "fixed: 100}") + FRIDAY
+    (warning,) = program_from(fixed).warnings
+    assert warning.field == "campaigns[0].multiplier"
+    assert "no earn rule gives a percent" in warning.message
