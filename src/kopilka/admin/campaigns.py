@@ -89,9 +89,11 @@ def month_of(text: str, today: date) -> date:
     """The first of the month ``YYYY-MM`` (this month when it is not one)."""
     try:
         year, month = (int(part) for part in text.split("-", 1))
-        return date(year, month, 1)
+        if 1900 <= year <= 2999:
+            return date(year, month, 1)
     except ValueError:
-        return today.replace(day=1)
+        pass
+    return today.replace(day=1)
 
 
 def grid(campaigns: list[Campaign], first: date, today: date) -> list[list[Day]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -28,6 +28,25 @@ def _month_day(value: Any) -> str:
 MonthDay = Annotated[str, BeforeValidator(_month_day)]
 
 
+def _date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    try:
+        return date.fromisoformat(str(value)) if len(str(value)) == 10 else _no_date(value)
+    except ValueError:
+        return _no_date(value)
+
+
+def _no_date(value: Any) -> date:
+    raise ValueError(
+        f"expected a date as YYYY-MM-DD (e.g. 2026-11-27), got {value!r} — for a window every "
+        "year write every_year: {from: MM-DD, to: MM-DD}"
+    )
+
+
+Day = Annotated[date, BeforeValidator(_date)]
+
+
 class Yearly(Strict):
     """Every year from one day to another, both included; ``to`` before ``from`` crosses New
     Year (``{from: 12-25, to: 01-08}``)."""
@@ -40,8 +59,8 @@ class Campaign(Strict):
     id: Alias
     title: str  # «Чёрная пятница»: shown in the timeline, the admin and the what-if report
     # the window, in the program's time zone, both days included: one-off or every year
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None
+    from_: Day | None = Field(default=None, alias="from")
+    to: Day | None = None
     every_year: Yearly | None = None
     # the scope: every key present must hold (absent = everyone)
     segments: list[Alias] | None = None

@@ -197,6 +197,7 @@ def test_budget_gives_what_fits_then_nothing(program_from: Callable[[str], Progr
     [
         ("{id: a, title: A, every_year: {from: 11-24, to: 11-31}, bonus: 1}", "MM-DD"),
         ("{id: a, title: A, from: 2026-11-24, bonus: 1}", "needs both 'from' and 'to'"),
+        ("{id: a, title: A, from: 11-24, to: 2026-11-30, bonus: 1}", "write every_year"),
         ("{id: a, title: A, from: 2026-11-24, to: 2026-11-01, bonus: 1}", "ends (2026-11-01)"),
         ("{id: a, title: A, every_year: {from: 11-24, to: 11-30}}", "give an effect"),
         ("{id: a, title: A, every_year: {from: 11-24, to: 11-30}, multiplier: 1}", "above 1"),
