@@ -16,12 +16,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kopilka.domain.birthday import birthday_in
-from kopilka.domain.deal import Contact
+from kopilka.domain.deal import Contact, CustomerHistory, Deal
 from kopilka.domain.effects import Accrual
 from kopilka.domain.eligibility import row_counts
 from kopilka.domain.expiry import available_at, expires_at
 from kopilka.domain.money import percent_of
-from kopilka.domain.segments import Facts, holds
+from kopilka.domain.segments import Facts, holds, resolve_segment
 from kopilka.domain.texts import points, say
 from kopilka.program.campaigns import Campaign
 from kopilka.program.model import Program
@@ -107,6 +107,24 @@ def payable_share(
         if campaign.max_share is not None:
             return campaign.max_share
     return None
+
+
+def share_for(
+    program: Program,
+    deal: Deal,
+    payer: Contact,
+    history: CustomerHistory,
+    level: str | None,
+    now: datetime,
+) -> Decimal | None:
+    """The share of the order a campaign lets points pay on ``deal`` (None: no campaign sets
+    one): judged at the win for a won deal, ``now`` for an open one. Whatever shows a deal's
+    payable cap uses it over the level's ``payable_share``, as the engine does."""
+    if not program.campaigns:
+        return None
+    facts = Facts(program, deal, payer, history)
+    at = deal.closed_at if deal.stage == "won" and deal.closed_at else now
+    return payable_share(program, facts, resolve_segment(facts), level, at)
 
 
 def campaign_lines(

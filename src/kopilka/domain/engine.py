@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from kopilka.domain.campaigns import campaign_lines, payable_share
+from kopilka.domain.campaigns import campaign_lines, share_for
 from kopilka.domain.deal import Contact, CustomerHistory, Deal
 from kopilka.domain.earning import ContactBase, accrue
 from kopilka.domain.effects import Accrual, DealEffects, LevelStatus
@@ -126,15 +126,9 @@ def _campaign_share(
     before: Mapping[int, LevelStatus],
     now: datetime,
 ) -> Decimal | None:
-    """The payable share a campaign sets for the payer: at the win for a won deal, now for an
-    open one."""
-    if not program.campaigns:
-        return None
-    facts = Facts(program, deal, payer, history)
+    """The payable share a campaign sets for the payer (the level before the deal scopes it)."""
     status = before.get(payer.id)
-    level = status.level_id if status else None
-    at = deal.closed_at if deal.stage == "won" and deal.closed_at else now
-    return payable_share(program, facts, resolve_segment(facts), level, at)
+    return share_for(program, deal, payer, history, status.level_id if status else None, now)
 
 
 def _base(program: Program, goods: Basket, paid: int) -> int:
