@@ -117,5 +117,7 @@ def program_summary(program: Program) -> Group:
     table.add_row("pipelines", str(len(program.pipelines)))
     table.add_row("manual bonus reasons", str(len(program.manual_bonuses)))
     table.add_row("discounts", str(len(program.discounts)))
+    if program.campaigns:
+        table.add_row("campaigns", str(len(program.campaigns)))
     table.add_row("redemption cap", f"{program.redemption.max_share} %")
     return Group(head, table)

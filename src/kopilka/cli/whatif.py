@@ -53,6 +53,12 @@ def summary(report: WhatIf) -> str:
         f"customers changing level: {report.level_changes}; "
         f"liability it would add: {_signed(report.liability_added)} points",
     ]
+    for c in report.campaigns:
+        budget = f", budget {format_points(c.budget)}" if c.budget is not None else ""
+        lines.append(
+            f"campaign «{c.title}» ({c.campaign}): would cost {format_points(c.would_cost)} "
+            f"points on {c.deals} deals (now {format_points(c.cost_now)}{budget})"
+        )
     if report.not_replayable:
         lines.append(
             f"{report.not_replayable} deals were settled before what the engine saw was "

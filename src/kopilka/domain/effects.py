@@ -75,6 +75,9 @@ class DealEffects:
     split: dict[int, int] = field(default_factory=dict)  # contact -> kopecks of eligible_amount
     eligible_amount: int = 0
     warnings: tuple[str, ...] = ()  # e.g. CEL conditions that failed to evaluate
+    #: the share of the order points may pay, set by a campaign on (None: the level's or the
+    #: program's)
+    payable_share: Decimal | None = None
 
     @property
     def total_accrued(self) -> int:

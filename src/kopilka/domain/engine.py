@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from kopilka.domain.campaigns import campaign_lines, share_for
 from kopilka.domain.deal import Contact, CustomerHistory, Deal
 from kopilka.domain.earning import ContactBase, accrue
 from kopilka.domain.effects import Accrual, DealEffects, LevelStatus
@@ -47,11 +48,22 @@ def evaluate_deal(
         return common
     payer = contacts[0]
     level_share = before[payer.id].payable_share if payer.id in before else None
+    campaign_share = _campaign_share(program, deal, payer, history(payer.id), before, now)
+    if campaign_share is not None:  # a campaign on now sets the share, over the level's
+        level_share = campaign_share
     redemption = redeem(program, deal, payer, history(payer.id), goods.order_amount, level_share)
     if deal.stage == "process":
         offers = offers_for(program, deal, contacts, histories, order_split, now)
         return DealEffects(
-            deal.id, program.hash, (), redemption, after, offers, split, goods.eligible_amount
+            deal.id,
+            program.hash,
+            (),
+            redemption,
+            after,
+            offers,
+            split,
+            goods.eligible_amount,
+            payable_share=campaign_share,
         )
 
     paid = (redemption.amount if redemption else 0) + max(deal.points_paid_by_contacts, 0)
@@ -85,7 +97,12 @@ def evaluate_deal(
             level,
             inputs,
         )
-        accruals += accrue(facts, cb, deal.closed_at or now)
+        earned_at = deal.closed_at or now  # the win: as pricing and levels count it
+        mine = accrue(facts, cb, earned_at)
+        level_id = level.level_id if level else None
+        base = base_split[contact.id]
+        mine += campaign_lines(facts, base, mine, inputs, segment, level_id, earned_at)
+        accruals += mine
         warnings += facts.errors
     return DealEffects(
         deal.id,
@@ -97,7 +114,21 @@ def evaluate_deal(
         split,
         goods.eligible_amount,
         tuple(dict.fromkeys(warnings)),
+        payable_share=campaign_share,
     )
+
+
+def _campaign_share(
+    program: Program,
+    deal: Deal,
+    payer: Contact,
+    history: CustomerHistory,
+    before: Mapping[int, LevelStatus],
+    now: datetime,
+) -> Decimal | None:
+    """The payable share a campaign sets for the payer (the level before the deal scopes it)."""
+    status = before.get(payer.id)
+    return share_for(program, deal, payer, history, status.level_id if status else None, now)
 
 
 def _base(program: Program, goods: Basket, paid: int) -> int:

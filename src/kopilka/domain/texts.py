@@ -64,6 +64,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "оплата бонусами по сделке №{deal}",
         "en": "paid with points, deal #{deal}",
     },
+    # a campaign's line (before the plain "earned" ones: reasons are recognised in this order)
+    "reason.campaign_x": {
+        "ru": "+{points}: ×{factor} по акции «{title}»",
+        "en": "+{points}: ×{factor} in the «{title}» campaign",
+    },
+    "reason.campaign_both": {
+        "ru": "+{points}: ×{factor} и бонус по акции «{title}»",
+        "en": "+{points}: ×{factor} and a bonus in the «{title}» campaign",
+    },
+    "reason.campaign_bonus": {
+        "ru": "+{points}: бонус по акции «{title}»",
+        "en": "+{points}: a bonus in the «{title}» campaign",
+    },
     "reason.earned_percent": {
         "ru": "+{points}: {what} от {base}",
         "en": "+{points}: {what} of {base}",
@@ -157,6 +170,8 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
 
 
 def _english(name: str, value: str) -> str:
+    if name == "factor":
+        return value.replace(",", ".")
     if _slot(name) == "points":
         return f"{value} point{'' if value == '1' else 's'}"
     return re.sub(r"(\d),(\d+\u00a0%)", r"\1.\2", value)  # "2,5 %" -> "2.5 %"

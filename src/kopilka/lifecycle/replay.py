@@ -4,7 +4,8 @@ Each deal is judged as the sync judges it (``bitrix24.sync.seen.deal_histories``
 contacts' histories as of its close — their shares of the deals won before it, counted from the
 levels' period start — and its own shares then join the histories. Shares, levels and points
 come from the domain's own functions (``split``, ``eligibility``, ``levels``, ``engine``) under
-the *replayed* program; nothing here re-states a rule.
+the *replayed* program; nothing here re-states a rule. A campaign's budget is spent in close
+order, as the ledger would have spent it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from kopilka.domain.campaigns import fit_budgets
 from kopilka.domain.deal import CustomerHistory, Deal
 from kopilka.domain.effects import DealEffects, LevelStatus
 from kopilka.domain.eligibility import basket
@@ -106,6 +108,7 @@ def replay(
     histories reach at the end."""
     standing = Standing(program, now)
     done: list[Replayed] = []
+    spent: dict[str, int] = {}  # a campaign window -> points given so far, in close order
     for item in sorted(recorded, key=lambda r: (r.closed_at, r.deal_id)):
         deal = item.deal
         if deal is None:
@@ -116,6 +119,9 @@ def replay(
             payer = ordered(deal.contacts)[0].id
             histories[payer] = replace(histories[payer], available_points=item.paid)
         effects = evaluate_deal(program, deal, histories, now)
+        if program.campaigns:
+            fitted, spent = fit_budgets(program, effects.accruals, spent)
+            effects = replace(effects, accruals=tuple(fitted))
         done.append(Replayed(deal, effects, histories))
         standing.add(item.closed_at, shares_of(program, deal))
     return done, standing

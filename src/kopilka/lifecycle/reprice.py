@@ -28,7 +28,13 @@ from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_deal_shares, b24_deals
 from kopilka.domain.errors import InsufficientPoints
 from kopilka.ledger.book import ensure_customer
-from kopilka.ledger.deals import deal_reference, execute_plan, lock_reference, plan_deal
+from kopilka.ledger.deals import (
+    deal_reference,
+    execute_plan,
+    lock_reference,
+    plan_deal,
+    within_budgets,
+)
 from kopilka.ledger.deals.plan import Common
 from kopilka.ledger.deals.state import read_deal_ledger
 from kopilka.ledger.queries import balance
@@ -143,9 +149,8 @@ async def _one(
     }
     await lock_reference(conn, book, reference)
     state = await read_deal_ledger(conn, book, reference)
-    plan = plan_deal(
-        state, reference=reference, stage="won", effects=item.effects, customers=customers
-    )
+    effects = await within_budgets(conn, book, program, reference, item.effects)
+    plan = plan_deal(state, reference=reference, stage="won", effects=effects, customers=customers)
     plan.key_base = f"{reference}:reprice:{program.hash[:16]}"
     needed: dict[int, int] = defaultdict(int)
     undone = {tx for tx, _why in plan.undo}

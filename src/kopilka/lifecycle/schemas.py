@@ -68,6 +68,19 @@ class ContactWhatIf:
 
 
 @dataclass(frozen=True, slots=True)
+class CampaignCost:
+    """What a campaign of the candidate would cost on the deals in scope (its lines, within its
+    budget, in close order), and what its lines gave on them in the ledger now."""
+
+    campaign: str
+    title: str
+    deals: int
+    would_cost: int
+    cost_now: int
+    budget: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class WhatIf:
     """A candidate program replayed over the portal's recorded won deals (closed since
     ``since``, or all). Amounts in kopecks of points. ``liability_added``: the points still owed
@@ -85,3 +98,4 @@ class WhatIf:
     level_changes: int
     liability_added: int
     contacts: tuple[ContactWhatIf, ...]
+    campaigns: tuple[CampaignCost, ...] = ()

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.domain.deal_codec import decode
 from kopilka.ledger.types import Book
 from kopilka.lifecycle.replay import Recorded, Replayed, Share, Standing, replay
-from kopilka.lifecycle.schemas import ContactWhatIf, WhatIf
+from kopilka.lifecycle.schemas import CampaignCost, ContactWhatIf, WhatIf
 from kopilka.program.model import Program
 
 
@@ -61,6 +61,56 @@ WHERE t.portal_id = :p AND t.program_id = :prog AND t.reference <> ''
   AND NOT EXISTS (SELECT 1 FROM ledger_transactions r WHERE r.reverses_id = t.id)
 GROUP BY 1, 2, 3
 """)
+
+
+_CAMPAIGNS = text("""
+SELECT CAST(substr(t.reference, 6) AS bigint) AS deal_id,
+       split_part(t.rule_id, ':', 2) AS campaign,
+       sum(e.amount) AS amount
+FROM ledger_transactions t
+JOIN ledger_entries e ON e.transaction_id = t.id
+JOIN accounts a ON a.id = e.account_id
+WHERE t.portal_id = :p AND t.program_id = :prog AND t.kind = 'accrual' AND a.kind = 'customer'
+  AND t.rule_id LIKE 'campaign:%' AND t.reference ~ '^deal:[0-9]+$'
+  AND NOT EXISTS (SELECT 1 FROM ledger_transactions r WHERE r.reverses_id = t.id)
+GROUP BY 1, 2
+""")
+
+
+async def campaign_costs(
+    conn: AsyncConnection,
+    book: Book,
+    candidate: Program,
+    replayed: Sequence[Replayed],
+    scope: frozenset[int],
+) -> tuple[CampaignCost, ...]:
+    """Each campaign of the candidate: what it would cost on the deals in scope (every window),
+    what its lines (by the same id) gave on them in the ledger now."""
+    now_cost: dict[str, int] = defaultdict(int)
+    rows = await conn.execute(_CAMPAIGNS, {"p": book.portal_id, "prog": book.program_id})
+    for deal_id, campaign, amount in rows:
+        if int(deal_id) in scope:
+            now_cost[str(campaign)] += int(amount)
+    out = []
+    for campaign in candidate.campaigns:
+        lines = [
+            (r.deal.id, a.amount)
+            for r in replayed
+            if r.deal.id in scope
+            for a in r.effects.accruals
+            if a.rule_inputs.get("campaign") == campaign.id and a.rule_id.startswith("campaign:")
+        ]
+        out.append(
+            CampaignCost(
+                campaign.id,
+                campaign.title,
+                len({deal for deal, _ in lines}),
+                sum(amount for _, amount in lines),
+                now_cost.get(campaign.id, 0),
+                campaign.budget,
+            )
+        )
+    return tuple(out)
 
 
 async def live_accruals(conn: AsyncConnection, book: Book, now: datetime) -> dict[int, Live]:
@@ -175,6 +225,7 @@ async def what_if(
         level_changes=sum(1 for line in lines if line.level_now != line.level_would),
         liability_added=owed_would - owed_now,
         contacts=tuple(lines),
+        campaigns=await campaign_costs(conn, book, candidate, replayed, scope),
     )
     return Outcome(report, replayed, scope, live)
 

@@ -21,6 +21,7 @@ from kopilka.db.tables import (
 )
 from kopilka.ledger import book as books
 from kopilka.ledger.accrual import accrue
+from kopilka.ledger.deals import within_budgets
 from kopilka.ledger.spending import capture_hold, get_hold, place_hold, release_hold
 from kopilka.ledger.types import Book
 from kopilka.pos.orders import (
@@ -204,6 +205,8 @@ async def earn_on(
         history=history,
         now=now,
     )
+    # a campaign's budget is taken under its lock, as for a deal (ledger.deals.budget)
+    effects = await within_budgets(conn, book, program, reference(order_id), effects)
     for acc in effects.accruals:
         if acc.amount <= 0:
             continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from kopilka.program.conditions import Condition
@@ -67,8 +67,32 @@ def cross_check(program: Program) -> list[Finding]:
             found.append(((*base, "when_birthday_window"), "needs a 'birthday:' block"))
     for i, total in enumerate(program.transfer.totals):
         names(("transfer", "totals", i, "pipelines"), total.pipelines, pipelines, "pipeline")
+    found += _campaigns(program, names)
     if program.split.mode == "share_field" and not program.split.field:
         found.append((("split",), "mode share_field needs 'field'"))
+    return found
+
+
+def _campaigns(program: Program, names: Callable[..., None]) -> list[Finding]:
+    found: list[Finding] = []
+    seen: set[str] = set()
+    tiers = [t.id for t in program.levels.tiers] if program.levels else []
+    for i, campaign in enumerate(program.campaigns):
+        base: Path = ("campaigns", i)
+        if campaign.id in seen:
+            found.append(((*base, "id"), f"campaign id '{campaign.id}' is used twice"))
+        seen.add(campaign.id)
+        names((*base, "segments"), campaign.segments, list(program.segments), "segment")
+        names((*base, "pipelines"), campaign.pipelines, list(program.pipelines), "pipeline")
+        names(
+            (*base, "sections"),
+            campaign.sections,
+            list(program.catalog_sections),
+            "catalog section",
+        )
+        names((*base, "levels"), campaign.levels, tiers, "level")
+        if campaign.when is not None:
+            _condition(campaign.when, (*base, "when"), list(program.pipelines), found)
     return found
 
 

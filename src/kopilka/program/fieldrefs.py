@@ -61,12 +61,16 @@ def expressions(program: Program) -> Iterator[tuple[Path, str]]:
 
 
 def conditions(program: Program) -> Iterator[tuple[Path, Condition]]:
-    """Every condition of the program — segments' and earn rules', nested ones too — in order."""
+    """Every condition of the program — segments', earn rules' and campaigns', nested ones
+    too — in order."""
     for alias, segment in program.segments.items():
         yield from _nested(segment.when, ("segments", alias, "when"))
     for index, rule in enumerate(program.earn):
         if rule.when is not None:
             yield from _nested(rule.when, ("earn", index, "when"))
+    for index, campaign in enumerate(program.campaigns):
+        if campaign.when is not None:
+            yield from _nested(campaign.when, ("campaigns", index, "when"))
 
 
 def _nested(cond: Condition, path: Path) -> Iterator[tuple[Path, Condition]]:

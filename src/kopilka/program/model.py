@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, PrivateAttr, field_validator
 
+from kopilka.program.campaigns import Campaign
 from kopilka.program.catalog import CatalogSection, Fields, Pipeline, Points, Segment
 from kopilka.program.errors import Problem
 from kopilka.program.notify import Cards, Notifications, Registration
@@ -44,6 +45,7 @@ class Program(Strict):
     cards: Cards | None = None
     registration: Registration = Registration()
     notifications: Notifications = Notifications()
+    campaigns: list[Campaign] = Field(default_factory=list)  # the marketing calendar
 
     _hash: str = PrivateAttr(default="")
     _source_name: str = PrivateAttr(default="")

@@ -7,7 +7,9 @@
 - A rule reading a **contact** user field the program does not name anywhere is a **warning**:
   the sync reads every contact user field, so it works when the field exists, but Kopilka cannot
   tell a misspelt code from a real one until it is listed in ``fields.read.contact``.
-- A program in which no earn rule can ever give points is a **warning**.
+- A program in which no earn rule can ever give points is a **warning**; so is a campaign
+  part that can change nothing (catalog sections without a multiplier, a multiplier with no
+  percent rule).
 
 Errors stop the file loading; warnings are kept on the loaded ``Program`` for ``check`` to show.
 A stored program (``loader.parse_program(stored=True)``), accepted before these checks existed,
@@ -36,7 +38,38 @@ Finding = tuple[Path, str, Severity]
 
 
 def review(program: Program) -> list[Finding]:
-    return [*_type_errors(program), *_unmapped_fields(program), *_no_way_to_earn(program)]
+    return [
+        *_type_errors(program),
+        *_unmapped_fields(program),
+        *_no_way_to_earn(program),
+        *_idle_campaigns(program),
+    ]
+
+
+def _idle_campaigns(program: Program) -> list[Finding]:
+    """A campaign part that can change nothing: catalog sections without a multiplier (they
+    scope only the multiplier), a multiplier with no percent rule to multiply."""
+    found: list[Finding] = []
+    percent_rules = any(rule.percent is not None for rule in program.earn)
+    for index, campaign in enumerate(program.campaigns):
+        if campaign.sections and campaign.multiplier is None:
+            found.append(
+                (
+                    ("campaigns", index, "sections"),
+                    "catalog sections scope only a multiplier: this campaign has none, so "
+                    "they change nothing — give a multiplier or remove them",
+                    "warning",
+                )
+            )
+        if campaign.multiplier is not None and not percent_rules:
+            found.append(
+                (
+                    ("campaigns", index, "multiplier"),
+                    "no earn rule gives a percent, so the multiplier never adds a point",
+                    "warning",
+                )
+            )
+    return found
 
 
 def _type_errors(program: Program) -> list[Finding]:

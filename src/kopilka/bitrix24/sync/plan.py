@@ -142,6 +142,8 @@ def shown_on_deal(
         level = effects.levels.get(payer.id) if effects else None
         order_amount = basket(program, deal).order_amount
         share = level.payable_share if level else None
+        if effects is not None and effects.payable_share is not None:  # a campaign's share
+            share = effects.payable_share
         payable = payable_cap(program, deal, order_amount, share, available + applied)
     return Shown(available, payable, paid, earned)
 

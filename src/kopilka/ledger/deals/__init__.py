@@ -14,9 +14,11 @@ Everything for one deal happens under a transaction-scoped advisory lock on that
 workers never reconcile one deal at the same time; every entry carries ``reference`` = the deal.
 
 The package: ``state`` (what the ledger holds for a deal), ``plan`` (the difference, pure),
-``execute`` (posting it under the deal's lock, one deal or many plain ones at once).
+``execute`` (posting it under the deal's lock, one deal or many plain ones at once), ``budget``
+(a campaign's budget, read and taken under the campaign's lock).
 """
 
+from kopilka.ledger.deals.budget import budgeted, spent_elsewhere, within_budgets
 from kopilka.ledger.deals.execute import (
     DealToSettle,
     deal_reference,
@@ -45,6 +47,7 @@ __all__ = [
     "LiveAccrual",
     "LiveCapture",
     "Reconciled",
+    "budgeted",
     "deal_reference",
     "execute_plan",
     "lock_reference",
@@ -56,4 +59,6 @@ __all__ = [
     "settle_deal",
     "settle_plain_deals",
     "spendable_for_deal",
+    "spent_elsewhere",
+    "within_budgets",
 ]

@@ -14,6 +14,7 @@ from kopilka.domain.effects import DealEffects
 from kopilka.domain.engine import evaluate_deal
 from kopilka.domain.texts import say
 from kopilka.ledger.accrual import accrue_many
+from kopilka.ledger.deals.budget import budgeted, within_budgets
 from kopilka.ledger.deals.plan import Common, DealPlan, plan_deal
 from kopilka.ledger.deals.state import (
     Reconciled,
@@ -148,6 +149,7 @@ async def settle_deal(
             known.get(contact.id, CustomerHistory()), available_points=spendable
         )
     effects = evaluate_deal(program, deal, known, now)
+    effects = await within_budgets(conn, book, program, reference, effects)
     result = await reconcile_deal(
         conn,
         book,
@@ -183,8 +185,9 @@ async def settle_plain_deals(
     accruals: no points payment asked or held, nothing to undo (a deal won, a deal synced again).
     The answer leaves out the deals this cannot do; :func:`settle_deal` does those, one by one.
 
-    The outcome is the one :func:`settle_deal` would reach for each deal: the same plan, the same
-    keys; only the payer's balance is not read, since no payment is involved.
+    Deals that would take from a campaign's budget are left out too (it is read under the
+    campaign's lock). The outcome is the one :func:`settle_deal` would reach for each deal: the
+    same plan, the same keys; only the payer's balance is not read, since no payment is involved.
     """
     asked = [d for d in deals if d.deal.points_to_pay <= 0]
     refs = {d.deal.id: deal_reference(d.deal.id) for d in asked}
@@ -194,8 +197,8 @@ async def settle_plain_deals(
     for item in asked:
         deal = item.deal
         effects = evaluate_deal(program, deal, dict(item.histories), now)
-        if effects.redemption is not None:
-            continue
+        if effects.redemption is not None or budgeted(program, effects):
+            continue  # a payment, or a campaign budget to take from: deal by deal
         plan = plan_deal(
             states[refs[deal.id]],
             reference=refs[deal.id],
