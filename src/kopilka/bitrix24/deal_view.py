@@ -20,6 +20,7 @@ from kopilka.bitrix24.offers import Layout
 from kopilka.bitrix24.sync.contact_offers import contact_reference
 from kopilka.bitrix24.sync.seen import deal_histories
 from kopilka.db.tables import b24_deals, customers
+from kopilka.domain.campaigns import contact_share
 from kopilka.domain.deal import CustomerHistory, Deal, StageSemantic
 from kopilka.domain.deal_codec import decode
 from kopilka.domain.effects import DiscountOffer
@@ -157,7 +158,11 @@ async def deal_view(conn: AsyncConnection, portal_id: int, deal_id: int, now: da
         elif pays_by == "contact" and points is not None and points.applicable:
             cap = min(
                 seen[c.id].available_points,
-                percent_of(order_split.get(c.id, 0), program.redemption.max_share, rounding="down"),
+                percent_of(
+                    order_split.get(c.id, 0),
+                    contact_share(program, deal, c, seen[c.id], now),
+                    rounding="down",
+                ),
             )
         else:
             cap = 0
@@ -230,7 +235,9 @@ async def _field_cap(
     )
     effects = evaluate_deal(program, deal, histories, now)
     level = effects.levels.get(payer.id)
-    share = level.payable_share if level else None
+    share = effects.payable_share  # a campaign's, over the level's (as the engine pays)
+    if share is None:
+        share = level.payable_share if level else None
     return payable_cap(program, deal, basket(program, deal).order_amount, share, spendable)
 
 

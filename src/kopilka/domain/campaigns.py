@@ -127,6 +127,15 @@ def share_for(
     return payable_share(program, facts, resolve_segment(facts), level, at)
 
 
+def contact_share(
+    program: Program, deal: Deal, contact: Contact, history: CustomerHistory, now: datetime
+) -> Decimal:
+    """The share of a contact's part of the order the contact may pay with points on a
+    per-contact offer: a campaign's (judged without levels), else the program's."""
+    found = share_for(program, deal, contact, history, None, now)
+    return found if found is not None else program.redemption.max_share
+
+
 def campaign_lines(
     facts: Facts,
     base: int,

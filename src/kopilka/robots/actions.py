@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -37,8 +38,10 @@ from kopilka.bitrix24.writeback import points_value
 from kopilka.cards.service import ContactNotFound, active_card, issue_by_hand
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import b24_deals
+from kopilka.domain.campaigns import share_for
 from kopilka.domain.deal import Deal
 from kopilka.domain.deal_codec import decode
+from kopilka.domain.effects import LevelStatus
 from kopilka.domain.eligibility import basket
 from kopilka.domain.errors import KopilkaError, UnknownCustomer
 from kopilka.domain.levels import metric_of, status_for
@@ -50,6 +53,7 @@ from kopilka.ledger.deals.execute import deal_reference
 from kopilka.ledger.deals.state import read_deal_ledger, spendable_for_deal
 from kopilka.ledger.queries import balance
 from kopilka.process.services import Services
+from kopilka.program.model import Program
 from kopilka.robots.queries import StoredCall
 from kopilka.robots.schemas import Answer
 
@@ -245,7 +249,9 @@ async def balance_of(
                 spendable = await spendable_for_deal(
                     conn, book, deal_reference(who.deal.id), customer, now
                 )
-            share = status.payable_share if status else None
+            share = await _campaign_share(conn, connection, program, who, status, now)
+            if share is None:
+                share = status.payable_share if status else None
             order = basket(program, who.deal).order_amount
             payable = payable_cap(program, who.deal, order, share, spendable)
             if who.deal.stage != "process":  # a closed deal pays no more
@@ -262,3 +268,21 @@ async def balance_of(
     if payable is not None:
         said += f", можно списать в сделке {points(program.locale, payable)}"
     return Answer(values, said)
+
+
+async def _campaign_share(
+    conn: AsyncConnection,
+    connection: Connection,
+    program: Program,
+    who: Target,
+    status: LevelStatus | None,
+    now: datetime,
+) -> Decimal | None:
+    """The share a campaign on lets the payer pay on the deal (None: none sets one)."""
+    assert who.deal is not None
+    payer = next((c for c in who.deal.contacts if c.id == who.contact_id), None)
+    if payer is None or not program.campaigns:
+        return None
+    seen = await histories(conn, connection.portal_id, program, [who.contact_id], now=now)
+    level = status.level_id if status else None
+    return share_for(program, who.deal, payer, seen[who.contact_id], level, now)

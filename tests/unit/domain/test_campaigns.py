@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from kopilka.domain.campaigns import fit_budgets, window_of, windows_in
+from kopilka.domain.campaigns import contact_share, fit_budgets, window_of, windows_in
 from kopilka.domain.deal import Contact, CustomerHistory, Deal, ProductRow
 from kopilka.domain.engine import evaluate_deal
 from kopilka.domain.texts import reason
@@ -257,3 +257,18 @@ def test_a_campaign_part_that_changes_nothing_is_a_warning(
     (warning,) = program_from(fixed).warnings
     assert warning.field == "campaigns[0].multiplier"
     assert "no earn rule gives a percent" in warning.message
+
+
+def test_a_contacts_own_cap_follows_the_campaigns_share(
+    program_from: Callable[[str], Program],
+) -> None:
+    """The per-contact offers (the deal tab, the offers list) cap each contact's points by the
+    same share the engine pays by: a campaign's in its window, else the program's."""
+    line = (
+        "  - {id: pay, title: Платите баллами, from: 2026-05-01, to: 2026-05-31, max_share: 80}\n"
+    )
+    program = program_from("redemption: {max_share: 40}\n" + BASE + line)
+    deal = Deal(1, 0, "process", 10_000 * RUB, (ALICE,))
+    history = CustomerHistory()
+    assert contact_share(program, deal, ALICE, history, moscow(2026, 5, 10)) == 80
+    assert contact_share(program, deal, ALICE, history, moscow(2026, 6, 1)) == 40

@@ -27,6 +27,7 @@ from kopilka.bitrix24.offers import (
 from kopilka.bitrix24.reader import Snapshot
 from kopilka.bitrix24.sync.read import Scope, contact_name
 from kopilka.db.tables import b24_offer_inputs
+from kopilka.domain.campaigns import contact_share
 from kopilka.domain.deal import CustomerHistory, Deal, StageSemantic
 from kopilka.domain.effects import DealEffects, Redemption
 from kopilka.domain.eligibility import basket
@@ -82,7 +83,11 @@ async def contact_offers(
         ask = chosen.points_requested if chosen and deal.stage != "lost" else 0
         cap = min(
             seen[c.id].available_points,
-            percent_of(order_split.get(c.id, 0), program.redemption.max_share, rounding="down"),
+            percent_of(
+                order_split.get(c.id, 0),
+                contact_share(program, deal, c, seen[c.id], now),
+                rounding="down",
+            ),
         )
         paid = await contact_payment(
             conn, scope, deal.id, deal.stage, c.id, customers[c.id], min(ask, cap), now
