@@ -34,6 +34,7 @@ from kopilka.bitrix24.service import sweep_portal
 from kopilka.db.engine import run_in_transaction
 from kopilka.holds.tasks import register as register_holds
 from kopilka.notify.tasks import register as register_notify
+from kopilka.process.failures import recording_failures
 from kopilka.process.queue import conninfo, retry_stalled
 from kopilka.process.services import Services
 
@@ -88,6 +89,7 @@ async def run_worker(
             delete_jobs="successful",
             fetch_job_polling_interval=1.0,
             shutdown_graceful_timeout=shutdown_timeout,
+            worker_middleware=[recording_failures(services.engine)],
         )
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from kopilka.admin.operations import router as operations_router
 from kopilka.admin.pages import router as admin_router
 from kopilka.api.errors import install_error_handlers
 from kopilka.api.routes import router as api_router
@@ -53,6 +54,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(pos_router)
     app.include_router(cabinet_router)
     app.include_router(admin_router)
+    app.include_router(operations_router)
     app.mount("/cabinet/static", cabinet_static, name="cabinet-static")
     app.include_router(registration_router)
     app.include_router(cards_router)

@@ -37,6 +37,7 @@ from kopilka.db.tables.features import (
     registrations,
     web_sessions,
 )
+from kopilka.db.tables.operations import job_failures, segment_exports
 from kopilka.db.tables.ledger import (
     ACCOUNT_KINDS,
     HOLD_STATUSES,
@@ -82,6 +83,7 @@ __all__ = [
     "contact_hints",
     "customers",
     "holds",
+    "job_failures",
     "ledger_entries",
     "ledger_transactions",
     "login_codes",
@@ -99,5 +101,6 @@ __all__ = [
     "program_versions",
     "programs",
     "registrations",
+    "segment_exports",
     "web_sessions",
 ]

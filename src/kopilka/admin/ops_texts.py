@@ -1,0 +1,98 @@
+"""The words of the operations and mailing pages, Russian first, English complete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+TEXTS: dict[str, tuple[str, str]] = {
+    "operations": ("Операции", "Operations"),
+    "segments": ("Рассылки", "Mailings"),
+    "jobs": ("Очередь задач", "Job queue"),
+    "task": ("Задача", "Task"),
+    "job.todo": ("ждут", "waiting"),
+    "job.doing": ("выполняются", "running"),
+    "job.failed": ("с ошибкой", "failed"),
+    "job.cancelled": ("отменены", "cancelled"),
+    "job.aborted": ("прерваны", "aborted"),
+    "job.succeeded": ("выполнены", "succeeded"),
+    "retried": ("повторы", "retried"),
+    "no_jobs": ("Очередь пуста", "The queue is empty"),
+    "failures": ("Последние ошибки задач", "Newest job failures"),
+    "attempt": ("попытка", "attempt"),
+    "now": ("сейчас", "now"),
+    "outbox": ("Сообщения клиентам и менеджерам", "Messages to customers and managers"),
+    "channel": ("Канал", "Channel"),
+    "msg.pending": ("ждут отправки", "pending"),
+    "msg.sending": ("отправляются", "sending"),
+    "msg.sent": ("отправлены", "sent"),
+    "msg.failed": ("не отправлены", "failed"),
+    "msg.skipped": ("пропущены", "skipped"),
+    "msg.cancelled": ("отменены", "cancelled"),
+    "all": ("все", "all"),
+    "show_messages": ("Открыть сообщения", "Show the messages"),
+    "answer": ("Ответ провайдера", "The provider's answer"),
+    "retry": ("Отправить ещё раз", "Send again"),
+    "cancel": ("Отменить", "Cancel"),
+    "retried_ok": ("Сообщение снова в очереди", "The message is queued again"),
+    "cancelled_ok": ("Сообщение отменено", "The message is cancelled"),
+    "not_changed": (
+        "Сообщение уже не в этом состоянии — ничего не изменено",
+        "The message is no longer in that state: nothing changed",
+    ),
+    "no_messages": ("Сообщений нет", "No messages"),
+    "writes": ("Записи в Битрикс24", "Writes to Bitrix24"),
+    "w.pending": ("ждут", "pending"),
+    "w.sent": ("записаны", "written"),
+    "w.failed": ("с ошибкой", "failed"),
+    "w.unknown": ("исход неизвестен", "outcome unknown"),
+    "parked": ("Сделки, которые не удаётся обработать", "Deals that cannot be synced"),
+    "deal": ("Сделка", "Deal"),
+    "attempts": ("попыток", "attempts"),
+    "next_try": ("следующая попытка", "next try"),
+    "resync": ("Пересчитать сделку", "Sync the deal again"),
+    "resynced": ("Сделка поставлена в очередь на пересчёт", "The deal is queued for a sync"),
+    "no_parked": ("Таких сделок нет", "None"),
+    "health": ("Связь с порталом", "Connection to the portal"),
+    "healthy": ("в порядке", "healthy"),
+    "unhealthy": ("ошибка", "failing"),
+    "last_ok": ("последний успешный вызов", "last successful call"),
+    "last_error": ("последняя ошибка", "last error"),
+    "delivery": ("доставка событий", "event delivery"),
+    "backlog": ("сделок ждут синхронизации", "deals waiting for a sync"),
+    "oldest": ("самая давняя с", "oldest since"),
+    "last_sync": ("последняя синхронизация", "last sync"),
+    "last_sweep": ("последняя сверка", "last sweep"),
+    "rejected": ("Отклонённые запросы за сутки", "Rejected requests in the last day"),
+    "not_connected": ("Портал не подключён", "The portal is not connected"),
+    "csrf": ("Форма устарела, обновите страницу", "The form expired: reload the page"),
+    "never": ("никогда", "never"),
+    # mailings
+    "seg.title": ("Сегменты для рассылок", "Segments for mailings"),
+    "seg.none": (
+        "В программе нет сегментов для рассылок (раздел mailing)",
+        "The program has no mailing segments (its mailing section)",
+    ),
+    "seg.list": ("Список UniSender", "UniSender list"),
+    "seg.daily": ("ежедневно", "daily"),
+    "seg.export": ("Выгрузить в UniSender", "Export to UniSender"),
+    "seg.csv": ("Скачать CSV", "Download CSV"),
+    "seg.history": ("Выгрузки", "Exports"),
+    "seg.contacts": ("контактов", "contacts"),
+    "seg.inserted": ("добавлено", "inserted"),
+    "seg.updated": ("обновлено", "updated"),
+    "seg.invalid": ("с ошибкой", "invalid"),
+    "seg.done": ("Выгружено", "Exported"),
+    "seg.failed": ("Выгрузка не удалась", "The export failed"),
+    "seg.no_list": ("список не задан", "no list set"),
+    "seg.unknown": ("Нет такого сегмента", "No such segment"),
+}
+
+
+def ops_translator(lang: str) -> Callable[[str], str]:
+    index = 1 if lang == "en" else 0
+
+    def o(key: str) -> str:
+        pair = TEXTS.get(key)
+        return pair[index] if pair else key
+
+    return o
