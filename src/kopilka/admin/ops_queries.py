@@ -97,9 +97,20 @@ async def messages(
     n = notifications.c
     query = (
         select(
-            n.id, n.key, n.channel, n.recipient, n.subject, n.status, n.attempts,
-            n.last_error, n.provider_id, n.created_at, n.sent_at, n.not_before,
-            customers.c.id.label("customer_id"), customers.c.name.label("customer_name"),
+            n.id,
+            n.key,
+            n.channel,
+            n.recipient,
+            n.subject,
+            n.status,
+            n.attempts,
+            n.last_error,
+            n.provider_id,
+            n.created_at,
+            n.sent_at,
+            n.not_before,
+            customers.c.id.label("customer_id"),
+            customers.c.name.label("customer_name"),
         )  # fmt: skip
         .select_from(notifications.outerjoin(customers, customers.c.id == n.customer_id))
         .where(n.portal_id == portal_id)
