@@ -111,7 +111,7 @@ async def messages(
             n.not_before,
             customers.c.id.label("customer_id"),
             customers.c.name.label("customer_name"),
-        )  # fmt: skip
+        )
         .select_from(notifications.outerjoin(customers, customers.c.id == n.customer_id))
         .where(n.portal_id == portal_id)
         .order_by(n.id.desc())

@@ -96,14 +96,17 @@ async def test_operations_pages_show_trouble_and_the_buttons_do_what_they_say(
             page = (await client.get("/admin/operations")).text
             # the failed job, with its error and what became of it (waiting for its retry)
             assert "registration.process" in page
-            assert "UnknownPortal: portal" in page and "is not connected" in page
+            assert "UnknownPortal: portal" in page
+            assert "is not connected" in page
             assert re.search(r'data-task="registration.process">.*?data-status="retried">1<',
                              page, re.S)  # fmt: skip
             # the parked deal with its reason, the outbox's failed messages
-            assert 'data-deal="4242"' in page and "ACCESS_DENIED" in page
+            assert 'data-deal="4242"' in page
+            assert "ACCESS_DENIED" in page
             assert re.search(r'data-status="failed">не отправлены: 2<', page)
             english = (await client.get("/admin/operations?lang=en")).text
-            assert "Deals that cannot be synced" in english and "не отправлены" not in english
+            assert "Deals that cannot be synced" in english
+            assert "не отправлены" not in english
 
             listed = (await client.get("/admin/operations/messages?status=failed")).text
             assert listed.count('class="provider-answer">smsru: code 201') == 2

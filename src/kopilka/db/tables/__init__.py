@@ -37,7 +37,6 @@ from kopilka.db.tables.features import (
     registrations,
     web_sessions,
 )
-from kopilka.db.tables.operations import job_failures, segment_exports
 from kopilka.db.tables.ledger import (
     ACCOUNT_KINDS,
     HOLD_STATUSES,
@@ -53,6 +52,7 @@ from kopilka.db.tables.ledger import (
     program_versions,
     programs,
 )
+from kopilka.db.tables.operations import job_failures, segment_exports
 
 __all__ = [
     "ACCOUNT_KINDS",
