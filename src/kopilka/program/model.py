@@ -10,6 +10,7 @@ from pydantic import Field, PrivateAttr, field_validator
 
 from kopilka.program.catalog import CatalogSection, Fields, Pipeline, Points, Segment
 from kopilka.program.errors import Problem
+from kopilka.program.mailing import Mailing
 from kopilka.program.notify import Cards, Notifications, Registration
 from kopilka.program.policies import NEVER, Birthday, Expiry, ManualBonus, Redemption, Split
 from kopilka.program.rules import Discount, EarnRule, EligibleSections, Levels
@@ -44,6 +45,7 @@ class Program(Strict):
     cards: Cards | None = None
     registration: Registration = Registration()
     notifications: Notifications = Notifications()
+    mailing: Mailing = Mailing()  # segments for marketing mailings (program/mailing.py)
 
     _hash: str = PrivateAttr(default="")
     _source_name: str = PrivateAttr(default="")
