@@ -5,6 +5,7 @@ through :mod:`kopilka.process.queue` and register their tasks in their own ``tas
 * ``kopilka.bitrix24.tasks``: the portal sync, the sweep, the daily jobs;
 * ``kopilka.notify.tasks``: notifications, cards, registrations, birthdays;
 * ``kopilka.holds.tasks``: holds past their TTL released;
+* ``kopilka.segments.tasks``: mailing segments exported daily;
 * here, what belongs to no feature: ``jobs.retry_stalled`` (every minute) re-queues the jobs of
   workers that stopped sending heartbeats, e.g. killed by SIGKILL mid-job; the sync is
   idempotent, so running it again is safe.
@@ -37,6 +38,7 @@ from kopilka.notify.tasks import register as register_notify
 from kopilka.process.failures import recording_failures
 from kopilka.process.queue import conninfo, retry_stalled
 from kopilka.process.services import Services
+from kopilka.segments.tasks import register as register_segments
 
 log = logging.getLogger("kopilka.process.worker")
 #: A worker that ran this long before it stopped starts again after the shortest delay.
@@ -53,6 +55,7 @@ def make_app(connector: procrastinate.PsycopgConnector) -> procrastinate.App:
     bitrix24_tasks.register(job_app)
     register_notify(job_app)
     register_holds(job_app)
+    register_segments(job_app)
     name = "jobs.retry_stalled"
     task = job_app.task(name=name, queueing_lock=name, pass_context=True)(retry_stalled_job)
     job_app.periodic(cron="* * * * *", periodic_id=name)(task)

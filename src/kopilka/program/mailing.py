@@ -31,8 +31,6 @@ from kopilka.program.types import Alias, Number, Strict
 from kopilka.program.yamlsource import Path
 
 
-
-
 class BalanceRange(Strict):
     min: Number | None = None  # points
     max: Number | None = None

@@ -25,6 +25,7 @@ from kopilka.cards.endpoints import router as cards_router
 from kopilka.pos.endpoints import router as pos_router
 from kopilka.process.services import Services
 from kopilka.registration.endpoints import router as registration_router
+from kopilka.segments.endpoints import router as segments_router
 from kopilka.web.inflight import InFlightLimit
 from kopilka.web.limits import BodyLimit
 from kopilka.web.metrics import LedgerCache, allowed, render
@@ -55,6 +56,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(cabinet_router)
     app.include_router(admin_router)
     app.include_router(operations_router)
+    app.include_router(segments_router)
     app.mount("/cabinet/static", cabinet_static, name="cabinet-static")
     app.include_router(registration_router)
     app.include_router(cards_router)
