@@ -180,7 +180,9 @@ async def export_unisender(
     try:
         found = await members(services, portal_id, name)
         out.contacts = len(found)
-        await import_contacts(http_of(services), services.settings, found, seg.unisender_list, out)
+        await import_contacts(
+            http_of(services), services.settings, found, seg.unisender_list, out, seg.channel
+        )
     except ExportError as exc:
         out.error = str(exc)
     except Exception as exc:  # the portal, most likely: recorded, and the job logs it

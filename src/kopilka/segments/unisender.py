@@ -26,12 +26,19 @@ def configured(settings: Settings) -> bool:
     return settings.unisender_api_key is not None
 
 
-def form_of(members: Sequence[Member], list_id: int) -> dict[str, str]:
+def form_of(members: Sequence[Member], list_id: int, channel: str = "any") -> dict[str, str]:
     """One call's form: every column named, each contact in the list by e-mail and by phone
-    (whichever it has; an empty cell leaves the other out)."""
+    (whichever it has and the segment's channel wants; an empty cell leaves it out)."""
     form = {f"field_names[{k}]": name for k, name in enumerate(COLUMNS)}
     form["overwrite_lists"] = "0"  # add to this list; the contact's other lists stay
-    for i, m in enumerate(members):
+    for i, member in enumerate(members):
+        m = Member(
+            member.customer_id,
+            member.contact_id,
+            member.name,
+            member.email if channel in ("email", "any") else None,
+            member.phone if channel in ("sms", "any") else None,
+        )
         row = (
             m.email or "",
             str(list_id) if m.email else "",
@@ -50,6 +57,7 @@ async def import_contacts(
     members: Sequence[Member],
     list_id: int,
     out: Export,
+    channel: str = "any",
 ) -> None:
     """Put ``members`` in the list, ``BATCH`` at a time, adding UniSender's counts to ``out``;
     raises :class:`ExportError` at the first refused call (the batches before it are in)."""
@@ -65,7 +73,7 @@ async def import_contacts(
     for start in range(0, len(members), BATCH):
         try:
             result: Any = await api.call(
-                "importContacts", form_of(members[start : start + BATCH], list_id)
+                "importContacts", form_of(members[start : start + BATCH], list_id, channel)
             )
         except SmsSendError as exc:
             raise ExportError(str(exc)) from None
