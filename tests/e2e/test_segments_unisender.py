@@ -11,15 +11,19 @@ import csv
 import io
 from typing import Any
 
+import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kopilka.admin import passwords
 from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.fakes import UniSenderFake
 from kopilka.ledger.book import ensure_customer
 from kopilka.notify.outbox import opt_out
+from kopilka.process.devstack import emulated_portal
 from kopilka.segments.service import export_csv, export_unisender, run_daily
 from tests.b24harness import Harness, kopilka_on_emulator
 
@@ -160,3 +164,63 @@ async def test_refused_rows_and_refused_calls_are_recorded(committed_engine: Asy
             assert [(r.status, r.invalid) for r in recorded] == [("done", 1), ("failed", 0)]
             assert recorded[0].log == rows.log
             assert recorded[1].error == call.error
+
+
+async def test_the_admin_exports_a_segment_and_downloads_its_csv(
+    committed_engine: AsyncEngine,
+) -> None:
+    portal = emulated_portal()
+    with UniSenderFake(api_key=KEY, list_ids=(RETAIL, WHOLESALE)) as fake:
+        settings = Settings(
+            b24_interval=0.05,
+            b24_burst=10,
+            unisender_api_key=KEY,
+            unisender_url=fake.url,
+            cabinet_portal=portal.member_id,
+            admin_password_hash=SecretStr(passwords.hash_password("pw", iterations=1_000)),
+        )
+        async with kopilka_on_emulator(
+            committed_engine,
+            program="retail-wholesale.yaml",
+            portal=portal,
+            settings=settings,
+            worker=False,
+        ) as h:
+            ivan = _contact(h, "Иван", "1", "ivan@opt.example")
+            maria = _contact(h, "Мария", "CLIENT", "maria@shop.example")
+            await _customers(h, {"ivan": ivan, "maria": maria}, opted=[])
+            async with httpx.AsyncClient(base_url=h.web_url, timeout=60) as client:
+                await client.get("/admin/login")
+                csrf = str(client.cookies.get("kop_csrf"))
+                signed = await client.post("/admin/login", data={"password": "pw", "csrf": csrf})
+                assert signed.status_code == 303
+                page = (await client.get("/admin/segments")).text
+                assert 'data-segment="wholesale-offer"' in page
+                assert 'data-segment="retail-offer"' in page
+                english = (await client.get("/admin/segments?lang=en")).text
+                assert "Export to UniSender" in english
+                assert "Выгрузить" not in english
+
+                forged = await client.post("/admin/segments/wholesale-offer/unisender", data={})
+                assert forged.status_code == 403
+                assert fake.imports == []
+
+                form = {"csrf": str(client.cookies.get("kop_csrf"))}
+                done = await client.post("/admin/segments/wholesale-offer/unisender", data=form)
+                assert done.status_code == 303
+                assert "done=seg.done" in done.headers["location"]
+                assert fake.members(WHOLESALE) == {"ivan@opt.example"}
+
+                table = await client.post("/admin/segments/retail-offer/csv", data=form)
+                assert table.headers["content-type"].startswith("text/csv")
+                assert "attachment" in table.headers["content-disposition"]
+                rows = list(csv.DictReader(io.StringIO(table.text)))
+                assert [(int(r["contact_id"]), r["email"]) for r in rows] == [
+                    (maria, "maria@shop.example")
+                ]
+
+                unknown = await client.post("/admin/segments/nobody/unisender", data=form)
+                assert unknown.status_code == 400
+                assert "The program has no such segment" in unknown.text  # the page is in English
+                history = (await client.get("/admin/segments")).text
+                assert history.count('class="row export"') == 2

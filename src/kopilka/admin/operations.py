@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.admin import ops_queries as q
 from kopilka.admin.access import admin_session, to_login
-from kopilka.admin.ops_texts import ops_translator
+from kopilka.admin.ops_texts import known, ops_translator
 from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.sync import parked_deals
 from kopilka.bitrix24.sync.hints import mark_dirty
@@ -51,7 +51,7 @@ async def overview(request: Request) -> Response:
             "writes": await q.b24_writes(conn, portal_id),
             "parked": await parked_deals(conn, portal_id),
             "health": await q.portal_health(conn, portal_id, services_of(request).now()),
-            "done": request.query_params.get("done"),
+            "done": known(request.query_params.get("done")),
         }
     return _page(request, "operations.html", context)
 
@@ -71,7 +71,7 @@ async def messages(request: Request, status: str = "failed", channel: str = "") 
         "status": wanted or "",
         "channel": channel[:20],
         "message_states": q.MESSAGE_STATES,
-        "done": request.query_params.get("done"),
+        "done": known(request.query_params.get("done")),
     }
     return _page(request, "operations_messages.html", context)
 

@@ -84,7 +84,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     "seg.done": ("Выгружено", "Exported"),
     "seg.failed": ("Выгрузка не удалась", "The export failed"),
     "seg.no_list": ("список не задан", "no list set"),
-    "seg.unknown": ("Нет такого сегмента", "No such segment"),
+    "seg.err.unknown": ("Нет такого сегмента в программе", "The program has no such segment"),
+    "seg.err.not_connected": ("Портал не подключён к Битрикс24", "The portal is not connected"),
+    "seg.err.no_list": (
+        "У сегмента не задан список UniSender (unisender_list)",
+        "The segment names no UniSender list (unisender_list)",
+    ),
+    "seg.err.not_configured": (
+        "UniSender не настроен (KOPILKA_UNISENDER_API_KEY)",
+        "UniSender is not configured (KOPILKA_UNISENDER_API_KEY)",
+    ),
 }
 
 
@@ -96,3 +105,8 @@ def ops_translator(lang: str) -> Callable[[str], str]:
         return pair[index] if pair else key
 
     return o
+
+
+def known(key: str | None) -> str | None:
+    """``key`` if it is one of these words (a note named in a URL), else None."""
+    return key if key in TEXTS else None

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from kopilka.admin.access import admin_session, to_login
-from kopilka.admin.ops_texts import ops_translator
+from kopilka.admin.ops_texts import known, ops_translator
 from kopilka.api.portal import current_program
 from kopilka.cabinet.i18n import pick_lang
 from kopilka.cabinet.web import HERE as CABINET
@@ -47,7 +47,7 @@ async def segments_page(request: Request) -> Response:
     if session is None:
         return to_login()
     context = await _context(request, session.portal_id)
-    return _page(request, context | {"done": request.query_params.get("done")})
+    return _page(request, context | {"done": known(request.query_params.get("done"))})
 
 
 @router.post("/{name}/{target}")
@@ -75,6 +75,6 @@ async def export(request: Request, name: str, target: str) -> Response:
         )
     except SegmentError as exc:
         context = await _context(request, session.portal_id)
-        return _page(request, context | {"error": str(exc)}, status=400)
+        return _page(request, context | {"error": f"seg.err.{exc.code}"}, status=400)
     done = "seg.failed" if out.error else "seg.done"
     return RedirectResponse(f"/admin/segments?done={done}#exports", status_code=303)

@@ -46,7 +46,12 @@ log = logging.getLogger("kopilka.segments")
 
 
 class SegmentError(Exception):
-    """A segment that cannot be exported, in words for the operator."""
+    """A segment that cannot be exported: ``code`` for the admin's words (``seg.err.<code>``),
+    the message in English for the CLI and the logs."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 async def _program(services: Services, portal_id: int) -> tuple[Any, Any, Program]:
@@ -54,7 +59,7 @@ async def _program(services: Services, portal_id: int) -> tuple[Any, Any, Progra
         try:
             connection = await get_connection(conn, portal_id)
         except UnknownPortal:
-            raise SegmentError("the portal is not connected to Bitrix24") from None
+            raise SegmentError("not_connected", "the portal is not connected to Bitrix24") from None
         book, program = await portal_program(conn, connection, services.now())
     return connection, book, program
 
@@ -63,7 +68,9 @@ def segment_of(program: Program, name: str) -> MailingSegment:
     seg = program.mailing.segments.get(name)
     if seg is None:
         known = ", ".join(program.mailing.segments) or "none"
-        raise SegmentError(f"no mailing segment '{name}' in the program — known: {known}")
+        raise SegmentError(
+            "unknown", f"no mailing segment '{name}' in the program — known: {known}"
+        )
     return seg
 
 
@@ -173,9 +180,11 @@ async def export_unisender(
     _connection, _book, program = await _program(services, portal_id)
     seg = segment_of(program, name)
     if seg.unisender_list is None:
-        raise SegmentError(f"mailing segment '{name}' names no unisender_list")
+        raise SegmentError("no_list", f"mailing segment '{name}' names no unisender_list")
     if not configured(services.settings):
-        raise SegmentError("UniSender is not configured (KOPILKA_UNISENDER_API_KEY)")
+        raise SegmentError(
+            "not_configured", "UniSender is not configured (KOPILKA_UNISENDER_API_KEY)"
+        )
     out = Export(name, "unisender")
     try:
         found = await members(services, portal_id, name)
