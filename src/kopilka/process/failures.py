@@ -3,8 +3,9 @@
 procrastinate records that a job failed, not why. :func:`recording_failures` is a worker
 middleware: a job that raises has its task, the portal it was for (its ``portal_id`` argument,
 when it has one), its attempt and its error (type and message, secrets redacted, bounded)
-written in a transaction of its own, then the error goes on to procrastinate as before (its
-retry, its status). A job aborted by a shutdown is not a failure.
+written in a transaction of its own (rows older than 30 days go then), then the error goes on
+to procrastinate as before (its retry, its status). A job aborted by a shutdown is not a
+failure.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import procrastinate
 from procrastinate.exceptions import JobAborted
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kopilka.bitrix24.errors import redact
@@ -24,6 +27,7 @@ from kopilka.db.tables import job_failures
 
 log = logging.getLogger("kopilka.process.worker")
 ERROR_MAX = 1000
+KEEP_DAYS = 30
 
 
 def describe(exc: BaseException) -> str:
@@ -45,6 +49,12 @@ async def record_failure(
 
     async def unit(conn: Any) -> None:
         await conn.execute(job_failures.insert().values(**values))
+        # kept for KEEP_DAYS: the admin shows the newest, the logs have the rest
+        await conn.execute(
+            job_failures.delete().where(
+                job_failures.c.failed_at < func.now() - timedelta(days=KEEP_DAYS)
+            )
+        )
 
     await run_in_transaction(engine, unit)
 
