@@ -1,7 +1,9 @@
 """What the operations views read (``/admin/operations``): the job queue, the message outbox,
 the Bitrix24 write outbox, parked deals and the portal's health — every number from the
-database, for one portal (a job names its portal by its ``portal_id`` argument; a job without
-one, such as the stalled-job check, belongs to every portal)."""
+database, for one portal: a job names its portal by its ``portal_id`` argument, a
+registration's job by its registration's; a job naming neither, such as the stalled-job check,
+belongs to every portal. A failure whose job is gone and names no portal is shown nowhere:
+another portal's error is never shown."""
 
 from __future__ import annotations
 
@@ -32,7 +34,10 @@ _JOBS = text("""
 SELECT task_name, status::text AS status, count(*) AS n,
        count(*) FILTER (WHERE attempts > 0) AS retried
 FROM procrastinate_jobs
-WHERE args->>'portal_id' IS NULL OR args->>'portal_id' = :portal
+WHERE args->>'portal_id' = :portal
+   OR (args->>'portal_id' IS NULL AND (args->>'registration_id' IS NULL OR EXISTS (
+       SELECT FROM registrations r
+       WHERE r.id = (args->>'registration_id')::bigint AND r.portal_id = :portal_id)))
 GROUP BY task_name, status
 ORDER BY task_name
 """)
@@ -41,7 +46,10 @@ _FAILURES = text("""
 SELECT f.job_id, f.task_name, f.portal_id, f.attempt, f.error, f.failed_at,
        j.status::text AS job_status
 FROM job_failures f LEFT JOIN procrastinate_jobs j ON j.id = f.job_id
-WHERE f.portal_id IS NULL OR f.portal_id = :portal
+WHERE f.portal_id = :portal
+   OR (f.portal_id IS NULL AND j.id IS NOT NULL AND (j.args->>'registration_id' IS NULL OR EXISTS (
+       SELECT FROM registrations r
+       WHERE r.id = (j.args->>'registration_id')::bigint AND r.portal_id = :portal)))
 ORDER BY f.failed_at DESC, f.id DESC
 LIMIT :limit
 """)
@@ -58,7 +66,7 @@ async def job_queue(conn: AsyncConnection, portal_id: int) -> list[TaskRow]:
     """Per task name: how many jobs wait (todo), run (doing), failed…, and how many of them are
     attempts after the first (retried). Successful jobs are deleted by the worker."""
     rows: dict[str, TaskRow] = {}
-    for r in await conn.execute(_JOBS, {"portal": str(portal_id)}):
+    for r in await conn.execute(_JOBS, {"portal": str(portal_id), "portal_id": portal_id}):
         row = rows.setdefault(r.task_name, TaskRow(r.task_name))
         row.counts[r.status] = row.counts.get(r.status, 0) + int(r.n)
         row.retried += int(r.retried)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kopilka.admin import passwords
 from kopilka.db.engine import run_in_transaction
+from kopilka.ledger.book import ensure_portal
 from kopilka.notify.deferred import defer_registration
 from kopilka.notify.outbox import queue
 from kopilka.process.services import Services
@@ -33,28 +34,36 @@ async def _login(web: Web, client: httpx.AsyncClient) -> None:
 
 
 async def _seed_trouble(web: Web) -> int:
-    """Two SMS the provider refuses, a registration whose job fails, a parked deal."""
+    """Two SMS the provider refuses, a registration whose job fails, a parked deal; another
+    portal's failing registration and failed job. Returns the other portal's id."""
     portal_id = web.portal_id
 
     async def unit(conn: Any) -> int:
         for n in (1, 2):
             await queue(conn, portal_id, key=f"ops-test:{n}", channel="sms", recipient=PHONE,
                         body=f"Бонусы: сообщение {n}", not_before=web.clock())  # fmt: skip
-        registration = await conn.scalar(
-            text("INSERT INTO registrations (portal_id, idempotency_key, input_hash, phone, name,"
-                 " email, consent_at) VALUES (:p, 'ops-test', 'x', :phone, 'Анна', '', now())"
-                 " RETURNING id"),
-            {"p": portal_id, "phone": PHONE},
-        )  # fmt: skip
-        await defer_registration(conn, int(registration))
+        other = await ensure_portal(conn, "someone-else")  # another tenant
+        for tenant in (portal_id, other):  # a registration each, whose job will fail
+            registration = await conn.scalar(
+                text("INSERT INTO registrations (portal_id, idempotency_key, input_hash, phone,"
+                     " name, email, consent_at) VALUES (:p, 'ops-test', 'x', :phone, 'Анна', '',"
+                     " now()) RETURNING id"),
+                {"p": tenant, "phone": PHONE},
+            )  # fmt: skip
+            await defer_registration(conn, int(registration))
         await conn.execute(
             text("INSERT INTO b24_dirty_deals (portal_id, deal_id, source, attempts, last_error,"
                  " retry_at) VALUES (:p, 4242, 'event', 3, 'crm.deal.get: ACCESS_DENIED', :r)"),
             {"p": portal_id, "r": web.clock() + timedelta(hours=1)},
         )  # fmt: skip
-        return int(registration)
+        await conn.execute(
+            text("INSERT INTO job_failures (job_id, task_name, portal_id, attempt, error)"
+                 " VALUES (1, 'notify.portal', :o, 0, 'RuntimeError: other portal')"),
+            {"o": other},
+        )  # fmt: skip
+        return int(other)
 
-    registration = await run_in_transaction(web.engine, unit)
+    other = await run_in_transaction(web.engine, unit)
     web.sms.fail_next(2, error=201)
     delivery = await web.deliver()
     assert delivery.failed == 2
@@ -65,7 +74,7 @@ async def _seed_trouble(web: Web) -> int:
         await run_worker(services, wait=False, install_signal_handlers=False, heartbeat=1.0)
     finally:
         await services.aclose()
-    return registration
+    return other
 
 
 async def _messages(web: Web) -> dict[str, tuple[str, int]]:
@@ -88,7 +97,7 @@ async def test_operations_pages_show_trouble_and_the_buttons_do_what_they_say(
     async with serve(
         committed_engine, admin_password_hash=stored, notify_max_attempts=1, quiet_hours=""
     ) as web:
-        await _seed_trouble(web)
+        other = await _seed_trouble(web)
         async with web.client() as client:
             assert (await client.get("/admin/operations")).status_code == 303  # not signed in
             await _login(web, client)
@@ -96,8 +105,10 @@ async def test_operations_pages_show_trouble_and_the_buttons_do_what_they_say(
             page = (await client.get("/admin/operations")).text
             # the failed job, with its error and what became of it (waiting for its retry)
             assert "registration.process" in page
-            assert "UnknownPortal: portal" in page
-            assert "is not connected" in page
+            assert "other portal" not in page
+            assert f"UnknownPortal: portal {web.portal_id} is not connected" in page
+            # another tenant's failures are not shown: its registration's, its job's
+            assert f"portal {other} is not connected" not in page
             assert re.search(r'data-task="registration.process">.*?data-status="retried">1<',
                              page, re.S)  # fmt: skip
             # the parked deal with its reason, the outbox's failed messages
