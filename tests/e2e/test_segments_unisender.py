@@ -24,7 +24,7 @@ from kopilka.fakes import UniSenderFake
 from kopilka.ledger.book import ensure_customer
 from kopilka.notify.outbox import opt_out
 from kopilka.process.devstack import emulated_portal
-from kopilka.segments.service import export_csv, export_unisender, run_daily
+from kopilka.segments.exports import export_csv, export_unisender, run_daily
 from tests.b24harness import Harness, kopilka_on_emulator
 
 pytestmark = pytest.mark.timeout(300)

@@ -39,7 +39,8 @@ def list_segments(portal: PortalRef = None) -> None:
 @segment_app.command("show")
 def show(name: str, portal: PortalRef = None) -> None:
     """Who is in the segment now, as CSV (contact_id, name, email, phone) on stdout."""
-    from kopilka.segments.service import SegmentError, members, to_csv
+    from kopilka.segments.exports import to_csv
+    from kopilka.segments.service import SegmentError, members
 
     async def go() -> None:
         async with open_services(get_settings()) as services:
@@ -62,7 +63,8 @@ def export(
     ] = None,
 ) -> None:
     """Export the segment to its UniSender list (or, with --csv, to a file); recorded."""
-    from kopilka.segments.service import SegmentError, export_csv, export_unisender
+    from kopilka.segments.exports import export_csv, export_unisender
+    from kopilka.segments.service import SegmentError
 
     async def go() -> None:
         async with open_services(get_settings()) as services:

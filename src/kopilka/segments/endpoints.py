@@ -18,7 +18,8 @@ from kopilka.cabinet.web import HERE as CABINET
 from kopilka.cabinet.web import csrf_ok, environment, finish, render, services_of
 from kopilka.domain.errors import NotFound
 from kopilka.segments import queries
-from kopilka.segments.service import SegmentError, export_csv, export_unisender
+from kopilka.segments.exports import export_csv, export_unisender
+from kopilka.segments.service import SegmentError
 
 router = APIRouter(prefix="/admin/segments", include_in_schema=False)
 ADMIN = Path(__file__).parents[1] / "admin" / "templates"

@@ -5,44 +5,29 @@ Kopilka's tables judge what they know (opt-outs, levels, balances, purchases, ex
 the contact's e-mail and phone, its type and the fields the program's segments read, and the
 opt-out field the program may map. A contact's program segment is judged as for a deal with no
 pipeline and no company (a ``pipeline`` or ``has_company`` condition does not hold; the default
-segment applies). Every export is recorded in ``segment_exports``, done or failed, with who
-asked: the admin, the CLI or the daily job.
+segment applies). The exports are in :mod:`kopilka.segments.exports`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import logging
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.bitrix24.connections import (
     UnknownPortal,
-    active_connections,
     get_connection,
     portal_program,
 )
 from kopilka.bitrix24.mapping import contact_of
-from kopilka.db.engine import run_in_transaction
-from kopilka.db.tables import segment_exports
 from kopilka.domain.deal import CustomerHistory, Deal
 from kopilka.domain.segments import Facts, resolve_segment
 from kopilka.notify import contacts as c
-from kopilka.notify.service import http_of
 from kopilka.phones import InvalidPhone, normalize_phone
 from kopilka.process.services import Services
 from kopilka.program.fieldrefs import fields_rules_read
 from kopilka.program.mailing import MailingSegment
 from kopilka.program.model import Program
 from kopilka.segments import queries
-from kopilka.segments.schemas import Candidate, Export, Member
-from kopilka.segments.unisender import ExportError, configured, import_contacts
-
-log = logging.getLogger("kopilka.segments")
+from kopilka.segments.schemas import Candidate, Member
 
 
 class SegmentError(Exception):
@@ -54,7 +39,7 @@ class SegmentError(Exception):
         self.code = code
 
 
-async def _program(services: Services, portal_id: int) -> tuple[Any, Any, Program]:
+async def program_of(services: Services, portal_id: int) -> tuple[Any, Any, Program]:
     async with services.engine.connect() as conn:
         try:
             connection = await get_connection(conn, portal_id)
@@ -120,7 +105,7 @@ def _member(
 
 async def members(services: Services, portal_id: int, name: str) -> list[Member]:
     """Who is in the segment now (not opted out; with the e-mail or phone it needs)."""
-    connection, book, program = await _program(services, portal_id)
+    connection, book, program = await program_of(services, portal_id)
     seg = segment_of(program, name)
     async with services.engine.connect() as conn:
         found = await queries.candidates(conn, book, seg, services.now())
@@ -130,148 +115,3 @@ async def members(services: Services, portal_id: int, name: str) -> list[Member]
     records = await c.read_contacts(client, [f.contact_id for f in found], _fields(program))
     chosen = (_member(program, seg, f, records.get(f.contact_id)) for f in found)
     return [m for m in chosen if m is not None]
-
-
-async def _record(
-    services: Services,
-    portal_id: int,
-    out: Export,
-    *,
-    trigger: str,
-    actor: str,
-    list_id: int | None,
-    started: datetime,
-    day: Any,
-) -> None:
-    values = {
-        "portal_id": portal_id,
-        "segment": out.segment[:100],
-        "target": out.target,
-        "trigger": trigger,
-        "actor": actor[:200],
-        "list_id": list_id,
-        "status": "failed" if out.error else "done",
-        "contacts": out.contacts,
-        "inserted": out.inserted if out.target == "unisender" else None,
-        "updated": out.updated if out.target == "unisender" else None,
-        "invalid": out.invalid if out.target == "unisender" else None,
-        "error": out.error[:1000] if out.error else None,
-        "log": out.log,
-        "day": day,
-        "started_at": started,
-        "finished_at": services.now(),
-    }
-
-    async def unit(conn: AsyncConnection) -> int:
-        inserted = await conn.execute(
-            segment_exports.insert().values(**values).returning(segment_exports.c.id)
-        )
-        return int(inserted.scalar_one())
-
-    out.export_id = await run_in_transaction(services.engine, unit)
-
-
-async def export_unisender(
-    services: Services, portal_id: int, name: str, *, trigger: str, actor: str
-) -> Export:
-    """Put the segment's contacts in its UniSender list; recorded, done or failed. Raises
-    :class:`SegmentError` (nothing recorded) for a segment that cannot be exported at all."""
-    started = services.now()
-    _connection, _book, program = await _program(services, portal_id)
-    seg = segment_of(program, name)
-    if seg.unisender_list is None:
-        raise SegmentError("no_list", f"mailing segment '{name}' names no unisender_list")
-    if not configured(services.settings):
-        raise SegmentError(
-            "not_configured", "UniSender is not configured (KOPILKA_UNISENDER_API_KEY)"
-        )
-    out = Export(name, "unisender")
-    try:
-        found = await members(services, portal_id, name)
-        out.contacts = len(found)
-        await import_contacts(
-            http_of(services), services.settings, found, seg.unisender_list, out, seg.channel
-        )
-    except ExportError as exc:
-        out.error = str(exc)
-    except Exception as exc:  # the portal, most likely: recorded, and the job logs it
-        out.error = f"{type(exc).__name__}: {exc}"[:1000]
-    day = started.astimezone(program.tz).date()
-    await _record(
-        services,
-        portal_id,
-        out,
-        trigger=trigger,
-        actor=actor,
-        list_id=seg.unisender_list,
-        started=started,
-        day=day,
-    )
-    log.info(
-        "segment %s of portal %d: %d contacts to list %d%s",
-        name,
-        portal_id,
-        out.contacts,
-        seg.unisender_list,
-        f" — failed: {out.error}" if out.error else "",
-    )
-    return out
-
-
-def to_csv(found: Sequence[Member]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["contact_id", "name", "email", "phone"])
-    for m in found:
-        writer.writerow([m.contact_id, m.name, m.email or "", m.phone or ""])
-    return buffer.getvalue()
-
-
-async def export_csv(
-    services: Services, portal_id: int, name: str, *, trigger: str, actor: str
-) -> tuple[Export, str]:
-    """The segment's contacts as CSV (contact_id, name, email, phone); the export recorded."""
-    started = services.now()
-    _connection, _book, program = await _program(services, portal_id)
-    segment_of(program, name)
-    found = await members(services, portal_id, name)
-    out = Export(name, "csv", contacts=len(found))
-    day = started.astimezone(program.tz).date()
-    await _record(
-        services,
-        portal_id,
-        out,
-        trigger=trigger,
-        actor=actor,
-        list_id=None,
-        started=started,
-        day=day,
-    )
-    return out, to_csv(found)
-
-
-async def run_daily(services: Services) -> list[Export]:
-    """Export every ``daily`` segment of every connected portal once a (program-local) day."""
-    done: list[Export] = []
-    async with services.engine.connect() as conn:
-        connections = await active_connections(conn)
-    for connection in connections:
-        async with services.engine.connect() as conn:
-            _book, program = await portal_program(conn, connection, services.now())
-            day = services.now().astimezone(program.tz).date()
-            due = [
-                name
-                for name, seg in program.mailing.segments.items()
-                if seg.daily
-                and not await queries.exported_today(conn, connection.portal_id, name, day)
-            ]
-        for name in due:
-            try:
-                done.append(
-                    await export_unisender(
-                        services, connection.portal_id, name, trigger="daily", actor="daily"
-                    )
-                )
-            except SegmentError as exc:
-                log.warning("segment %s of portal %d: %s", name, connection.portal_id, exc)
-    return done

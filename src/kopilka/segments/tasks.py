@@ -6,7 +6,7 @@ from __future__ import annotations
 import procrastinate
 
 from kopilka.process.queue import job_services
-from kopilka.segments.service import run_daily
+from kopilka.segments.exports import run_daily
 
 DAILY_TASK = "segments.daily"
 
