@@ -83,7 +83,7 @@ async def test_the_offers_of_seed_000_reach_the_right_unisender_lists(
             assert fake.members(WHOLESALE) == {"ivan@opt.example"}
             assert fake.imports[-1] == [
                 {"email": "ivan@opt.example", "email_list_ids": "2", "phone": "",
-                 "phone_list_ids": "", "Name": "Иван Тестова"}
+                 "phone_list_ids": "", "Name": "Иван Тестова", "delete": ""}
             ]  # fmt: skip
 
             retail = await export_unisender(
@@ -110,6 +110,24 @@ async def test_the_offers_of_seed_000_reach_the_right_unisender_lists(
             }
             assert never not in {int(r["contact_id"]) for r in rows}
 
+            # Maria opts out in the cabinet, Anna becomes a wholesale buyer (without an e-mail,
+            # so not in the wholesale e-mail segment either): both leave the retail list
+            async def leave(conn: Any) -> None:
+                maria = await conn.scalar(
+                    text("SELECT id FROM customers WHERE external_id = :e"),
+                    {"e": f"contact:{ids['maria']}"},
+                )
+                await opt_out(conn, portal_id, int(maria), "cabinet")
+
+            await run_in_transaction(h.engine, leave)
+            h.call("crm.contact.update", {"id": ids["anna"], "fields": {"TYPE_ID": "1"}})
+            again = await export_unisender(
+                h.services, portal_id, "retail-offer", trigger="admin", actor="admin"
+            )
+            assert (again.error, again.contacts, again.deleted) == (None, 0, 2)
+            assert fake.members(RETAIL) == set()
+            assert fake.members(WHOLESALE) == {"ivan@opt.example"}
+
             async with h.engine.connect() as conn:
                 recorded = (
                     await conn.execute(
@@ -124,6 +142,7 @@ async def test_the_offers_of_seed_000_reach_the_right_unisender_lists(
                 ("wholesale-offer", "unisender", "daily", "done", 1, WHOLESALE),
                 ("retail-offer", "unisender", "daily", "done", 2, RETAIL),
                 ("retail-offer", "csv", "admin", "done", 2, None),
+                ("retail-offer", "unisender", "admin", "done", 0, RETAIL),
             ]
 
 

@@ -86,6 +86,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "seg.inserted": ("добавлено", "inserted"),
     "seg.updated": ("обновлено", "updated"),
     "seg.invalid": ("с ошибкой", "invalid"),
+    "seg.deleted": ("убрано", "removed"),
     "seg.done": ("Выгружено", "Exported"),
     "seg.failed": ("Выгрузка не удалась", "The export failed"),
     "seg.no_list": ("список не задан", "no list set"),

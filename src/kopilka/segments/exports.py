@@ -19,6 +19,7 @@ from kopilka.db.tables import segment_exports
 from kopilka.notify.service import http_of
 from kopilka.process.services import Services
 from kopilka.segments import queries
+from kopilka.segments.listed import leavers, listed, replace_listed, rows_of
 from kopilka.segments.schemas import Export, Member
 from kopilka.segments.service import SegmentError, members, program_of, segment_of
 from kopilka.segments.unisender import ExportError, configured, import_contacts
@@ -49,6 +50,7 @@ async def _record(
         "inserted": out.inserted if out.target == "unisender" else None,
         "updated": out.updated if out.target == "unisender" else None,
         "invalid": out.invalid if out.target == "unisender" else None,
+        "deleted": out.deleted if out.target == "unisender" else None,
         "error": out.error[:1000] if out.error else None,
         "log": out.log,
         "day": day,
@@ -65,10 +67,31 @@ async def _record(
     out.export_id = await run_in_transaction(services.engine, unit)
 
 
+async def _to_list(
+    services: Services, portal_id: int, name: str, channel: str, list_id: int, out: Export
+) -> None:
+    """Take the leavers out of the list, put the members in, then remember who it holds (only
+    once UniSender took both: a failed export takes them out next time)."""
+    found = await members(services, portal_id, name)
+    out.contacts = len(found)
+    rows = rows_of(found, channel)
+    async with services.engine.connect() as conn:
+        previous = await listed(conn, portal_id, name, list_id)
+    http, settings = http_of(services), services.settings
+    await import_contacts(http, settings, leavers(previous, rows), list_id, out)
+    await import_contacts(http, settings, rows, list_id, out)
+
+    async def unit(conn: AsyncConnection) -> None:
+        await replace_listed(conn, portal_id, name, list_id, rows, services.now())
+
+    await run_in_transaction(services.engine, unit)
+
+
 async def export_unisender(
     services: Services, portal_id: int, name: str, *, trigger: str, actor: str
 ) -> Export:
-    """Put the segment's contacts in its UniSender list; recorded, done or failed. Raises
+    """Put the segment's contacts in its UniSender list and take out who left it; recorded,
+    done or failed. Raises
     :class:`SegmentError` (nothing recorded) for a segment that cannot be exported at all."""
     started = services.now()
     _connection, _book, program = await program_of(services, portal_id)
@@ -81,11 +104,7 @@ async def export_unisender(
         )
     out = Export(name, "unisender")
     try:
-        found = await members(services, portal_id, name)
-        out.contacts = len(found)
-        await import_contacts(
-            http_of(services), services.settings, found, seg.unisender_list, out, seg.channel
-        )
+        await _to_list(services, portal_id, name, seg.channel, seg.unisender_list, out)
     except ExportError as exc:
         out.error = str(exc)
     except Exception as exc:  # the portal, most likely: recorded, and the job logs it

@@ -26,6 +26,17 @@ class Member:
     phone: str | None  # E.164
 
 
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    """One contact's addresses as a list gets them: put in, or (``delete``) taken out."""
+
+    customer_id: int
+    email: str | None
+    phone: str | None
+    name: str = ""
+    delete: bool = False
+
+
 @dataclass
 class Export:
     segment: str
@@ -34,6 +45,7 @@ class Export:
     inserted: int = 0
     updated: int = 0
     invalid: int = 0
+    deleted: int = 0
     log: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     export_id: int | None = None

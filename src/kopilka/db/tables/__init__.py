@@ -52,7 +52,7 @@ from kopilka.db.tables.ledger import (
     program_versions,
     programs,
 )
-from kopilka.db.tables.operations import job_failures, segment_exports
+from kopilka.db.tables.operations import job_failures, segment_exports, segment_list_members
 
 __all__ = [
     "ACCOUNT_KINDS",
@@ -102,5 +102,6 @@ __all__ = [
     "programs",
     "registrations",
     "segment_exports",
+    "segment_list_members",
     "web_sessions",
 ]

@@ -35,9 +35,22 @@ segment_exports = Table(
     Column("inserted", Integer),
     Column("updated", Integer),
     Column("invalid", Integer),
+    Column("deleted", Integer),
     Column("error", Text),
     Column("log", JSONB, nullable=False),
     Column("day", Date, nullable=False),
     Column("started_at", TZ, nullable=False),
     Column("finished_at", TZ, nullable=False),
+)
+
+segment_list_members = Table(
+    "segment_list_members",
+    metadata,
+    Column("portal_id", BigInteger, primary_key=True),
+    Column("segment", Text, primary_key=True),
+    Column("list_id", BigInteger, primary_key=True),
+    Column("customer_id", BigInteger, primary_key=True),
+    Column("email", Text),
+    Column("phone", Text),
+    Column("listed_at", TZ, nullable=False),
 )

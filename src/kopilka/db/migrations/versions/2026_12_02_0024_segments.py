@@ -6,7 +6,8 @@
   each failed attempt here (the task, the portal it was for, the error as logs show it: secrets
   redacted, bounded), so that the admin shows why a job failed.
 * ``segment_exports``: each export of a mailing segment (the program file's ``mailing``) to a
-  UniSender list or a CSV file: who asked, how many contacts, UniSender's answer.
+  UniSender list or a CSV file: who asked, how many contacts, UniSender's answer;
+  ``segment_list_members``: who a list was last given, so that leavers are taken out.
 
 Revision ID: 0024
 Revises: 0018
@@ -50,6 +51,7 @@ CREATE TABLE segment_exports (
     inserted    INTEGER CHECK (inserted >= 0),
     updated     INTEGER CHECK (updated >= 0),
     invalid     INTEGER CHECK (invalid >= 0),
+    deleted     INTEGER CHECK (deleted >= 0),
     error       TEXT CHECK (length(error) <= 1000),
     log         JSONB NOT NULL DEFAULT '[]'::jsonb,
     day         DATE NOT NULL,
@@ -62,9 +64,25 @@ CREATE INDEX segment_exports_newest ON segment_exports (portal_id, started_at DE
 -- the daily export runs once a day per segment (a second worker's run is refused)
 CREATE UNIQUE INDEX segment_exports_daily_once ON segment_exports (portal_id, segment, day)
     WHERE trigger = 'daily' AND status = 'done';
+
+-- What a UniSender list was last given for a segment: the next export takes out of the list
+-- whoever left the segment (opted out, moved, gone) or changed address.
+CREATE TABLE segment_list_members (
+    portal_id   BIGINT NOT NULL,
+    segment     TEXT NOT NULL CHECK (segment <> '' AND length(segment) <= 100),
+    list_id     BIGINT NOT NULL CHECK (list_id > 0),
+    customer_id BIGINT NOT NULL,
+    email       TEXT CHECK (email <> ''),
+    phone       TEXT CHECK (phone <> ''),
+    listed_at   TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (portal_id, segment, list_id, customer_id),
+    FOREIGN KEY (customer_id, portal_id) REFERENCES customers (id, portal_id) ON DELETE CASCADE,
+    CONSTRAINT has_an_address CHECK (email IS NOT NULL OR phone IS NOT NULL)
+);
 """
 
 DOWNGRADE = r"""
+DROP TABLE segment_list_members;
 DROP TABLE segment_exports;
 DROP TABLE job_failures;
 UPDATE notifications SET status = 'skipped', last_error = 'cancelled by the operator'
