@@ -11,7 +11,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from kopilka.admin.pages import _session, _to_login, env
+from kopilka.admin.access import admin_session, to_login
+from kopilka.admin.pages import env
 from kopilka.api.portal import current_program
 from kopilka.cabinet.web import render, services_of
 from kopilka.domain.campaigns import local_day, windows_in
@@ -163,9 +164,9 @@ def describe(
 
 @router.get("/campaigns")
 async def campaigns_page(request: Request, month: str = "") -> Response:
-    session = await _session(request)
+    session = await admin_session(request)
     if session is None:
-        return _to_login()
+        return to_login()
     services = services_of(request)
     async with services.engine.connect() as conn:
         book, program = await current_program(conn, session.portal_id)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.admin import passwords
+from kopilka.admin.access import COOKIE, admin_session, to_login
 from kopilka.api.portal import current_program, customer_by_id, search_customers
 from kopilka.bitrix24.sync import parked_deals
 from kopilka.cabinet import sessions
@@ -33,21 +34,8 @@ from kopilka.db.tables import accounts, cards, holds
 from kopilka.domain.errors import NotFound
 from kopilka.ledger.queries import balance, explain, history
 
-COOKIE = "kop_admin"
 router = APIRouter(prefix="/admin", include_in_schema=False)
 env = environment(Path(__file__).parent / "templates", CABINET / "templates")
-
-
-async def _session(request: Request) -> sessions.Session | None:
-    services = services_of(request)
-    async with services.engine.connect() as conn:
-        return await sessions.find_session(
-            conn, "admin", request.cookies.get(COOKIE), services.now()
-        )
-
-
-def _to_login() -> RedirectResponse:
-    return RedirectResponse("/admin/login", status_code=303)
 
 
 @router.get("/login")
@@ -114,7 +102,7 @@ async def logout(request: Request) -> Response:
             await sessions.end_session(conn, request.cookies.get(COOKIE), services.now())
 
         await run_in_transaction(services.engine, unit)
-    response = _to_login()
+    response = to_login()
     response.delete_cookie(COOKIE, path="/admin")
     return response
 
@@ -122,9 +110,9 @@ async def logout(request: Request) -> Response:
 @router.get("")
 @router.get("/customers")
 async def customers(request: Request, q: str = "") -> Response:
-    session = await _session(request)
+    session = await admin_session(request)
     if session is None:
-        return _to_login()
+        return to_login()
     async with services_of(request).engine.connect() as conn:
         found = await search_customers(conn, session.portal_id, q[:100])
         parked = await parked_deals(conn, session.portal_id)
@@ -134,9 +122,9 @@ async def customers(request: Request, q: str = "") -> Response:
 
 @router.get("/customers/{customer_id}")
 async def customer(request: Request, customer_id: int) -> Response:
-    session = await _session(request)
+    session = await admin_session(request)
     if session is None:
-        return _to_login()
+        return to_login()
     now = services_of(request).now()
     async with services_of(request).engine.connect() as conn:
         try:

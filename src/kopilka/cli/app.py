@@ -34,6 +34,7 @@ from kopilka.cli.portals import register as register_portals
 from kopilka.cli.programs import register as register_programs
 from kopilka.cli.render import balance_table, explain_text, history_table, program_summary
 from kopilka.cli.secrets import register as register_secrets
+from kopilka.cli.segments import register as register_segments
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction, safe_url
 from kopilka.domain.errors import KopilkaError
@@ -389,6 +390,7 @@ register_demo(app)
 register_api(app)
 register_cards(app)
 register_secrets(app)
+register_segments(app)
 register_programs(app)
 register_portals(app)
 register_grants(app)

@@ -10,10 +10,20 @@ address or ``Name <address>``; ``sender_email`` must be one the account verified
 value); SMS go to one number per call here (the reference leaves the answer for several
 numbers unverified).
 
+``importContacts`` (a segment's export, issue 18) takes ``field_names[k]`` and ``data[i][k]``
+(PHP-style form arrays), at most 500 rows a call, with at least an ``email`` or a ``phone``
+column; ``email_list_ids`` / ``phone_list_ids`` name the lists (comma-separated) a contact is
+put in, ``delete`` = 1 takes the contact out of them. The answer is ``{"result": {"total",
+"inserted", "updated", "deleted", "new_emails", "invalid", "log": [{"index", "code",
+"message"}]}}``; a row with a malformed address or number is counted in ``invalid`` and
+logged, the others are taken.
+
     with UniSenderFake(api_key="test", senders=("Clinic",)) as fake:
         ...
         fake.messages  # SMS: .phone as sent ("79123456789" or "+79123456789"), .text
         fake.emails    # e-mails: .email, .subject, .body
+        fake.members(7)  # the e-mails and phones in list 7
+        fake.imports   # every importContacts call's rows, as dicts of the columns
 """
 
 from __future__ import annotations
@@ -30,7 +40,10 @@ _PHONE = re.compile(r"^\+?[1-9]\d{9,14}$")
 _SENDER = re.compile(r"^[A-Za-z0-9]{3,11}$")
 _ADDRESS = re.compile(r"^[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+$")
 _NAMED = re.compile(r"^[^<>]*<([^<>]+)>$")
+_FIELD = re.compile(r"^field_names\[(\d+)\]$")
+_CELL = re.compile(r"^data\[(\d+)\]\[(\d+)\]$")
 TEXT_MAX = 1000
+IMPORT_MAX = 500
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,13 @@ class UniSenderFake(FakeServer):
         self.list_ids = None if list_ids is None else frozenset(list_ids)
         self.messages: list[UniSenderSms] = []
         self.emails: list[UniSenderEmail] = []
+        self.imports: list[list[dict[str, str]]] = []
+        self._lists: dict[int, set[str]] = {}  # list id -> e-mails and phones in it
+        self._known: set[str] = set()  # every e-mail and phone ever imported
+
+    def members(self, list_id: int) -> set[str]:
+        with self.lock:
+            return set(self._lists.get(list_id, set()))
 
     @staticmethod
     def _error(code: str, text: str) -> tuple[int, Any]:
@@ -95,6 +115,8 @@ class UniSenderFake(FakeServer):
             answer = self._send_sms(form)
         elif method == "sendEmail":
             answer = self._send_email(form)
+        elif method == "importContacts":
+            answer = self._import_contacts(form)
         else:
             return self._error("unknown_method", f"Unknown method {method}")
         if fault is not None and fault.accept and "result" in answer[1]:
@@ -154,4 +176,93 @@ class UniSenderFake(FakeServer):
             return "Argument list_id must be a list's number"
         if self.list_ids is not None and int(form["list_id"]) not in self.list_ids:
             return "Argument list_id is not a list of the account"
+        return None
+
+    # --- importContacts ----------------------------------------------------------------------
+    @staticmethod
+    def _table(form: dict[str, str]) -> tuple[list[str], list[dict[str, str]]] | str:
+        """The columns and rows of an ``importContacts`` call, or why it is refused."""
+        names: dict[int, str] = {}
+        cells: dict[int, dict[int, str]] = {}
+        for key, value in form.items():
+            if found := _FIELD.match(key):
+                names[int(found.group(1))] = value.strip()
+            elif found := _CELL.match(key):
+                cells.setdefault(int(found.group(1)), {})[int(found.group(2))] = value
+        if not names or sorted(names) != list(range(len(names))):
+            return "Argument field_names is required (field_names[0], field_names[1], ...)"
+        columns = [names[k] for k in range(len(names))]
+        if "email" not in columns and "phone" not in columns:
+            return "field_names must include email or phone"
+        if not cells:
+            return "Argument data is required"
+        if len(cells) > IMPORT_MAX:
+            return f"At most {IMPORT_MAX} contacts a call"
+        rows: list[dict[str, str]] = []
+        for index in sorted(cells):
+            row = cells[index]
+            if set(row) - set(range(len(columns))):
+                return f"data[{index}] has more values than field_names"
+            rows.append({columns[k]: row.get(k, "").strip() for k in range(len(columns))})
+        return columns, rows
+
+    def _lists_of(self, text: str) -> list[int] | str:
+        ids = [part.strip() for part in text.split(",") if part.strip()]
+        if not all(i.isdigit() for i in ids):
+            return "list ids must be numbers"
+        known = self.list_ids
+        if known is not None and any(int(i) not in known for i in ids):
+            return "a list id is not a list of the account"
+        return [int(i) for i in ids]
+
+    def _import_contacts(self, form: dict[str, str]) -> tuple[int, Any]:
+        table = self._table(form)
+        if isinstance(table, str):
+            return self._error("invalid_arg", table)
+        _columns, rows = table
+        answer: dict[str, Any] = {"total": len(rows), "inserted": 0, "updated": 0, "deleted": 0,
+                                  "new_emails": 0, "invalid": 0, "log": []}  # fmt: skip
+        with self.lock:
+            self.imports.append(rows)
+            for index, row in enumerate(rows):
+                refused = self._import_row(row, answer)
+                if refused is not None:
+                    answer["invalid"] += 1
+                    answer["log"].append({"index": index, "code": "invalid_arg",
+                                          "message": refused})  # fmt: skip
+        return 200, {"result": answer}
+
+    def _import_row(self, row: dict[str, str], answer: dict[str, Any]) -> str | None:
+        """Apply one row under the lock; why it was refused, or None."""
+        keys: list[tuple[str, str]] = []  # (address, its lists' column)
+        if row.get("email"):
+            if not _ADDRESS.match(row["email"]):
+                return f"invalid email {row['email']!r}"
+            keys.append((row["email"].lower(), "email_list_ids"))
+        if row.get("phone"):
+            if not _PHONE.match(row["phone"]):
+                return f"invalid phone {row['phone']!r}"
+            keys.append((row["phone"].lstrip("+"), "phone_list_ids"))
+        if not keys:
+            return "neither email nor phone"
+        plans: list[tuple[str, list[int]]] = []
+        for address, column in keys:
+            lists = self._lists_of(row.get(column, ""))
+            if isinstance(lists, str):
+                return lists
+            plans.append((address, lists))
+        if row.get("delete") == "1":
+            for address, lists in plans:
+                for list_id in lists:
+                    self._lists.get(list_id, set()).discard(address)
+            answer["deleted"] += 1
+            return None
+        new = any(address not in self._known for address, _ in plans)
+        for address, lists in plans:
+            self._known.add(address)
+            for list_id in lists:
+                self._lists.setdefault(list_id, set()).add(address)
+        answer["inserted" if new else "updated"] += 1
+        if new and row.get("email"):
+            answer["new_emails"] += 1
         return None

@@ -8,6 +8,10 @@ A message's life::
        │                  │ └──final error, or attempts used up──▶ failed
        └──quiet hours─────┘   skipped: channel not configured, or the customer opted out
 
+An operator may send a ``failed`` message again (:func:`retry_message`: ``pending`` now, its
+attempts counted afresh) or give up on a ``failed`` or ``pending`` one (:func:`cancel_message`:
+``cancelled``, never sent); the admin's outbox view does both.
+
 Each attempt is recorded (``sending``, with a lease) *before* the provider is called, and the
 outcome after; the call itself runs outside any transaction. A ``sending`` row whose lease ran
 out belongs to a worker that died with the outcome unknown: an idempotent channel (Bitrix24 chat,
@@ -33,6 +37,7 @@ from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import notification_optouts, notifications
 from kopilka.notify.channels import Channel, DeliveryError, Outgoing
+from kopilka.notify.deferred import defer_notify
 from kopilka.notify.quiet import quiet_until
 
 log = logging.getLogger("kopilka.notify")
@@ -110,6 +115,42 @@ async def opted_out(conn: AsyncConnection, portal_id: int, customer_id: int) -> 
             )
         )
     )
+
+
+async def retry_message(
+    conn: AsyncConnection, portal_id: int, message_id: int, now: datetime
+) -> bool:
+    """Send a failed message again, now, as a new message would be (its attempts and unknown
+    outcomes counted afresh; the last error stays until the next attempt's outcome), and wake
+    the notify job. False if the portal has no such failed message."""
+    n = notifications.c
+    done = await conn.execute(
+        update(notifications)
+        .where(n.id == message_id, n.portal_id == portal_id, n.status == "failed")
+        .values(status="pending", not_before=now, attempts=0, unknown=0, lease_until=None)
+        .returning(n.id)
+    )
+    if done.first() is None:
+        return False
+    await defer_notify(conn, portal_id)
+    return True
+
+
+async def cancel_message(conn: AsyncConnection, portal_id: int, message_id: int) -> bool:
+    """Give up on a failed or pending message: it is never sent. False if the portal has no such
+    message (a message being sent, or sent, cannot be cancelled)."""
+    n = notifications.c
+    done = await conn.execute(
+        update(notifications)
+        .where(
+            n.id == message_id,
+            n.portal_id == portal_id,
+            n.status.in_(("failed", "pending")),
+        )
+        .values(status="cancelled", lease_until=None)
+        .returning(n.id)
+    )
+    return done.first() is not None
 
 
 @dataclass

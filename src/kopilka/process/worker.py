@@ -6,6 +6,7 @@ through :mod:`kopilka.process.queue` and register their tasks in their own ``tas
 * ``kopilka.notify.tasks``: notifications, cards, registrations, birthdays;
 * ``kopilka.holds.tasks``: holds past their TTL released;
 * ``kopilka.robots.tasks``: robot and activity calls done and answered;
+* ``kopilka.segments.tasks``: mailing segments exported daily;
 * here, what belongs to no feature: ``jobs.retry_stalled`` (every minute) re-queues the jobs of
   workers that stopped sending heartbeats, e.g. killed by SIGKILL mid-job; the sync is
   idempotent, so running it again is safe.
@@ -35,9 +36,11 @@ from kopilka.bitrix24.service import sweep_portal
 from kopilka.db.engine import run_in_transaction
 from kopilka.holds.tasks import register as register_holds
 from kopilka.notify.tasks import register as register_notify
+from kopilka.process.failures import recording_failures
 from kopilka.process.queue import conninfo, retry_stalled
 from kopilka.process.services import Services
 from kopilka.robots.tasks import register as register_robots
+from kopilka.segments.tasks import register as register_segments
 
 log = logging.getLogger("kopilka.process.worker")
 #: A worker that ran this long before it stopped starts again after the shortest delay.
@@ -55,6 +58,7 @@ def make_app(connector: procrastinate.PsycopgConnector) -> procrastinate.App:
     register_notify(job_app)
     register_holds(job_app)
     register_robots(job_app)
+    register_segments(job_app)
     name = "jobs.retry_stalled"
     task = job_app.task(name=name, queueing_lock=name, pass_context=True)(retry_stalled_job)
     job_app.periodic(cron="* * * * *", periodic_id=name)(task)
@@ -91,6 +95,7 @@ async def run_worker(
             delete_jobs="successful",
             fetch_job_polling_interval=1.0,
             shutdown_graceful_timeout=shutdown_timeout,
+            worker_middleware=[recording_failures(services.engine)],
         )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from kopilka.program.conditions import Condition
+from kopilka.program.mailing import check_mailing
 from kopilka.program.model import Program
 from kopilka.program.yamlsource import Path
 
@@ -70,6 +71,8 @@ def cross_check(program: Program) -> list[Finding]:
     found += _campaigns(program, names)
     if program.split.mode == "share_field" and not program.split.field:
         found.append((("split",), "mode share_field needs 'field'"))
+    tiers = [t.id for t in program.levels.tiers] if program.levels else []
+    found += check_mailing(program.mailing, segments, tiers)
     return found
 
 

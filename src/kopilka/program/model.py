@@ -11,6 +11,7 @@ from pydantic import Field, PrivateAttr, field_validator
 from kopilka.program.campaigns import Campaign
 from kopilka.program.catalog import CatalogSection, Fields, Pipeline, Points, Segment
 from kopilka.program.errors import Problem
+from kopilka.program.mailing import Mailing
 from kopilka.program.notify import Cards, Notifications, Registration
 from kopilka.program.policies import NEVER, Birthday, Expiry, ManualBonus, Redemption, Split
 from kopilka.program.rules import Discount, EarnRule, EligibleSections, Levels
@@ -46,6 +47,7 @@ class Program(Strict):
     registration: Registration = Registration()
     notifications: Notifications = Notifications()
     campaigns: list[Campaign] = Field(default_factory=list)  # the marketing calendar
+    mailing: Mailing = Mailing()  # segments for marketing mailings (program/mailing.py)
 
     _hash: str = PrivateAttr(default="")
     _source_name: str = PrivateAttr(default="")

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from kopilka.admin.pages import COOKIE, env
-from kopilka.cabinet import sessions
+from kopilka.admin.access import admin_session
+from kopilka.admin.pages import env
 from kopilka.cabinet.i18n import pick_lang
 from kopilka.cabinet.web import finish, render, services_of
 from kopilka.lifecycle.service import NoProgram, active_program
@@ -27,11 +27,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 async def report_access(request: Request) -> int | None:
     """The portal whose reports the caller may read (an open admin session's), else None.
     The one place the reports decide who may see them."""
-    services = services_of(request)
-    async with services.engine.connect() as conn:
-        session = await sessions.find_session(
-            conn, "admin", request.cookies.get(COOKIE), services.now()
-        )
+    session = await admin_session(request)
     return session.portal_id if session is not None else None
 
 

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from kopilka.admin.campaigns import router as admin_campaigns_router
+from kopilka.admin.operations import router as operations_router
 from kopilka.admin.pages import router as admin_router
 from kopilka.api.errors import install_error_handlers
 from kopilka.api.routes import router as api_router
@@ -27,6 +28,7 @@ from kopilka.process.services import Services
 from kopilka.registration.endpoints import router as registration_router
 from kopilka.reports.endpoints import router as reports_router
 from kopilka.robots.endpoints import router as robots_router
+from kopilka.segments.endpoints import router as segments_router
 from kopilka.web.inflight import InFlightLimit
 from kopilka.web.limits import BodyLimit
 from kopilka.web.metrics import LedgerCache, allowed, render
@@ -58,6 +60,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(reports_router)
     app.include_router(admin_campaigns_router)
+    app.include_router(operations_router)
+    app.include_router(segments_router)
     app.mount("/cabinet/static", cabinet_static, name="cabinet-static")
     app.include_router(registration_router)
     app.include_router(cards_router)

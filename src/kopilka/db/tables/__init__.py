@@ -54,6 +54,7 @@ from kopilka.db.tables.ledger import (
     program_versions,
     programs,
 )
+from kopilka.db.tables.operations import job_failures, segment_exports, segment_list_members
 
 __all__ = [
     "ACCOUNT_KINDS",
@@ -88,6 +89,7 @@ __all__ = [
     "contact_hints",
     "customers",
     "holds",
+    "job_failures",
     "ledger_entries",
     "ledger_transactions",
     "login_codes",
@@ -105,5 +107,7 @@ __all__ = [
     "program_versions",
     "programs",
     "registrations",
+    "segment_exports",
+    "segment_list_members",
     "web_sessions",
 ]
