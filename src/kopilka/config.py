@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     # --- Cabinet, public API and admin (issue 6) ---
     #: The portal (member_id) whose customers log in to the cabinet; unset: `default_portal`.
     cabinet_portal: str | None = None
+    #: One Kopilka, several shops: the cabinet's host name (no port) → the portal (member_id)
+    #: whose cabinet it serves, e.g. `{"bonus.shop-a.ru": "a1b2…"}` (JSON in the environment);
+    #: a host not listed serves `cabinet_portal`. Sessions and codes are each portal's own.
+    cabinet_hosts: dict[str, str] = {}
     #: Login codes: digits, lifetime, and the lockout after wrong guesses within a window.
     login_code_ttl: int = 300
     login_max_failures_per_phone: int = 5

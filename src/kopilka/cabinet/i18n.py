@@ -62,7 +62,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "pending": {"ru": "Ожидают начисления", "en": "Pending"},
     "held": {"ru": "Зарезервировано", "en": "Reserved"},
     "expiring": {"ru": "Сгорают", "en": "Expiring"},
-    "history": {"ru": "История баллов", "en": "Points history"},
+    "history": {"ru": "История операций", "en": "Points history"},
     "no_history": {"ru": "Пока нет операций", "en": "No points yet"},
     "orders": {"ru": "Заказы", "en": "Orders"},
     "no_orders": {"ru": "Пока нет заказов", "en": "No orders yet"},
@@ -86,6 +86,20 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "top_level": {"ru": "Это высший уровень", "en": "This is the top level"},
     "more": {"ru": "Показать всё", "en": "Show all"},
+    "order_of": {"ru": "Заказ от {date}", "en": "Order of {date}"},
+    "order_no": {"ru": "Заказ №{number} от {date}", "en": "Order #{number} of {date}"},
+    "details": {"ru": "Подробнее", "en": "Details"},
+    "items": {"ru": "Состав заказа", "en": "Items"},
+    "no_items": {"ru": "Состав заказа не сохранился", "en": "The items were not recorded"},
+    "order_total": {"ru": "Сумма заказа", "en": "Order total"},
+    "earned_points": {"ru": "Начислено", "en": "Earned"},
+    "paid_points": {"ru": "Оплачено баллами", "en": "Paid with points"},
+    "qty": {"ru": "{n} шт. × {price}", "en": "{n} × {price}"},
+    "till_hint": {
+        "ru": "Покажите код на кассе: его можно отсканировать или ввести номер.",
+        "en": "Show this code at the till: it can be scanned, or the number typed in.",
+    },
+    "wallets": {"ru": "Добавить карту в кошелёк", "en": "Add the card to a wallet"},
     "back": {"ru": "Назад", "en": "Back"},
     "not_configured": {
         "ru": "Личный кабинет ещё не настроен.",
@@ -98,13 +112,17 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def pick_lang(request: Request) -> str:
+def pick_lang(request: Request, default: str | None = None) -> str:
+    """The language the person chose (``?lang=``, then the ``kop_lang`` cookie); otherwise
+    ``default`` (the cabinet passes the program's locale), or the browser's for the admin."""
     asked = request.query_params.get("lang")
     if asked in LANGS:
         return asked
     cookie = request.cookies.get("kop_lang")
     if cookie in LANGS:
         return cookie
+    if default in LANGS:
+        return default
     accept = request.headers.get("accept-language", "").lower()
     first = accept.split(",")[0].strip()
     return "en" if first.startswith("en") else "ru"

@@ -94,8 +94,11 @@ def render(
     context: dict[str, Any],
     *,
     status: int = 200,
+    lang: str | None = None,
 ) -> HTMLResponse:
-    lang = pick_lang(request)
+    """``lang``: the page's language when the caller decided it (the cabinet: the customer's
+    choice or the program's locale); otherwise :func:`pick_lang`."""
+    lang = lang or pick_lang(request)
     token = csrf_token(request)
     html = env.get_template(template).render(
         request=request, lang=lang, t=translator(lang), csrf=token, **context

@@ -29,6 +29,8 @@ class Segment(Strict):
 class Points(Strict):
     rounding: Literal["down", "half_up", "up"] = "down"
     step: Number = Decimal(1)  # 1 = whole points, 0.01 = hundredths
+    #: what the customer calls them in Russian (the cabinet, cards); "points" in English
+    unit: Literal["баллы", "бонусы"] = "баллы"
 
     @field_validator("step")
     @classmethod
@@ -73,3 +75,19 @@ class Fields(Strict):
     contact: ContactFields = ContactFields()
     deal: DealFields = DealFields()
     read: FieldReads = FieldReads()
+
+
+#: an https address (no quotes, spaces, commas or semicolons: it goes into the page's CSP) or
+#: a small image inline
+LOGO = (
+    r"^(https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\s;,'\"<>]*)?"
+    r"|data:image/(png|jpeg|webp|svg\+xml);base64,[A-Za-z0-9+/=]+)$"
+)
+
+
+class Shop(Strict):
+    """The shop as its customers know it (the cabinet's heading): the name (the program's
+    title when unset) and a logo, an https address or a ``data:image/…`` URI."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    logo: str | None = Field(default=None, pattern=LOGO)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, PrivateAttr, field_validator
 
 from kopilka.program.campaigns import Campaign
-from kopilka.program.catalog import CatalogSection, Fields, Pipeline, Points, Segment
+from kopilka.program.catalog import CatalogSection, Fields, Pipeline, Points, Segment, Shop
 from kopilka.program.errors import Problem
 from kopilka.program.mailing import Mailing
 from kopilka.program.notify import Cards, Notifications, Registration
@@ -25,6 +25,7 @@ class Program(Strict):
     timezone: str = "Europe/Moscow"
     locale: Literal["ru", "en"] = "ru"
     points: Points = Points()
+    shop: Shop = Shop()  # the shop's name and logo in the customer's cabinet
     pipelines: dict[Alias, Pipeline] = Field(default_factory=dict)
     catalog_sections: dict[Alias, CatalogSection] = Field(default_factory=dict)
     segments: dict[Alias, Segment] = Field(

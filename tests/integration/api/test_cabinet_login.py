@@ -78,6 +78,11 @@ async def test_the_code_is_queued_and_the_worker_sends_it(committed_engine: Asyn
     async with serve(committed_engine) as web:
         async with web.client() as client:
             await start(client)
+            # The program speaks Russian: an English browser alone does not change that ...
+            russian = await client.get("/cabinet/login", headers={"Accept-Language": "en"})
+            assert "Вход в личный кабинет" in russian.text
+            # ... the customer's own choice does (the language link sets this cookie).
+            client.cookies.set("kop_lang", "en")
             asked = await ask_code(client, PHONE, headers={"Accept-Language": "en"})
             assert asked.status_code == 200
             assert "You can request a new code in 60 s" in asked.text
