@@ -15,7 +15,7 @@ HEIGHT = 40  # bar height in modules
 def qr_svg(number: str) -> str:
     buffer = io.BytesIO()
     segno.make(number, error="m").save(
-        buffer, kind="svg", scale=6, border=2, xmldecl=False, svgns=True, title="QR"
+        buffer, kind="svg", scale=6, border=2, xmldecl=False, svgns=True, omitsize=True
     )
     return buffer.getvalue().decode()
 
