@@ -14,6 +14,8 @@ from kopilka.audit.queries import AuditFilter, actions, search
 from kopilka.cabinet.web import services_of
 
 router = APIRouter()
+#: Details holding kopecks of points: shown as points.
+MONEY = frozenset({"amount", "grant_limit", "threshold", "max_total"})
 
 
 def _day(raw: str) -> datetime | None:
@@ -45,6 +47,7 @@ async def audit(
         known = await actions(conn, (me.portal_id,))
         locale = await locale_of(conn, me.portal_id)
     context = {
+        "money": MONEY,
         "rows": rows,
         "known": known,
         "f": {"person": person, "action": action, "since": since, "until": until},

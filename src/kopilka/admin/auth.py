@@ -3,8 +3,8 @@
 A session (``web_sessions``, kind ``admin``) names its user and the portal being looked at; the
 role is read afresh from the user's membership at every request, so a role taken away or a user
 disabled takes effect at once. A session without a user is the bootstrap owner of the shared
-password (``admin_password_hash``): it only works while no owner exists, and may only create
-people — it has no name to grant or approve under.
+password (``admin_password_hash``): it only works while no owner exists, and may read and
+create people — it has no name to grant or approve under.
 """
 
 from __future__ import annotations

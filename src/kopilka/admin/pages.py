@@ -1,6 +1,6 @@
 """``/admin``: named people sign in with their own password (:mod:`.users`, hashed off the event
 loop by :mod:`.passwords`), or — until a first owner exists — with the shared password from
-settings (the bootstrap owner, who may only create people). They search customers and open a
+settings (the bootstrap owner, who may read and create people, not grant). They search customers and open a
 page per customer: the ledger with who did what and why, the holds, the cards, and what their
 role lets them do (:mod:`.acting`). The routers of the other pages are gathered here."""
 
@@ -129,9 +129,7 @@ async def login(request: Request) -> Response:
     token = await run_in_transaction(services.engine, open_session)
     if token is None:
         return _login_page(request, "forbidden", 403)
-    response = RedirectResponse(
-        "/admin/customers" if attempt.user_id else "/admin/people", status_code=303
-    )
+    response = RedirectResponse("/admin/customers", status_code=303)
     response.set_cookie(
         COOKIE, token, path="/admin", max_age=settings.admin_session_ttl, **cookie_flags(request)
     )
@@ -180,8 +178,6 @@ async def customers(request: Request, q: str = "") -> Response:
     me = await current(request)
     if me is None:
         return to_login()
-    if me.user_id is None:
-        return RedirectResponse("/admin/people", status_code=303)
     async with services_of(request).engine.connect() as conn:
         found = await search_customers(conn, me.portal_id, q[:100])
         parked = await parked_deals(conn, me.portal_id)
