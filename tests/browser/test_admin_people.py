@@ -131,7 +131,7 @@ async def test_owner_creates_a_manager_who_grants_within_quota_and_waits_for_app
     await page.screenshot(path=str(shots / "admin-audit-desktop.png"), full_page=True)
     await page.fill("#f-person", "anna")
     await page.click("#f-go")
-    await page.wait_for_selector(".audit-row")
+    await page.wait_for_url("**/admin/audit?person=anna*")
     only = await page.locator(".audit-row").all_inner_texts()
     assert only and all("admin:anna" in r for r in only)
     await sign_in(small, url, "olga", "olga's password")
