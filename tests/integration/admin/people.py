@@ -3,19 +3,26 @@ comment) and one customer, and admin people made through the service, for the ad
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kopilka.admin import users
 from kopilka.admin.auth import AdminSession, find, open_admin_session
 from kopilka.admin.passwords import hash_password
+from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.ledger.book import ensure_customer, ensure_portal
 from kopilka.lifecycle.service import install_program
 from kopilka.program.loader import load_program
+from tests.browser.conftest import LiveServer
 from tests.factories import ref
 
 ROOT = Path(__file__).parents[3]
@@ -69,3 +76,26 @@ async def session_of(conn: AsyncConnection, user_id: int, shop: Shop) -> AdminSe
 
 async def in_tx(engine: AsyncEngine, work):  # type: ignore[no-untyped-def]
     return await run_in_transaction(engine, work)
+
+
+@asynccontextmanager
+async def served(engine: AsyncEngine, **settings: Any) -> AsyncIterator[tuple[str, Shop]]:
+    """Kopilka on loopback for the travel club's portal, with Olga its owner."""
+
+    async def unit(conn: AsyncConnection) -> Shop:
+        found = await seed_shop(conn)
+        await person(conn, found, "olga", "owner")
+        return found
+
+    shop = await run_in_transaction(engine, unit)
+    url = engine.url.render_as_string(hide_password=False)
+    config = Settings(**({"cabinet_portal": shop.member} | settings))
+    with LiveServer(url, config) as server:
+        yield server.url, shop
+
+
+async def signed_in(client: httpx.AsyncClient, login: str, password: str = "correct horse") -> None:
+    await client.get("/admin/login")
+    form = {"login": login, "password": password, "csrf": str(client.cookies.get("kop_csrf"))}
+    answer = await client.post("/admin/login", data=form)
+    assert answer.status_code == 303, answer.text
