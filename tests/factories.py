@@ -23,16 +23,29 @@ def ref(prefix: str = "k") -> str:
 
 
 async def create_book(
-    conn: AsyncConnection, *, member_id: str | None = None, code: str = "test",
-    timezone: str = "Europe/Moscow", program_hash: str | None = None,
+    conn: AsyncConnection,
+    *,
+    member_id: str | None = None,
+    code: str = "test",
+    timezone: str = "Europe/Moscow",
+    program_hash: str | None = None,
 ) -> Book:
     portal_id = await ensure_portal(conn, member_id or ref("portal"))
-    return await ensure_book(conn, portal_id, code=code, title=code, timezone=timezone,
-                             program_hash=program_hash, source_name="test.yaml", source="")
+    return await ensure_book(
+        conn,
+        portal_id,
+        code=code,
+        title=code,
+        timezone=timezone,
+        program_hash=program_hash,
+        source_name="test.yaml",
+        source="",
+    )
 
 
-async def create_customer(conn: AsyncConnection, book: Book, *, external_id: str | None = None,
-                          name: str = "Иван Петров") -> int:
+async def create_customer(
+    conn: AsyncConnection, book: Book, *, external_id: str | None = None, name: str = "Иван Петров"
+) -> int:
     return await ensure_customer(conn, book.portal_id, external_id or ref("contact"), name=name)
 
 

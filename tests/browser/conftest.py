@@ -141,37 +141,68 @@ async def seed_portal(engine: AsyncEngine, member: str, phone: str) -> int:
     async def unit(conn: Any) -> int:
         portal_id = await ensure_portal(conn, member)
         book = await install_program(conn, portal_id, program, path.read_text(encoding="utf-8"))
-        cid = await ensure_customer(conn, portal_id, "contact:501", name="Анна Смирнова",
-                                    phone=phone)
+        cid = await ensure_customer(
+            conn, portal_id, "contact:501", name="Анна Смирнова", phone=phone
+        )
         await conn.execute(
-            text("INSERT INTO cards (portal_id, customer_id, number, issued_by) "
-                 "VALUES (:p, :c, :n, 'auto')"),
+            text(
+                "INSERT INTO cards (portal_id, customer_id, number, issued_by) "
+                "VALUES (:p, :c, :n, 'auto')"
+            ),
             {"p": portal_id, "c": cid, "n": phone},
         )
         now = datetime.now(UTC)
         # Two won deals in the portal (car service counts won deals for its levels).
         for deal_id, amount, days in ((7001, 1_250_000, 40), (7002, 830_000, 10)):
             await conn.execute(
-                text("INSERT INTO b24_deals (portal_id, deal_id, category_id, stage_id, semantic,"
-                     " amount, contact_ids, closed_at, applied_discount, synced_at) VALUES "
-                     "(:p, :d, 0, 'WON', 'S', :a, ARRAY[501]::bigint[], :t, '{}', now())"),
+                text(
+                    "INSERT INTO b24_deals (portal_id, deal_id, category_id, stage_id, semantic,"
+                    " amount, contact_ids, closed_at, applied_discount, synced_at) VALUES "
+                    "(:p, :d, 0, 'WON', 'S', :a, ARRAY[501]::bigint[], :t, '{}', now())"
+                ),
                 {"p": portal_id, "d": deal_id, "a": amount, "t": now - timedelta(days=days)},
             )
             await conn.execute(  # the contact's share, as the deal sync records it
-                text("INSERT INTO b24_deal_shares (portal_id, deal_id, contact_id, category_id,"
-                     " closed_at, amount) VALUES (:p, :d, 501, 0, :t, :a)"),
+                text(
+                    "INSERT INTO b24_deal_shares (portal_id, deal_id, contact_id, category_id,"
+                    " closed_at, amount) VALUES (:p, :d, 501, 0, :t, :a)"
+                ),
                 {"p": portal_id, "d": deal_id, "a": amount, "t": now - timedelta(days=days)},
             )
-        await accrue(conn, book, customer_id=cid, amount=375_00, key=ref("k"),
-                     reason="+375 бонусов: 3 % (Серебряный) от 12 500 ₽ — сделка №7001",
-                     actor="sync", now=now - timedelta(days=40), reference="deal:7001")
-        await accrue(conn, book, customer_id=cid, amount=249_00, key=ref("k"),
-                     reason="+249 бонусов: 3 % (Серебряный) от 8 300 ₽ — сделка №7002",
-                     actor="sync", now=now - timedelta(days=10), reference="deal:7002",
-                     expires_at=now + timedelta(days=30))
-        await accrue(conn, book, customer_id=cid, amount=100_00, key=ref("k"),
-                     reason="Бонус за отзыв", actor="user:1", now=now,
-                     available_at=now + timedelta(days=14))
+        await accrue(
+            conn,
+            book,
+            customer_id=cid,
+            amount=375_00,
+            key=ref("k"),
+            reason="+375 бонусов: 3 % (Серебряный) от 12 500 ₽ — сделка №7001",
+            actor="sync",
+            now=now - timedelta(days=40),
+            reference="deal:7001",
+        )
+        await accrue(
+            conn,
+            book,
+            customer_id=cid,
+            amount=249_00,
+            key=ref("k"),
+            reason="+249 бонусов: 3 % (Серебряный) от 8 300 ₽ — сделка №7002",
+            actor="sync",
+            now=now - timedelta(days=10),
+            reference="deal:7002",
+            expires_at=now + timedelta(days=30),
+        )
+        await accrue(
+            conn,
+            book,
+            customer_id=cid,
+            amount=100_00,
+            key=ref("k"),
+            reason="Бонус за отзыв",
+            actor="user:1",
+            now=now,
+            available_at=now + timedelta(days=14),
+        )
         return cid
 
     return await run_in_transaction(engine, unit)

@@ -88,11 +88,13 @@ async def test_owner_creates_a_manager_who_grants_within_quota_and_waits_for_app
     posted = await grant(page, url, seeded.customer_id, "800", "опоздали с трансфером")
     assert "Начислено: 800" in posted
     refused = await grant(page, url, seeded.customer_id, "2 000", "потеряли багаж")
-    assert refused.startswith("Не начислено") and "1\u00a0700" in refused.replace(" ", "\u00a0")
+    assert refused.startswith("Не начислено")
+    assert "1\u00a0700" in refused.replace(" ", "\u00a0")
     waiting = await grant(page, url, seeded.customer_id, "1 500", "испорченный отпуск")
     assert "ждёт согласования" in waiting
     ledger = await page.inner_text("#ledger")
-    assert "+800" in ledger and "1\u00a0500" not in ledger
+    assert "+800" in ledger
+    assert "1\u00a0500" not in ledger
     await page.screenshot(path=str(shots / "admin-grant-desktop.png"), full_page=True)
     phone = await browser.new_context(viewport=SIZES["phone"], locale="ru-RU")
     small = await phone.new_page()
@@ -108,15 +110,26 @@ async def test_owner_creates_a_manager_who_grants_within_quota_and_waits_for_app
     await page.click("#nav-requests")
     await page.wait_for_selector(".request")
     request = await page.inner_text(".request")
-    assert "1\u00a0500" in request and "Анна Петрова" in request
+    assert "1\u00a0500" in request
+    assert "Анна Петрова" in request
     await page.click(".request .approve")
     await page.wait_for_selector("#note")
     assert "Согласовано" in await page.inner_text("#note")
     async with committed_engine.connect() as conn:
-        amounts = (await conn.execute(text(
-            "SELECT e.amount FROM ledger_entries e JOIN accounts a ON a.id = e.account_id "
-            "WHERE a.portal_id = :p AND a.kind = 'customer' ORDER BY e.id"
-        ), {"p": seeded.portal_id})).scalars().all()
+        amounts = (
+            (
+                await conn.execute(
+                    text(
+                        "SELECT e.amount FROM ledger_entries e "
+                        "JOIN accounts a ON a.id = e.account_id "
+                        "WHERE a.portal_id = :p AND a.kind = 'customer' ORDER BY e.id"
+                    ),
+                    {"p": seeded.portal_id},
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert amounts == [800_00, 1500_00]
 
     # The audit log shows all of it, and filters by person.
@@ -133,7 +146,8 @@ async def test_owner_creates_a_manager_who_grants_within_quota_and_waits_for_app
     await page.click("#f-go")
     await page.wait_for_url("**/admin/audit?person=anna*")
     only = await page.locator(".audit-row").all_inner_texts()
-    assert only and all("admin:anna" in r for r in only)
+    assert only
+    assert all("admin:anna" in r for r in only)
     await sign_in(small, url, "olga", "olga's password")
     await small.goto(f"{url}/admin/audit")
     await small.screenshot(path=str(shots / "admin-audit-phone.png"), full_page=True)

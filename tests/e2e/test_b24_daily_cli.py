@@ -18,7 +18,6 @@ from tests.e2e.conftest import TRAVEL, call, kopilka
 pytestmark = pytest.mark.timeout(180)
 
 
-
 def won_before(portal: Portal, contact: int, amount: int, category: int, closed: str) -> None:
     deal = call(
         portal,

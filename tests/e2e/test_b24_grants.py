@@ -85,9 +85,7 @@ def test_review_and_apology_bonuses_in_a_connected_portal(database: str) -> None
         }
 
         # Who granted and why, in the ledger.
-        code, output = kopilka(
-            "history", f"contact:{anna}", "--json", "--portal", portal.member_id
-        )
+        code, output = kopilka("history", f"contact:{anna}", "--json", "--portal", portal.member_id)
         assert code == 0, output
         lines = json.loads(output)
         assert [(x["amount"], x["actor"], x["rule_id"]) for x in lines] == [

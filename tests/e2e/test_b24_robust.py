@@ -101,9 +101,7 @@ async def test_one_refused_command_never_poisons_the_chunk(committed_engine: Asy
 
         # shown: /metrics and the admin's customers page
         async with httpx.AsyncClient(base_url=h.web_url) as http:
-            metrics = (
-                await http.get("/metrics", headers={"Authorization": "Bearer scrape"})
-            ).text
+            metrics = (await http.get("/metrics", headers={"Authorization": "Bearer scrape"})).text
         assert f'kopilka_sync_parked_deals{{portal="{portal_id}"}} 1.0' in metrics
         page = await _admin_page(h)
         assert f"Сделка #{stuck}" in page

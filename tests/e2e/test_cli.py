@@ -51,9 +51,11 @@ def test_check_accepts_every_example() -> None:
         ("max_share: 40", "max_shar: 40", "redemption.max_shar: unknown field"),
         ("percent: 8", "percent: eight", "earn[0].percent"),
         ("segments: [wholesale]", "segments: [wholesal]", "unknown segment 'wholesal'"),
-        ("segments: [wholesale]\n    percent: 8",
-         "segments: [wholesale]\n    when: {expr: 'deal.opportunity >'}\n    percent: 8",
-         "earn[0].when.expr"),
+        (
+            "segments: [wholesale]\n    percent: 8",
+            "segments: [wholesale]\n    when: {expr: 'deal.opportunity >'}\n    percent: 8",
+            "earn[0].when.expr",
+        ),
     ],
 )
 def test_check_names_the_line_of_a_bad_program(
@@ -80,13 +82,15 @@ def test_grant_balance_history_explain_and_replay(cli_db: str) -> None:
     assert kopilka("program", "apply", TRAVEL, "--yes")[0] == 0
     assert kopilka("customer", "add", "501", "--name", "Вера")[0] == 0
     args = ("--now", "2026-06-01T10:00:00+03:00")
-    code, output = kopilka("grant", "501", "--reason", "review", "--key", "r-1",
-                           "--comment", "отзыв", *args)
+    code, output = kopilka(
+        "grant", "501", "--reason", "review", "--key", "r-1", "--comment", "отзыв", *args
+    )
     assert code == 0, output
     assert "+500" in output
     # The same key again is a replay: nothing new is written.
-    code, output = kopilka("grant", "501", "--reason", "review", "--key", "r-1",
-                           "--comment", "отзыв", *args)
+    code, output = kopilka(
+        "grant", "501", "--reason", "review", "--key", "r-1", "--comment", "отзыв", *args
+    )
     assert code == 0, output
     assert "replayed" in output, output
     code, output = kopilka("balance", "501", "--json", *args)
@@ -107,8 +111,7 @@ def test_grant_balance_history_explain_and_replay(cli_db: str) -> None:
     code, output = kopilka("expire", "--now", "2026-12-31T20:59:59+00:00", "--json")
     assert json.loads(output)["points"] == 0
     code, output = kopilka("expire", "--now", "2026-12-31T21:00:00+00:00", "--json")
-    assert json.loads(output) == {"accounts": 1, "entries": 1, "points": 500_00,
-                                  "holds_expired": 0}
+    assert json.loads(output) == {"accounts": 1, "entries": 1, "points": 500_00, "holds_expired": 0}
     code, output = kopilka("balance", "501", "--json")
     assert json.loads(output)["total"] == 0
     code, output = kopilka("verify", "--json")
@@ -130,8 +133,9 @@ def test_bad_grants_are_refused_and_write_nothing(
 ) -> None:
     assert kopilka("program", "apply", TRAVEL, "--yes")[0] == 0
     assert kopilka("customer", "add", "501")[0] == 0
-    code, output = kopilka("grant", customer, "--reason", "apology", "--amount", amount,
-                           "--comment", "опоздание")
+    code, output = kopilka(
+        "grant", customer, "--reason", "apology", "--amount", amount, "--comment", "опоздание"
+    )
     assert code == 2, output
     assert message in output, output
     code, output = kopilka("history", "501", "--json")

@@ -83,13 +83,15 @@ def test_check_shows_warnings_and_still_accepts_the_file(tmp_path: Path) -> None
     assert "✓" in output
     lines = output.splitlines()
     assert any(
-        line.startswith(f"{path}:6: segments.gold.when.contact_field.field: warning: reads the "
-                        "contact field UF_CRM_STATUS")
+        line.startswith(
+            f"{path}:6: segments.gold.when.contact_field.field: warning: reads the "
+            "contact field UF_CRM_STATUS"
+        )
         for line in lines
     ), output
-    assert any(
-        line.startswith(f"{path}:7: earn: warning: no way to earn") for line in lines
-    ), output
+    assert any(line.startswith(f"{path}:7: earn: warning: no way to earn") for line in lines), (
+        output
+    )
     code, output = kopilka("check", str(path), "--json")
     assert code == 0
     report = json.loads(output)

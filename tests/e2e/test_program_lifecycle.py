@@ -73,8 +73,17 @@ def connected(database: str):  # type: ignore[no-untyped-def]
         win(portal, contact, "10000")
         webhook = portal.add_webhook(user_id=1, scopes=("crm", "user"))
         token = portal.add_outgoing_webhook("http://127.0.0.1:9/b24/events", ("ONCRMDEALUPDATE",))
-        out = ok("connect", "--webhook", webhook, "--event-token", token, "-p", str(EXAMPLE),
-                 "--member-id", portal.member_id)
+        out = ok(
+            "connect",
+            "--webhook",
+            webhook,
+            "--event-token",
+            token,
+            "-p",
+            str(EXAMPLE),
+            "--member-id",
+            portal.member_id,
+        )
         assert re.search(r"connected portal \d+", out), out
         ok("provision")
         ok("sync", "--all")
@@ -86,7 +95,9 @@ def balance(contact: int) -> dict:  # type: ignore[type-arg]
 
 
 def test_a_new_version_never_reprices_a_won_deal(
-    database: str, connected, tmp_path: Path  # type: ignore[no-untyped-def]
+    database: str,
+    connected,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     portal, contact = connected
     assert balance(contact)["available"] == 500_00  # 5 % of 10 000
@@ -127,7 +138,9 @@ def test_a_new_version_never_reprices_a_won_deal(
 
 
 def test_renaming_the_program_keeps_the_book(
-    database: str, connected, tmp_path: Path  # type: ignore[no-untyped-def]
+    database: str,
+    connected,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     portal, contact = connected
     renamed = edited(tmp_path, "renamed.yaml", **{"program: retail-wholesale": "program: shop"})
@@ -140,7 +153,9 @@ def test_renaming_the_program_keeps_the_book(
 
 
 def test_apply_previews_refuses_the_past_and_schedules_the_future(
-    database: str, connected, tmp_path: Path  # type: ignore[no-untyped-def]
+    database: str,
+    connected,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     generous = edited(tmp_path, "generous.yaml", **{"percent: 5": "percent: 50"})
     before = counts(database)
@@ -161,7 +176,8 @@ def test_apply_previews_refuses_the_past_and_schedules_the_future(
 
 
 def test_a_mistyped_portal_is_refused_and_writes_nothing(
-    database: str, connected  # type: ignore[no-untyped-def]
+    database: str,
+    connected,  # type: ignore[no-untyped-def]
 ) -> None:
     _portal, contact = connected
     before = counts(database)
@@ -181,7 +197,8 @@ def test_a_mistyped_portal_is_refused_and_writes_nothing(
 
 
 def test_connect_twice_for_one_portal_keeps_one_record(
-    database: str, connected  # type: ignore[no-untyped-def]
+    database: str,
+    connected,  # type: ignore[no-untyped-def]
 ) -> None:
     portal, contact = connected
     before = counts(database)
@@ -212,7 +229,8 @@ def test_connect_twice_for_one_portal_keeps_one_record(
 
 
 def test_portal_list_show_rename_disconnect(
-    database: str, connected  # type: ignore[no-untyped-def]
+    database: str,
+    connected,  # type: ignore[no-untyped-def]
 ) -> None:
     portal, contact = connected
     (row,) = json.loads(ok("portal", "list", "--json"))

@@ -49,15 +49,21 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 def kopilka(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "kopilka", *args], env=_env(data_dir), capture_output=True,
-        text=True, timeout=120, check=False,
+        [sys.executable, "-m", "kopilka", *args],
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
 def holder(data_dir: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-c", HOLDER, str(data_dir)], env=_env(data_dir),
-        stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", HOLDER, str(data_dir)],
+        env=_env(data_dir),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"

@@ -34,13 +34,33 @@ async def test_due_holds_are_released_once(committed_engine: AsyncEngine) -> Non
         )
         book = await install_program(conn, connection.portal_id, program, EXAMPLE.read_text())
         customer = await ensure_customer(conn, connection.portal_id, "contact:5")
-        await accrue(conn, book, customer_id=customer, amount=1_000_00, key="a", reason="+",
-                     actor="test", now=NOW - timedelta(days=1))
-        for key, hours, reference in (("h1", 1, "deal:77"), ("h2", 1, "pos:till-1"),
-                                      ("h3", 48, "deal:78")):
-            await place_hold(conn, book, customer_id=customer, amount=100_00, key=key,
-                             reason="hold", actor="test", now=NOW,
-                             expires_at=NOW + timedelta(hours=hours), reference=reference)
+        await accrue(
+            conn,
+            book,
+            customer_id=customer,
+            amount=1_000_00,
+            key="a",
+            reason="+",
+            actor="test",
+            now=NOW - timedelta(days=1),
+        )
+        for key, hours, reference in (
+            ("h1", 1, "deal:77"),
+            ("h2", 1, "pos:till-1"),
+            ("h3", 48, "deal:78"),
+        ):
+            await place_hold(
+                conn,
+                book,
+                customer_id=customer,
+                amount=100_00,
+                key=key,
+                reason="hold",
+                actor="test",
+                now=NOW,
+                expires_at=NOW + timedelta(hours=hours),
+                reference=reference,
+            )
         return book, customer, connection.portal_id
 
     book, customer, portal_id = await run_in_transaction(committed_engine, seed)

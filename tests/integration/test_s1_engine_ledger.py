@@ -25,11 +25,19 @@ BORIS = Contact(12, type_id="1", is_primary=True)  # «Оптовики»
 async def _setup(db: AsyncConnection) -> tuple[Program, Book, dict[int, int]]:
     program = load_program(EXAMPLES / "retail-wholesale.yaml")
     bare = await create_book(db, code=program.program)
-    book = await ensure_book(db, bare.portal_id, code=program.program, title=program.title,
-                             timezone=program.timezone, program_hash=program.hash,
-                             source_name="retail-wholesale.yaml", source="…")
-    customers = {c.id: await create_customer(db, book, external_id=str(c.id))
-                 for c in (ANNA, BORIS)}
+    book = await ensure_book(
+        db,
+        bare.portal_id,
+        code=program.program,
+        title=program.title,
+        timezone=program.timezone,
+        program_hash=program.hash,
+        source_name="retail-wholesale.yaml",
+        source="…",
+    )
+    customers = {
+        c.id: await create_customer(db, book, external_id=str(c.id)) for c in (ANNA, BORIS)
+    }
     return program, book, customers
 
 
@@ -78,11 +86,11 @@ async def test_s1_retail_and_wholesale(db: AsyncConnection) -> None:
     assert await bal(ANNA) == (1_300, 0)
 
     # A lost deal releases its hold.
-    await deal(Deal(5, 1, "process", 20_000 * RUB, (BORIS,), company_id=5,
-                    points_to_pay=3_000 * RUB))
+    await deal(
+        Deal(5, 1, "process", 20_000 * RUB, (BORIS,), company_id=5, points_to_pay=3_000 * RUB)
+    )
     assert await bal(BORIS) == (5_000, 3_000)
-    await deal(Deal(5, 1, "lost", 20_000 * RUB, (BORIS,), company_id=5,
-                    points_to_pay=3_000 * RUB))
+    await deal(Deal(5, 1, "lost", 20_000 * RUB, (BORIS,), company_id=5, points_to_pay=3_000 * RUB))
     assert await bal(BORIS) == (8_000, 0)
     assert await check_invariants(db) == []
 
@@ -91,8 +99,9 @@ async def test_a_changed_amount_after_winning_adjusts_points_exactly_once(
     db: AsyncConnection,
 ) -> None:
     program, book, customers = await _setup(db)
-    await settle_deal(db, book, program, Deal(7, 0, "won", 10_000 * RUB, (ANNA,)),
-                      customers=customers, now=T0)
+    await settle_deal(
+        db, book, program, Deal(7, 0, "won", 10_000 * RUB, (ANNA,)), customers=customers, now=T0
+    )
     edited = Deal(7, 0, "won", 12_000 * RUB, (ANNA,))
     _, first = await settle_deal(db, book, program, edited, customers=customers, now=T0)
     _, second = await settle_deal(db, book, program, edited, customers=customers, now=T0)

@@ -25,10 +25,14 @@ from kopilka.db.tables import portals, web_sessions
 COOKIE = "kop_admin"
 
 #: What each role may do; an owner may do everything.
+#: ``reports`` (/admin/reports), ``operations`` (jobs, messages, segments: /admin/operations,
+#: /admin/segments) are the other helpers' pages: their access check asks :meth:`may`.
 ALLOWED: dict[str, frozenset[str]] = {
-    "viewer": frozenset({"read"}),
+    "viewer": frozenset({"read", "reports"}),
     "manager": frozenset({"read", "grant", "reverse", "card"}),
-    "owner": frozenset({"read", "grant", "reverse", "card", "approve", "people", "audit"}),
+    "owner": frozenset(
+        {"read", "grant", "reverse", "card", "approve", "people", "audit", "reports", "operations"}
+    ),
 }
 
 
@@ -54,8 +58,8 @@ class AdminSession:
         return self.name or self.login
 
     def may(self, what: str) -> bool:
-        if self.user_id is None:
-            return what in ("read", "people")
+        if self.user_id is None:  # the bootstrap: reads, and makes the first owner
+            return what in ("read", "people", "reports", "operations")
         return what in ALLOWED.get(self.role, frozenset())
 
     def membership(self) -> Membership | None:
@@ -129,6 +133,8 @@ async def find(conn: AsyncConnection, token: str | None, now: datetime) -> Admin
 
 
 async def current(request: Request) -> AdminSession | None:
+    """The signed-in person on the portal they look at, or None: the one access check of every
+    admin page (with :meth:`AdminSession.may` for what the page does)."""
     services = services_of(request)
     async with services.engine.connect() as conn:
         return await find(conn, request.cookies.get(COOKIE), services.now())

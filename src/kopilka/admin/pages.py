@@ -1,8 +1,9 @@
 """``/admin``: named people sign in with their own password (:mod:`.users`, hashed off the event
 loop by :mod:`.passwords`), or — until a first owner exists — with the shared password from
-settings (the bootstrap owner, who may read and create people, not grant). They search customers and open a
-page per customer: the ledger with who did what and why, the holds, the cards, and what their
-role lets them do (:mod:`.acting`). The routers of the other pages are gathered here."""
+settings (the bootstrap owner, who may read and create people, not grant). They search
+customers and open a page per customer: the ledger with who did what and why, the holds, the
+cards, and what their role lets them do (:mod:`.acting`). The other pages' routers are
+gathered here."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.admin import acting, audit_page, handover, passwords, people, users
-from kopilka.admin.auth import COOKIE, current, open_admin_session, switch_portal
-from kopilka.admin.web import locale_of, page, to_login
+from kopilka.admin.auth import COOKIE, AdminSession, current, open_admin_session, switch_portal
+from kopilka.admin.web import env, locale_of, page, to_login
 from kopilka.api.portal import contact_id_of, current_program, customer_by_id, search_customers
 from kopilka.audit import record
 from kopilka.bitrix24.sync import parked_deals
@@ -28,6 +29,15 @@ from kopilka.domain.errors import NotFound
 from kopilka.ledger.queries import balance, explain, history
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+__all__ = ["COOKIE", "env", "router"]  # COOKIE and env: what the other admin pages import
+
+
+async def _session(request: Request) -> AdminSession | None:
+    """The other admin pages' access check before issue 18 (``_session``): now the person's."""
+    return await current(request)
+
+
+_to_login = to_login
 for part in (acting, people, audit_page, handover):
     router.include_router(part.router)
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kopilka.admin import users
@@ -52,7 +51,7 @@ async def person(
     role: str,
     *,
     limit: int | None = None,
-    password: str = "correct horse",
+    password: str = "correct horse",  # noqa: S107 (a test person's)
 ) -> int:
     return await users.add_user(
         conn,
@@ -94,7 +93,11 @@ async def served(engine: AsyncEngine, **settings: Any) -> AsyncIterator[tuple[st
         yield server.url, shop
 
 
-async def signed_in(client: httpx.AsyncClient, login: str, password: str = "correct horse") -> None:
+async def signed_in(
+    client: httpx.AsyncClient,
+    login: str,
+    password: str = "correct horse",  # noqa: S107
+) -> None:
     await client.get("/admin/login")
     form = {"login": login, "password": password, "csrf": str(client.cookies.get("kop_csrf"))}
     answer = await client.post("/admin/login", data=form)

@@ -21,10 +21,18 @@ async def _audit(conn: AsyncConnection, portal_id: int) -> list[tuple[object, ..
 
 async def test_limits_and_program_changes_are_audited(db: AsyncConnection) -> None:
     shop = await seed_shop(db)  # installs the program
-    await set_limit(db, shop.portal_id, user_id=None, max_total=2000_00, period="month",
-                    actor="b24:user:1 Ольга", now=NOW)
-    limit_id = await db.scalar(text("SELECT id FROM b24_grant_limits WHERE portal_id = :p"),
-                               {"p": shop.portal_id})
+    await set_limit(
+        db,
+        shop.portal_id,
+        user_id=None,
+        max_total=2000_00,
+        period="month",
+        actor="b24:user:1 Ольга",
+        now=NOW,
+    )
+    limit_id = await db.scalar(
+        text("SELECT id FROM b24_grant_limits WHERE portal_id = :p"), {"p": shop.portal_id}
+    )
     assert await remove_limit(db, shop.portal_id, int(limit_id), actor="cli:root")
     assert not await remove_limit(db, shop.portal_id, int(limit_id), actor="cli:root")
     assert await _audit(db, shop.portal_id) == [

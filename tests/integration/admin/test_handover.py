@@ -50,7 +50,8 @@ async def test_a_portal_admin_signs_in_as_the_owner_once_per_token(
             link = handed.headers["location"]
             token = re.search(r"token=([^&]+)", link).group(1)  # type: ignore[union-attr]
             shown = await client.get(link)
-            assert shown.status_code == 200 and "handover-go" in shown.text
+            assert shown.status_code == 200
+            assert "handover-go" in shown.text
             form = {"token": token, "csrf": csrf_of(client)}
             entered = await client.post("/admin/handover", data=form)
             assert entered.status_code == 303
@@ -61,18 +62,21 @@ async def test_a_portal_admin_signs_in_as_the_owner_once_per_token(
         owner_id = await web.scalar(
             "SELECT id FROM admin_users WHERE b24_portal_id = :p AND b24_user_id = 7"
         )
-        role = await web.scalar(
-            "SELECT role FROM admin_memberships WHERE user_id = :u", u=owner_id
-        )
+        role = await web.scalar("SELECT role FROM admin_memberships WHERE user_id = :u", u=owner_id)
         created = await web.scalar(
             "SELECT actor FROM audit_log WHERE action = 'user.created' AND portal_id = :p"
         )
         stored = await web.scalar("SELECT token_hash FROM admin_handovers")
-    assert refused.status_code == 403 and forged.status_code == 403
-    assert people.status_code == 200 and "Мария Иванова · владелец" in people.text
-    assert role == "owner" and created == "b24:user:7 Мария Иванова"
-    assert again.status_code == 410 and wrong.status_code == 410
-    assert stored != token and len(stored) == 64  # only its hash is kept
+    assert refused.status_code == 403
+    assert forged.status_code == 403
+    assert people.status_code == 200
+    assert "Мария Иванова · владелец" in people.text
+    assert role == "owner"
+    assert created == "b24:user:7 Мария Иванова"
+    assert again.status_code == 410
+    assert wrong.status_code == 410
+    assert stored != token
+    assert len(stored) == 64
 
 
 async def test_the_portal_switcher_offers_only_the_persons_portals(
@@ -84,12 +88,19 @@ async def test_the_portal_switcher_offers_only_the_persons_portals(
             second = await ensure_portal(conn, ref("second"))
             third = await ensure_portal(conn, ref("third"))
             olga = await users.add_user(
-                conn, login="olga", name="Ольга", role="owner", grant_limit=None,
+                conn,
+                login="olga",
+                name="Ольга",
+                role="owner",
+                grant_limit=None,
                 password_hash=hash_password("correct horse", iterations=1_000),
-                portal_id=web.portal_id, actor="test", now=NOW,
+                portal_id=web.portal_id,
+                actor="test",
+                now=NOW,
             )
-            await users.set_membership(conn, olga, second, role="viewer", grant_limit=None,
-                                       actor="test")
+            await users.set_membership(
+                conn, olga, second, role="viewer", grant_limit=None, actor="test"
+            )
             return second, third
 
         second, third = await run_in_transaction(web.engine, unit)
@@ -106,7 +117,8 @@ async def test_the_portal_switcher_offers_only_the_persons_portals(
                 "/admin/portal", data={"portal_id": str(third), "csrf": csrf_of(client)}
             )
             people = await client.get("/admin/people")  # a viewer there: not an owner's page
-    assert 'id="portal-switch"' in page.text and "владелец" in page.text
+    assert 'id="portal-switch"' in page.text
+    assert "владелец" in page.text
     assert switched.status_code == 303
     assert "Ольга · наблюдатель" in after.text
     assert foreign.status_code == 403

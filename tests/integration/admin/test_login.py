@@ -20,7 +20,13 @@ LIMIT = 3
 async def _add(web: Web, login: str, role: str, password: str) -> None:
     async def unit(conn: AsyncConnection) -> None:
         await users.add_user(
-            conn, login=login, name="", role=role, grant_limit=None, actor="test", now=NOW,
+            conn,
+            login=login,
+            name="",
+            role=role,
+            grant_limit=None,
+            actor="test",
+            now=NOW,
             password_hash=passwords.hash_password(password, iterations=1_000),
             portal_id=web.portal_id,
         )
@@ -37,8 +43,9 @@ async def test_a_person_is_locked_out_after_wrong_passwords(
         async with web.client() as client:
             await start(client, "/admin/login")
             form = {"login": "olga", "password": "wrong", "csrf": csrf_of(client)}
-            wrong = [(await client.post("/admin/login", data=form)).status_code
-                     for _ in range(LIMIT + 1)]
+            wrong = [
+                (await client.post("/admin/login", data=form)).status_code for _ in range(LIMIT + 1)
+            ]
             right = await client.post("/admin/login", data=form | {"password": "correct horse"})
             # Another person at the same address is not locked out by Olga's lockout.
             ivan = await client.post(
@@ -46,8 +53,10 @@ async def test_a_person_is_locked_out_after_wrong_passwords(
                 data={"login": "ivan", "password": "battery staple", "csrf": csrf_of(client)},
             )
     assert wrong == [401] * LIMIT + [429]
-    assert right.status_code == 429 and "попыток" in right.text
-    assert ivan.status_code == 303 and ivan.headers["location"] == "/admin/customers"
+    assert right.status_code == 429
+    assert "попыток" in right.text
+    assert ivan.status_code == 303
+    assert ivan.headers["location"] == "/admin/customers"
 
 
 async def test_the_shared_password_works_only_until_an_owner_exists(
@@ -59,17 +68,21 @@ async def test_the_shared_password_works_only_until_an_owner_exists(
             await start(client, "/admin/login")
             form = {"login": "", "password": "shared secret", "csrf": csrf_of(client)}
             first = await client.post("/admin/login", data=form)
-            assert first.status_code == 303 and first.headers["location"] == "/admin/customers"
+            assert first.status_code == 303
+            assert first.headers["location"] == "/admin/customers"
             people = await client.get("/admin/people")
-            assert people.status_code == 200 and 'id="bootstrap"' in people.text
+            assert people.status_code == 200
+            assert 'id="bootstrap"' in people.text
             anna = await web.scalar("SELECT id FROM customers WHERE portal_id = :p")
             customer = await client.get(f"/admin/customers/{anna}")  # reads; grants as nobody
-            assert customer.status_code == 200 and "Анна" in customer.text
+            assert customer.status_code == 200
+            assert "Анна" in customer.text
             assert "do-grant" not in customer.text
             await _add(web, "olga", "owner", "correct horse")
             # The bootstrap session ends with the first owner; the shared password too.
             gone = await client.get("/admin/people")
             await start(client, "/admin/login")
             again = await client.post("/admin/login", data=form | {"csrf": csrf_of(client)})
-    assert gone.status_code == 303 and gone.headers["location"] == "/admin/login"
+    assert gone.status_code == 303
+    assert gone.headers["location"] == "/admin/login"
     assert again.status_code == 401

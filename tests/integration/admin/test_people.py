@@ -22,8 +22,15 @@ THRESHOLD = 1000_00  # kopecks: above 1 000 points a grant waits for approval
 
 async def test_the_audit_log_refuses_update_delete_and_truncate(db: AsyncConnection) -> None:
     shop = await seed_shop(db)
-    row = await record(db, "admin:olga", "grant.posted", "customer:1", {"amount": 5}, "отзыв",
-                       portal_id=shop.portal_id)
+    row = await record(
+        db,
+        "admin:olga",
+        "grant.posted",
+        "customer:1",
+        {"amount": 5},
+        "отзыв",
+        portal_id=shop.portal_id,
+    )
     for sql in (
         "UPDATE audit_log SET reason = 'nothing happened' WHERE id = :id",
         "DELETE FROM audit_log WHERE id = :id",
@@ -40,17 +47,27 @@ async def test_the_audit_log_refuses_update_delete_and_truncate(db: AsyncConnect
 async def _request(conn: AsyncConnection, shop: Shop, maker: int, amount: int) -> int:
     me = await session_of(conn, maker, shop)
     outcome = await grant_or_request(
-        conn, me, customer_id=shop.customer_id, reason="apology", amount=amount,
-        comment="опоздали с трансфером", key="k1", threshold=THRESHOLD, now=NOW,
+        conn,
+        me,
+        customer_id=shop.customer_id,
+        reason="apology",
+        amount=amount,
+        comment="опоздали с трансфером",
+        key="k1",
+        threshold=THRESHOLD,
+        now=NOW,
     )
-    assert outcome.posted is None and outcome.request_id is not None
+    assert outcome.posted is None
+    assert outcome.request_id is not None
     return outcome.request_id
 
 
 async def _ledger(conn: AsyncConnection, shop: Shop) -> list[int]:
     rows = await conn.execute(
-        text("SELECT e.amount FROM ledger_entries e JOIN accounts a ON a.id = e.account_id "
-             "WHERE a.portal_id = :p AND a.kind = 'customer' ORDER BY e.id"),
+        text(
+            "SELECT e.amount FROM ledger_entries e JOIN accounts a ON a.id = e.account_id "
+            "WHERE a.portal_id = :p AND a.kind = 'customer' ORDER BY e.id"
+        ),
         {"p": shop.portal_id},
     )
     return [int(r[0]) for r in rows]
@@ -70,22 +87,32 @@ async def test_a_grant_above_the_threshold_waits_and_its_maker_cannot_approve_it
     sp = await db.begin_nested()
     with pytest.raises(DBAPIError, match="check"):
         await db.execute(
-            text("UPDATE admin_grant_requests SET status = 'rejected', decided_by = requested_by,"
-                 " decided_at = now() WHERE id = :id"),
+            text(
+                "UPDATE admin_grant_requests SET status = 'rejected', decided_by = requested_by,"
+                " decided_at = now() WHERE id = :id"
+            ),
             {"id": request_id},
         )
     await sp.rollback()
     assert await _ledger(db, shop) == []
     ivan = await person(db, shop, "ivan", "owner")
-    posted = await decide(db, await session_of(db, ivan, shop), request_id, approve=True,
-                          note="ок", now=NOW)
+    posted = await decide(
+        db, await session_of(db, ivan, shop), request_id, approve=True, note="ок", now=NOW
+    )
     assert posted is not None
     assert await _ledger(db, shop) == [2000_00]
-    actions = (await db.execute(
-        text("SELECT actor, action FROM audit_log WHERE portal_id = :p AND action LIKE 'grant.%'"
-             " ORDER BY id"), {"p": shop.portal_id})).all()
+    actions = (
+        await db.execute(
+            text(
+                "SELECT actor, action FROM audit_log WHERE portal_id = :p AND action LIKE 'grant.%'"
+                " ORDER BY id"
+            ),
+            {"p": shop.portal_id},
+        )
+    ).all()
     assert [tuple(r) for r in actions] == [
-        ("admin:olga", "grant.requested"), ("admin:ivan", "grant.approved")
+        ("admin:olga", "grant.requested"),
+        ("admin:ivan", "grant.approved"),
     ]
 
 
@@ -95,12 +122,20 @@ async def test_a_request_over_the_makers_quota_is_refused_at_once(db: AsyncConne
     me = await session_of(db, anna, shop)
     with pytest.raises(ManualGrantRefused) as refused:
         await grant_or_request(
-            db, me, customer_id=shop.customer_id, reason="apology", amount=2000_00,
-            comment="x", key="k", threshold=THRESHOLD, now=NOW,
+            db,
+            me,
+            customer_id=shop.customer_id,
+            reason="apology",
+            amount=2000_00,
+            comment="x",
+            key="k",
+            threshold=THRESHOLD,
+            now=NOW,
         )
     assert refused.value.rule == "quota"
     waiting = await db.scalar(text("SELECT count(*) FROM admin_grant_requests"))
-    assert waiting == 0 and await _ledger(db, shop) == []
+    assert waiting == 0
+    assert await _ledger(db, shop) == []
 
 
 async def test_an_approval_posts_exactly_once(committed_engine: AsyncEngine) -> None:
@@ -135,4 +170,5 @@ async def test_an_approval_posts_exactly_once(committed_engine: AsyncEngine) -> 
         approvals = await conn.scalar(
             text("SELECT count(*) FROM audit_log WHERE action = 'grant.approved'")
         )
-    assert status == "approved" and approvals == 1
+    assert status == "approved"
+    assert approvals == 1

@@ -75,8 +75,14 @@ class ApiEnv:
             )
             if points:
                 await accrue(
-                    conn, self.book, customer_id=cid, amount=points * POINT, key=ref("fund"),
-                    reason="стартовые баллы", actor="test", now=self.clock.now - timedelta(days=1),
+                    conn,
+                    self.book,
+                    customer_id=cid,
+                    amount=points * POINT,
+                    key=ref("fund"),
+                    reason="стартовые баллы",
+                    actor="test",
+                    now=self.clock.now - timedelta(days=1),
                 )
             return cid
 
@@ -108,8 +114,15 @@ async def open_api(engine: AsyncEngine, example: str) -> AsyncIterator[ApiEnv]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield ApiEnv(
-            committed_engine, client, portal_id, book, clock,
-            keys["till"], keys["reader"], keys["granter"], keys,
+            committed_engine,
+            client,
+            portal_id,
+            book,
+            clock,
+            keys["till"],
+            keys["reader"],
+            keys["granter"],
+            keys,
         )
 
 

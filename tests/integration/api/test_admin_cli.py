@@ -48,10 +48,15 @@ async def test_admin_login_search_and_customer_page(api: ApiEnv) -> None:
     nobody = await api.client.get("/admin/customers", params={"q": "Зиновий"})
     assert f"/admin/customers/{anna}" not in nobody.text
 
-    body = {"customer": {"customer_id": anna}, "order_id": "A-1",
-            "lines": [{"id": "1", "price": 100_000}], "pay_points": 20_000}
-    await api.client.post("/api/v1/pos/hold", json=body,
-                          headers=api.auth() | {"Idempotency-Key": "adm-1"})
+    body = {
+        "customer": {"customer_id": anna},
+        "order_id": "A-1",
+        "lines": [{"id": "1", "price": 100_000}],
+        "pay_points": 20_000,
+    }
+    await api.client.post(
+        "/api/v1/pos/hold", json=body, headers=api.auth() | {"Idempotency-Key": "adm-1"}
+    )
     card = await api.client.get(f"/admin/customers/{anna}")
     assert card.status_code == 200
     assert "стартовые баллы" in card.text

@@ -204,6 +204,7 @@ async def test_two_cash_desks_spend_one_balance_at_once(api: ApiEnv) -> None:
     assert (await balance(api, gleb))["available"] == 550 * POINT
     async with api.engine.connect() as conn:
         assert await check_invariants(conn) == []
-        negative = await conn.scalar(text("SELECT count(*) FROM accounts WHERE balance < 0 "
-                                          "AND kind IN ('customer', 'held')"))
+        negative = await conn.scalar(
+            text("SELECT count(*) FROM accounts WHERE balance < 0 AND kind IN ('customer', 'held')")
+        )
     assert negative == 0

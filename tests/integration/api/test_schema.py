@@ -68,7 +68,10 @@ async def test_no_server_errors_and_one_error_shape(committed_engine: AsyncEngin
             text("SELECT id FROM portals WHERE member_id = :m"), {"m": member}
         )
         return await create_api_key(
-            conn, portal_id, "fuzz", list(SCOPES)  # every operation, not just its 403
+            conn,
+            portal_id,
+            "fuzz",
+            list(SCOPES),  # every operation, not just its 403
         )
 
     key = await run_in_transaction(committed_engine, keys)

@@ -50,9 +50,7 @@ async def running(
         await asyncio.sleep(0.01)
     connection = await run_in_transaction(
         engine,
-        lambda conn: connect_webhook(
-            conn, webhook_url=webhook_url, event_token=TOKEN
-        ),
+        lambda conn: connect_webhook(conn, webhook_url=webhook_url, event_token=TOKEN),
     )
     try:
         yield Web(f"http://127.0.0.1:{sock.getsockname()[1]}", engine, connection)

@@ -21,8 +21,16 @@ from tests.factories import T0, create_book, create_customer, ref
 async def _earned(db: AsyncConnection) -> tuple[Book, int, Posted]:
     book = await create_book(db)
     customer = await create_customer(db, book)
-    posted = await accrue(db, book, customer_id=customer, amount=10_000, key=ref(),
-                          reason="deal won", actor="test", now=T0)
+    posted = await accrue(
+        db,
+        book,
+        customer_id=customer,
+        amount=10_000,
+        key=ref(),
+        reason="deal won",
+        actor="test",
+        now=T0,
+    )
     return book, customer, posted
 
 
@@ -46,18 +54,24 @@ async def test_posted_rows_cannot_be_updated_or_deleted(db: AsyncConnection) -> 
     _, _, posted = await _earned(db)
     await _refused(db, "UPDATE ledger_entries SET amount = amount * 2", "immutable")
     await _refused(db, "DELETE FROM ledger_entries", "immutable")
-    await _refused(db, "UPDATE ledger_transactions SET reason = 'x' WHERE id = :id",
-                   "immutable", id=posted.id)
+    await _refused(
+        db, "UPDATE ledger_transactions SET reason = 'x' WHERE id = :id", "immutable", id=posted.id
+    )
     await _refused(db, "DELETE FROM ledger_transactions", "immutable")
     await _refused(db, "TRUNCATE ledger_entries CASCADE", "immutable")
 
 
 async def _new_tx(db: AsyncConnection, book: Book, kind: str = "redemption") -> int:
-    return int(await db.scalar(text(
-        "INSERT INTO ledger_transactions (portal_id, program_id, kind, idempotency_key,"
-        " input_hash, reason, actor, effective_at)"
-        " VALUES (:p, :g, :k, :key, 'h', 'manual sql', 'dba', now()) RETURNING id"),
-        {"p": book.portal_id, "g": book.program_id, "k": kind, "key": ref()}))
+    return int(
+        await db.scalar(
+            text(
+                "INSERT INTO ledger_transactions (portal_id, program_id, kind, idempotency_key,"
+                " input_hash, reason, actor, effective_at)"
+                " VALUES (:p, :g, :k, :key, 'h', 'manual sql', 'dba', now()) RETURNING id"
+            ),
+            {"p": book.portal_id, "g": book.program_id, "k": kind, "key": ref()},
+        )
+    )
 
 
 async def _spend_by_hand(db: AsyncConnection, taken: int, given: int, refusal: str) -> None:
@@ -68,11 +82,20 @@ async def _spend_by_hand(db: AsyncConnection, taken: int, given: int, refusal: s
     async with savepoint(db):
         tx = await _new_tx(db, book)
         with pytest.raises(DBAPIError, match=refusal):
-            await db.execute(text(
-                "INSERT INTO ledger_entries (transaction_id, account_id, lot_id, amount)"
-                " VALUES (:t, :c, :l, :taken), (:t, :r, :l, :given)"),
-                {"t": tx, "c": cust, "r": redeemed, "l": posted.legs[1].lot_id,
-                 "taken": -taken, "given": given})
+            await db.execute(
+                text(
+                    "INSERT INTO ledger_entries (transaction_id, account_id, lot_id, amount)"
+                    " VALUES (:t, :c, :l, :taken), (:t, :r, :l, :given)"
+                ),
+                {
+                    "t": tx,
+                    "c": cust,
+                    "r": redeemed,
+                    "l": posted.legs[1].lot_id,
+                    "taken": -taken,
+                    "given": given,
+                },
+            )
 
 
 async def test_a_transaction_that_does_not_net_to_zero_is_refused(db: AsyncConnection) -> None:
@@ -91,22 +114,30 @@ async def test_customer_points_always_sit_in_a_lot(db: AsyncConnection) -> None:
     async with savepoint(db):
         tx = await _new_tx(db, book, "accrual")
         with pytest.raises(DBAPIError, match="names no lot"):
-            await db.execute(text(
-                "INSERT INTO ledger_entries (transaction_id, account_id, amount)"
-                " VALUES (:t, :i, -5), (:t, :c, 5)"), {"t": tx, "c": cust, "i": issued})
+            await db.execute(
+                text(
+                    "INSERT INTO ledger_entries (transaction_id, account_id, amount)"
+                    " VALUES (:t, :i, -5), (:t, :c, 5)"
+                ),
+                {"t": tx, "c": cust, "i": issued},
+            )
 
 
 async def test_an_entry_is_reversed_at_most_once(db: AsyncConnection) -> None:
     book, _, posted = await _earned(db)
-    first = await reverse(db, book, transaction_id=posted.id, key=ref(), reason="undo",
-                          actor="test", now=T0)
+    first = await reverse(
+        db, book, transaction_id=posted.id, key=ref(), reason="undo", actor="test", now=T0
+    )
     await _refused(
         db,
         "INSERT INTO ledger_transactions (portal_id, program_id, kind, idempotency_key,"
         " input_hash, reason, actor, effective_at, reverses_id)"
         " VALUES (:p, :g, 'reversal', :key, 'h', 'again', 'dba', now(), :rev)",
         "reverses_id",
-        p=book.portal_id, g=book.program_id, key=ref(), rev=posted.id,
+        p=book.portal_id,
+        g=book.program_id,
+        key=ref(),
+        rev=posted.id,
     )
     assert first.reverses_id == posted.id
 
@@ -118,9 +149,13 @@ async def test_the_invariant_checks_catch_what_bypasses_the_triggers(db: AsyncCo
     assert await check_invariants(db) == []
     cust = (await account(db, book, "customer", customer)).id
     await db.execute(text("SET LOCAL session_replication_role = replica"))
-    await db.execute(text(
-        "INSERT INTO ledger_entries (transaction_id, account_id, lot_id, amount)"
-        " VALUES (:t, :c, :l, 700)"), {"t": posted.id, "c": cust, "l": posted.legs[1].lot_id})
+    await db.execute(
+        text(
+            "INSERT INTO ledger_entries (transaction_id, account_id, lot_id, amount)"
+            " VALUES (:t, :c, :l, 700)"
+        ),
+        {"t": posted.id, "c": cust, "l": posted.legs[1].lot_id},
+    )
     await db.execute(text("SET LOCAL session_replication_role = origin"))
     broken = {v.check for v in await check_invariants(db)}
     assert {

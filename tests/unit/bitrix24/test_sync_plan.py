@@ -119,8 +119,14 @@ def test_the_outcome_of_a_won_deal_and_of_a_deleted_one() -> None:
     assert decode(outcome.snapshot["engine_input"]) == deal("won", 5)
     assert [s["amount"] for s in outcome.shares] == [10_000_00]
     before = SimpleNamespace(
-        contact_ids=[5], applied_discount={}, category_id=0, stage_id="WON", amount=10_000_00,
-        closed_at=CLOSED, modified_at=CLOSED, engine_input=outcome.snapshot["engine_input"],
+        contact_ids=[5],
+        applied_discount={},
+        category_id=0,
+        stage_id="WON",
+        amount=10_000_00,
+        closed_at=CLOSED,
+        modified_at=CLOSED,
+        engine_input=outcome.snapshot["engine_input"],
     )
     gone = plan_deleted(7, before)
     assert (gone.snapshot["semantic"], gone.snapshot["amount"]) == ("D", 10_000_00)

@@ -30,8 +30,9 @@ rows = st.builds(
     price=kopecks,
     quantity=st.integers(1, 1000),
     section_id=st.none() | ids,
-    properties=st.dictionaries(st.from_regex(r"(CODE|PROPERTY_[A-Z0-9]{1,6})", fullmatch=True),
-                               json_values),
+    properties=st.dictionaries(
+        st.from_regex(r"(CODE|PROPERTY_[A-Z0-9]{1,6})", fullmatch=True), json_values
+    ),
 )
 contacts = st.builds(
     Contact,

@@ -65,8 +65,7 @@ def test_an_unmapped_contact_field_is_a_warning_that_does_not_stop_loading() -> 
         "    when:\n"
         "      any:\n"
         "        - contact_field: {field: UF_CRM_STATUS, in: [gold]}\n"
-        "        - expr: \"has(contact.fields.UF_CRM_VIP)\"\n"
-        + EARNS
+        '        - expr: "has(contact.fields.UF_CRM_VIP)"\n' + EARNS
     )
     program = parse_program(text, "x.yaml")
     assert [(w.line, w.field, w.severity) for w in program.warnings] == [
@@ -95,7 +94,7 @@ def test_a_mapped_contact_field_gives_no_warning(mapping: str) -> None:
         "    when:\n"
         "      all:\n"
         "        - contact_field: {field: UF_CRM_STATUS, in: [gold]}\n"
-        "        - expr: \"has(contact.fields.UF_CRM_VIP)\"\n" + EARNS + mapping
+        '        - expr: "has(contact.fields.UF_CRM_VIP)"\n' + EARNS + mapping
     )
     assert parse_program(text, "x.yaml").warnings == []
 
@@ -147,11 +146,11 @@ def test_every_example_passes_check_without_a_warning(path: Path) -> None:
 
 STORED = HEAD + (
     "segments:\n"
-    "  big: {title: крупные, when: {expr: \"deal.opportunity == 15000\"}}\n"
+    '  big: {title: крупные, when: {expr: "deal.opportunity == 15000"}}\n'
     "earn:\n"
     "  - id: site\n"
     "    title: С сайта\n"
-    "    when: {expr: \"has(deal.fields.UF_CRM_SOURCE)\"}\n"
+    '    when: {expr: "has(deal.fields.UF_CRM_SOURCE)"}\n'
     "    percent: 5\n"
 )
 
