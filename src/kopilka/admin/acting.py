@@ -17,11 +17,13 @@ from kopilka.admin.auth import AdminSession, current
 from kopilka.admin.grants import NotAllowed, OwnRequest, RequestDecided, decide, grant_or_request
 from kopilka.admin.i18n import pick, translator
 from kopilka.admin.web import back, locale_of, page, to_login
-from kopilka.api.portal import current_program
+from kopilka.api.portal import contact_id_of, current_program
 from kopilka.audit import record
 from kopilka.b24app import texts as b24texts
 from kopilka.b24app.contact_grant import refusal, typed_number
+from kopilka.bitrix24.errors import B24Error
 from kopilka.cabinet.web import csrf_ok, services_of
+from kopilka.cards.service import ContactNotFound, issue_by_hand
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import admin_grant_requests, admin_users, customers
 from kopilka.domain.errors import KopilkaError
@@ -150,6 +152,35 @@ async def reverse_here(request: Request, customer_id: int) -> Response:
     except KopilkaError as exc:
         return back(path, a("refused", why=exc.message))
     return back(path, a("reversed"))
+
+
+@router.post("/customers/{customer_id}/card")
+async def card_here(request: Request, customer_id: int) -> Response:
+    """Issue the customer's card again (``cards.service.issue_by_hand``, as the Bitrix24 tab and
+    the CLI do): a missing card is issued, an existing one written to the contact again."""
+    got = await _acting(request, "card")
+    if isinstance(got, Response):
+        return got
+    me, _form = got
+    services = services_of(request)
+    a = translator(await _lang(request, me))
+    path = f"/admin/customers/{customer_id}"
+    async with services.engine.connect() as conn:
+        external = await conn.scalar(
+            select(customers.c.external_id).where(
+                customers.c.id == customer_id, customers.c.portal_id == me.portal_id
+            )
+        )
+    contact = contact_id_of(str(external or ""))
+    if contact is None:
+        return back(path, a("refused", why=a("card.no_contact")))
+    try:
+        outcome = await issue_by_hand(services, me.portal_id, contact, actor=me.actor)
+    except (ContactNotFound, B24Error, KopilkaError) as exc:
+        return back(path, a("refused", why=str(exc)))
+    if outcome.number is None:
+        return back(path, a("refused", why=a(f"card.{outcome.status}")))
+    return back(path, a("reissued", n=outcome.number))
 
 
 @router.get("/requests")

@@ -7,6 +7,7 @@ gathered here."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,6 +20,8 @@ from kopilka.admin.auth import COOKIE, AdminSession, current, open_admin_session
 from kopilka.admin.web import env, locale_of, page, to_login
 from kopilka.api.portal import contact_id_of, current_program, customer_by_id, search_customers
 from kopilka.audit import record
+from kopilka.b24app.auth import portal_origin
+from kopilka.bitrix24.connections import is_connected
 from kopilka.bitrix24.sync import parked_deals
 from kopilka.cabinet import sessions
 from kopilka.cabinet.pages import portal_id_of
@@ -211,8 +214,9 @@ async def customer(request: Request, customer_id: int, note: str = "") -> Respon
             return page(request, me, "admin_customers.html", context, locale=locale, status=404)
         book, program = await current_program(conn, me.portal_id)
         context = await _customer_context(conn, book, customer_id, now)
-    import secrets
-
+    async with services_of(request).engine.connect() as conn:
+        connected = await is_connected(conn, me.portal_id)
+    origin = await portal_origin(services_of(request), me.portal_id) if connected else None
     reasons = [(key, bonus.title) for key, bonus in program.manual_bonuses.items()]
     context |= {
         "customer": who,
@@ -220,6 +224,7 @@ async def customer(request: Request, customer_id: int, note: str = "") -> Respon
         "reasons": reasons,
         "grant_key": secrets.token_urlsafe(16),
         "contact_id": contact_id_of(who.external_id),
+        "portal": origin,  # a connected portal: deal links, the card
         "balance": context["balance"],
     }
     return page(request, me, "admin_customer.html", context, locale=locale)

@@ -176,11 +176,10 @@ async def issue_by_hand(
         outcome = await issue_card(
             conn, portal_id, program, contact, issued_by=actor, check_required=False
         )
-        if outcome.status == "issued":  # the audit log names who issued it (issue 18)
-            details = {"number": outcome.number, "status": str(outcome.status)}
-            await record(
-                conn, actor, "card.issued", f"contact:{contact_id}", details, portal_id=portal_id
-            )
+        if outcome.status in ("issued", "exists"):  # the audit log names who did it (issue 18)
+            action = "card.issued" if outcome.status == "issued" else "card.rewritten"
+            details = {"number": outcome.number}
+            await record(conn, actor, action, f"contact:{contact_id}", details, portal_id=portal_id)
         await defer_sync(conn, portal_id)
         await defer_notify(conn, portal_id)
         return outcome
