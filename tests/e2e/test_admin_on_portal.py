@@ -13,7 +13,7 @@ from kopilka.admin import users
 from kopilka.admin.passwords import hash_password
 from kopilka.db.engine import run_in_transaction
 from tests.b24harness import kopilka_on_emulator
-from tests.e2e.test_b24_contact_tab import TRAVEL, with_points
+from tests.e2e.test_b24_contact_tab import TRAVEL, meta_sid, placement_form, with_points
 from tests.integration.admin.people import NOW, signed_in
 
 pytestmark = pytest.mark.timeout(180)
@@ -71,3 +71,35 @@ async def test_a_grant_and_a_card_from_the_admin_reach_the_contact(
             ("grant.posted", f"customer:{customer}"),
             ("card.issued", f"contact:{anna}"),
         ]
+
+
+async def test_the_portal_admin_goes_from_the_app_page_to_the_admin_as_owner(
+    committed_engine: AsyncEngine,
+) -> None:
+    async with kopilka_on_emulator(committed_engine, program=TRAVEL, app=True) as h:
+        async with httpx.AsyncClient(base_url=h.web_url, timeout=60) as web:
+            manager = await web.post(
+                "/b24/app", params={"DOMAIN": h.portal.domain, "PROTOCOL": "0", "LANG": "ru"},
+                data=placement_form(h, 2, 0, "DEFAULT") | {"PLACEMENT_OPTIONS": ""},
+            )  # fmt: skip
+            assert manager.status_code == 200
+            assert 'id="to-admin"' not in manager.text  # no button for a manager…
+            refused = await web.post("/admin/from-b24", data={"sid": meta_sid(manager.text)})
+            assert refused.status_code == 403  # …nor a way in
+            owner = await web.post(
+                "/b24/app", params={"DOMAIN": h.portal.domain, "PROTOCOL": "0", "LANG": "ru"},
+                data=placement_form(h, 1, 0, "DEFAULT") | {"PLACEMENT_OPTIONS": ""},
+            )  # fmt: skip
+            assert 'id="to-admin"' in owner.text
+            handed = await web.post("/admin/from-b24", data={"sid": meta_sid(owner.text)})
+            link = handed.headers["location"]
+            token = link.split("token=")[1]
+            await web.get(link)
+            entered = await web.post(
+                "/admin/handover", data={"token": token, "csrf": str(web.cookies.get("kop_csrf"))}
+            )
+            assert entered.status_code == 303
+            people = await web.get("/admin/people")
+        assert people.status_code == 200
+        assert "· владелец" in people.text
+        assert "b24-" in people.text  # the owner made for the portal's administrator
