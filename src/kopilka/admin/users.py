@@ -131,10 +131,33 @@ async def set_membership(
 ) -> None:
     """Allow a user a portal in a role (or change it), with their limit on manual grants."""
     _check_membership(role, grant_limit, grant_period)
-    await user_by_id(conn, user_id)
+    user = await user_by_id(conn, user_id)
+    if role != "owner":
+        await _keep_an_owner(conn, user, [portal_id])
     await _membership(conn, user_id, portal_id, role, grant_limit, grant_period)
     details = {"role": role, "grant_limit": grant_limit, "period": grant_period}
     await record(conn, actor, "user.role", f"user:{user_id}", details, portal_id=portal_id)
+
+
+async def _keep_an_owner(conn: AsyncConnection, user: User, portal_ids: list[int]) -> None:
+    """Refuse to leave a portal without an enabled owner (nobody could then approve or manage)."""
+    for portal_id in portal_ids:
+        if user.role_in(portal_id) != "owner":
+            continue
+        m = admin_memberships.c
+        others = await conn.scalar(
+            select(func.count())
+            .select_from(admin_memberships)
+            .join(admin_users, admin_users.c.id == m.user_id)
+            .where(
+                m.portal_id == portal_id,
+                m.role == "owner",
+                m.user_id != user.id,
+                admin_users.c.disabled_at.is_(None),
+            )
+        )
+        if not others:
+            raise InvalidCommand("a portal keeps at least one owner: make another owner first")
 
 
 async def set_password(
@@ -162,6 +185,7 @@ async def set_password(
 async def disable_user(conn: AsyncConnection, user_id: int, *, actor: str, now: datetime) -> None:
     """Disable a user and end their sessions (their history stays, naming them)."""
     user = await user_by_id(conn, user_id)
+    await _keep_an_owner(conn, user, [m.portal_id for m in user.memberships])
     await conn.execute(
         update(admin_users)
         .where(admin_users.c.id == user_id, admin_users.c.disabled_at.is_(None))

@@ -20,7 +20,7 @@ from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.ledger.book import ensure_customer, ensure_portal
 from kopilka.lifecycle.service import install_program
-from kopilka.program.loader import load_program
+from kopilka.program.loader import parse_program
 from tests.browser.conftest import LiveServer
 from tests.factories import ref
 
@@ -35,11 +35,15 @@ class Shop:
     customer_id: int
 
 
-async def seed_shop(conn: AsyncConnection) -> Shop:
+async def seed_shop(conn: AsyncConnection, locale: str = "ru") -> Shop:
+    """The travel club (``locale``: the program's language, written into its file)."""
     path = ROOT / "examples" / "travel-club.yaml"
+    source = path.read_text(encoding="utf-8").replace(
+        "program: travel-club\n", f"program: travel-club\nlocale: {locale}\n"
+    )
     member = ref("club")
     portal_id = await ensure_portal(conn, member)
-    await install_program(conn, portal_id, load_program(path), path.read_text(encoding="utf-8"))
+    await install_program(conn, portal_id, parse_program(source, path.name), source)
     customer = await ensure_customer(conn, portal_id, "contact:501", name="Анна Смирнова")
     return Shop(portal_id, member, customer)
 
@@ -78,11 +82,13 @@ async def in_tx(engine: AsyncEngine, work):  # type: ignore[no-untyped-def]
 
 
 @asynccontextmanager
-async def served(engine: AsyncEngine, **settings: Any) -> AsyncIterator[tuple[str, Shop]]:
+async def served(
+    engine: AsyncEngine, locale: str = "ru", **settings: Any
+) -> AsyncIterator[tuple[str, Shop]]:
     """Kopilka on loopback for the travel club's portal, with Olga its owner."""
 
     async def unit(conn: AsyncConnection) -> Shop:
-        found = await seed_shop(conn)
+        found = await seed_shop(conn, locale)
         await person(conn, found, "olga", "owner")
         return found
 

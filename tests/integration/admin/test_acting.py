@@ -126,3 +126,20 @@ async def test_a_viewer_reads_but_cannot_grant(committed_engine: AsyncEngine) ->
         )
         == []
     )
+
+
+async def test_the_admin_speaks_the_programs_language_unless_asked(
+    committed_engine: AsyncEngine,
+) -> None:
+    async with served(committed_engine, locale="en") as (url, shop):
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            await signed_in(client, "olga")
+            path = f"/admin/customers/{shop.customer_id}"
+            english = (await client.get(path)).text
+            russian = (await client.get(path, params={"lang": "ru"})).text
+            remembered = (await client.get(path)).text
+    assert "Grant points by hand" in english
+    assert "Sign out" in english
+    assert "Начислить бонусы вручную" not in english
+    assert "Начислить бонусы вручную" in russian
+    assert "Начислить бонусы вручную" in remembered  # the person's pick sticks

@@ -11,9 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from kopilka.admin import users
 from kopilka.admin.grants import OwnRequest, RequestDecided, decide, grant_or_request
 from kopilka.audit import record
 from kopilka.db.engine import run_in_transaction
+from kopilka.domain.errors import InvalidCommand
 from kopilka.domain.manual import ManualGrantRefused
 from tests.integration.admin.people import NOW, Shop, person, seed_shop, session_of
 
@@ -172,3 +174,18 @@ async def test_an_approval_posts_exactly_once(committed_engine: AsyncEngine) -> 
         )
     assert status == "approved"
     assert approvals == 1
+
+
+async def test_a_portal_keeps_an_owner(db: AsyncConnection) -> None:
+    shop = await seed_shop(db)
+    olga = await person(db, shop, "olga", "owner")
+    with pytest.raises(InvalidCommand, match="at least one owner"):
+        await users.set_membership(
+            db, olga, shop.portal_id, role="manager", grant_limit=None, actor="test"
+        )
+    with pytest.raises(InvalidCommand, match="at least one owner"):
+        await users.disable_user(db, olga, actor="test", now=NOW)
+    ivan = await person(db, shop, "ivan", "owner")
+    await users.disable_user(db, olga, actor="admin:ivan", now=NOW)
+    assert (await users.user_by_id(db, olga)).disabled
+    assert (await users.user_by_id(db, ivan)).role_in(shop.portal_id) == "owner"
