@@ -6,6 +6,7 @@ Each is one transaction with its audit row; a refusal writes nothing and says wh
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from fastapi import APIRouter, Request
@@ -62,7 +63,7 @@ async def grant_here(request: Request, customer_id: int) -> Response:
     lang = await _lang(request, me)
     a = translator(lang)
     path = f"/admin/customers/{customer_id}"
-    key = form.get("key", "")[:64] or "none"
+    key = form.get("key", "")[:64] or secrets.token_urlsafe(16)
     threshold = services.settings.admin_grant_approval_above * 100
     try:
         amount = to_minor(typed_number(form.get("amount", ""))) if form.get("amount") else None

@@ -153,6 +153,10 @@ async def grant_or_request(
         posted = await post(amount=amount, key=key)
         await _audit_posted(conn, session.actor, portal_id, customer_id, posted, comment)
         return Outcome(posted=posted)
+    r = admin_grant_requests.c
+    earlier = await conn.scalar(select(r.id).where(r.request_key == key))
+    if earlier is not None:  # the same form sent twice: one request
+        return Outcome(request_id=int(earlier))
     trial = await conn.begin_nested()  # the same checks as the real posting, nothing kept
     try:
         await post(amount=amount, key=f"trial:{key}")
@@ -168,6 +172,7 @@ async def grant_or_request(
             comment=comment,
             requested_by=session.user_id,
             requested_at=now,
+            request_key=key,
         )
         .returning(admin_grant_requests.c.id)
     )

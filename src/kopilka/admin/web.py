@@ -20,6 +20,9 @@ from kopilka.cabinet.web import csrf_token, environment, finish
 from kopilka.domain.errors import KopilkaError
 
 env = environment(Path(__file__).parent / "templates", CABINET / "templates")
+#: For a page rendered without :func:`page` (``cabinet.web.render`` with this ``env``): the nav
+#: finds the admin's words by the page's ``lang``.
+env.globals["admin_words"] = translator
 
 
 async def locale_of(conn: AsyncConnection, portal_id: int) -> str | None:

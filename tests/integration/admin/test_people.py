@@ -189,3 +189,35 @@ async def test_a_portal_keeps_an_owner(db: AsyncConnection) -> None:
     await users.disable_user(db, olga, actor="admin:ivan", now=NOW)
     assert (await users.user_by_id(db, olga)).disabled
     assert (await users.user_by_id(db, ivan)).role_in(shop.portal_id) == "owner"
+
+
+async def test_a_request_sent_twice_waits_once(committed_engine: AsyncEngine) -> None:
+    async def setup(conn: AsyncConnection) -> tuple[Shop, int]:
+        shop = await seed_shop(conn)
+        return shop, await person(conn, shop, "anna", "manager")
+
+    shop, anna = await run_in_transaction(committed_engine, setup)
+
+    async def ask() -> int | None:
+        async def unit(conn: AsyncConnection) -> int | None:
+            me = await session_of(conn, anna, shop)
+            outcome = await grant_or_request(
+                conn,
+                me,
+                customer_id=shop.customer_id,
+                reason="apology",
+                amount=2000_00,
+                comment="x",
+                key="the-form",
+                threshold=THRESHOLD,
+                now=NOW,
+            )
+            return outcome.request_id
+
+        return await run_in_transaction(committed_engine, unit)
+
+    first, second = await asyncio.gather(ask(), ask())  # a double click
+    assert first is not None
+    assert first == second
+    async with committed_engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM admin_grant_requests")) == 1

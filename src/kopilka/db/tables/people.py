@@ -61,6 +61,7 @@ admin_grant_requests = Table(
     Column("decided_by", BigInteger),
     Column("decided_at", TZ),
     Column("transaction_id", BigInteger),
+    Column("request_key", Text, nullable=False),  # the form's key: a double submit asks once
 )
 
 admin_handovers = Table(

@@ -92,6 +92,8 @@ CREATE TABLE admin_grant_requests (
     decided_by      BIGINT REFERENCES admin_users (id),
     decided_at      TIMESTAMPTZ,
     transaction_id  BIGINT UNIQUE REFERENCES ledger_transactions (id),
+    request_key     TEXT NOT NULL CHECK (length(request_key) BETWEEN 1 AND 200),
+    CONSTRAINT admin_grant_requests_key_unique UNIQUE (request_key),
     FOREIGN KEY (customer_id, portal_id) REFERENCES customers (id, portal_id),
     CHECK (decided_by <> requested_by),
     CHECK ((status = 'pending') = (decided_by IS NULL AND decided_at IS NULL)),
