@@ -65,3 +65,13 @@ def test_people_are_added_listed_changed_and_disabled(cli_db: str) -> None:
         "user.disabled",
     ]
     assert all(actor.startswith("cli") for actor, _ in rows)
+
+    code, output = kopilka("audit", "--action", "user", "--json")
+    assert code == 0, output
+    shown = json.loads(output)
+    assert [r["action"] for r in shown][:2] == ["user.disabled", "user.password"]
+    code, output = kopilka("audit", "--person", "nobody-like-this")
+    assert code == 0, output
+    assert "nothing in the audit log matches" in output
+    code, output = kopilka("audit", "--since", "yesterday")
+    assert code == 2, output
