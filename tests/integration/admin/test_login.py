@@ -4,6 +4,8 @@ password is the bootstrap owner only until a first owner exists."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -86,3 +88,30 @@ async def test_the_shared_password_works_only_until_an_owner_exists(
     assert gone.status_code == 303
     assert gone.headers["location"] == "/admin/login"
     assert again.status_code == 401
+
+
+async def test_concurrent_wrong_passwords_for_one_person_hash_at_most_the_limit(
+    committed_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed = 0
+    real = passwords.verify_password
+
+    def counting(password: str, stored: str) -> bool:
+        nonlocal hashed
+        hashed += 1
+        return real(password, stored)
+
+    monkeypatch.setattr(passwords, "verify_password", counting)
+    # Addresses are not the limit here: the person's own row is.
+    async with serve(
+        committed_engine, login_max_failures_per_phone=LIMIT, login_max_failures_per_addr=1000
+    ) as web:
+        await _add(web, "olga", "owner", "correct horse")
+        async with web.client() as client:
+            await start(client, "/admin/login")
+            form = {"login": "olga", "password": "wrong", "csrf": csrf_of(client)}
+            answers = await asyncio.gather(
+                *(client.post("/admin/login", data=form) for _ in range(20))
+            )
+    assert hashed == LIMIT
+    assert sorted(a.status_code for a in answers) == [401] * LIMIT + [429] * (20 - LIMIT)
