@@ -151,6 +151,7 @@ async def test_owner_creates_a_manager_who_grants_within_quota_and_waits_for_app
     await sign_in(small, url, "olga", "olga's password")
     await small.goto(f"{url}/admin/audit")
     await small.screenshot(path=str(shots / "admin-audit-phone.png"), full_page=True)
+    assert await small.evaluate("document.documentElement.scrollWidth") <= 390
 
     # English is complete: no Russian label left on the page (only the people's own words).
     await page.goto(f"{url}/admin/audit?lang=en")
