@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     admin_password_hash: SecretStr | None = None
     #: Password hashes (PBKDF2) computed at once, off the event loop; the rest wait their turn.
     admin_hash_threads: int = 2
+    #: A manual grant in the admin above this many points waits for a second person (an owner
+    #: who did not ask for it) to approve it (issue 18, maker-checker); 0: every grant waits.
+    admin_grant_approval_above: int = Field(default=1000, ge=0)
     #: Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
     #: (comma-separated IPs or networks, "*" for any). Empty: no forwarded header is believed.
     trusted_proxies: str = ""

@@ -44,7 +44,7 @@ async def _context(request: Request, portal_id: int) -> dict[str, Any]:
 
 @router.get("")
 async def segments_page(request: Request) -> Response:
-    session = await admin_session(request)
+    session = await admin_session(request, "operations")
     if session is None:
         return to_login()
     context = await _context(request, session.portal_id)
@@ -53,7 +53,7 @@ async def segments_page(request: Request) -> Response:
 
 @router.post("/{name}/{target}")
 async def export(request: Request, name: str, target: str) -> Response:
-    session = await admin_session(request)
+    session = await admin_session(request, "operations")
     if session is None:
         return to_login()
     form = await request.form()
@@ -64,7 +64,7 @@ async def export(request: Request, name: str, target: str) -> Response:
     try:
         if target == "csv":
             _out, text = await export_csv(
-                services, session.portal_id, name, trigger="admin", actor="admin"
+                services, session.portal_id, name, trigger="admin", actor=session.actor
             )
             response = Response(text, media_type="text/csv; charset=utf-8")
             filename = quote(f"{name}.csv")
@@ -72,7 +72,7 @@ async def export(request: Request, name: str, target: str) -> Response:
             finish(request, response)
             return response
         out = await export_unisender(
-            services, session.portal_id, name, trigger="admin", actor="admin"
+            services, session.portal_id, name, trigger="admin", actor=session.actor
         )
     except SegmentError as exc:
         context = await _context(request, session.portal_id)

@@ -55,6 +55,13 @@ from kopilka.db.tables.ledger import (
     programs,
 )
 from kopilka.db.tables.operations import job_failures, segment_exports, segment_list_members
+from kopilka.db.tables.people import (
+    admin_grant_requests,
+    admin_handovers,
+    admin_memberships,
+    admin_users,
+    audit_log,
+)
 
 __all__ = [
     "ACCOUNT_KINDS",
@@ -63,7 +70,12 @@ __all__ = [
     "TRANSACTION_KINDS",
     "TZ",
     "accounts",
+    "admin_grant_requests",
+    "admin_handovers",
+    "admin_memberships",
+    "admin_users",
     "api_idempotency",
+    "audit_log",
     "b24_app_sessions",
     "b24_catalog_sections",
     "b24_connections",
