@@ -6,7 +6,6 @@ and goes through its feature's own path (``notify.outbox``, ``bitrix24.sync.mark
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,18 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.admin import ops_queries as q
 from kopilka.admin.access import admin_session, to_login
 from kopilka.admin.ops_texts import known, ops_translator
+from kopilka.admin.web import env
 from kopilka.audit import record
 from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.sync import parked_deals
 from kopilka.bitrix24.sync.hints import mark_dirty
 from kopilka.cabinet.i18n import pick_lang
-from kopilka.cabinet.web import HERE as CABINET
-from kopilka.cabinet.web import csrf_ok, environment, render, services_of
+from kopilka.cabinet.web import csrf_ok, render, services_of
 from kopilka.db.engine import run_in_transaction
 from kopilka.notify.outbox import cancel_message, retry_message
 
 router = APIRouter(prefix="/admin/operations", include_in_schema=False)
-env = environment(Path(__file__).parent / "templates", CABINET / "templates")
 
 
 def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:

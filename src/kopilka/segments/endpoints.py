@@ -12,10 +12,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from kopilka.admin.access import admin_session, to_login
 from kopilka.admin.ops_texts import known, ops_translator
+from kopilka.admin.web import env
 from kopilka.api.portal import current_program
 from kopilka.cabinet.i18n import pick_lang
-from kopilka.cabinet.web import HERE as CABINET
-from kopilka.cabinet.web import csrf_ok, environment, finish, render, services_of
+from kopilka.cabinet.web import csrf_ok, finish, render, services_of
 from kopilka.domain.errors import NotFound
 from kopilka.segments import queries
 from kopilka.segments.exports import export_csv, export_unisender
@@ -23,7 +23,6 @@ from kopilka.segments.service import SegmentError
 
 router = APIRouter(prefix="/admin/segments", include_in_schema=False)
 ADMIN = Path(__file__).parents[1] / "admin" / "templates"
-env = environment(ADMIN, CABINET / "templates")
 
 
 def _page(request: Request, context: dict[str, Any], status: int = 200) -> Response:

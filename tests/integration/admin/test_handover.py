@@ -31,7 +31,9 @@ async def _page_session(web: Web, user_id: int, is_admin: bool) -> str:
             {"p": web.portal_id},
         )
         user = AppUser(web.portal_id, member, user_id, "Мария Иванова", is_admin, "ru")
-        return await open_session(conn, user, web.clock(), timedelta(hours=1))
+        return await open_session(
+            conn, user, web.clock(), timedelta(hours=1), placement="DEFAULT", entity_id=None
+        )
 
     return await run_in_transaction(web.engine, unit)
 
