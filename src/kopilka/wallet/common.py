@@ -24,7 +24,8 @@ WORDS = {
     "ru": {
         "points": "Баллы",
         "level": "Уровень",
-        "expiring": "Сгорят до {date}",
+        "expiring": "сгорят до {date}",
+        "expiring_label": "Скоро сгорят",
         "no_expiring": "Сгорающих нет",
         "card": "Карта",
         "holder": "Владелец",
@@ -35,7 +36,8 @@ WORDS = {
     "en": {
         "points": "Points",
         "level": "Level",
-        "expiring": "Expire by {date}",
+        "expiring": "expire by {date}",
+        "expiring_label": "Expiring soon",
         "no_expiring": "None expiring",
         "card": "Card",
         "holder": "Holder",

@@ -55,6 +55,13 @@ from kopilka.db.tables.ledger import (
     programs,
 )
 from kopilka.db.tables.operations import job_failures, segment_exports, segment_list_members
+from kopilka.db.tables.wallet import (
+    wallet_apple_devices,
+    wallet_apple_links,
+    wallet_apple_passes,
+    wallet_apple_pushes,
+    wallet_apple_registrations,
+)
 
 __all__ = [
     "ACCOUNT_KINDS",
@@ -109,5 +116,10 @@ __all__ = [
     "registrations",
     "segment_exports",
     "segment_list_members",
+    "wallet_apple_devices",
+    "wallet_apple_links",
+    "wallet_apple_passes",
+    "wallet_apple_pushes",
+    "wallet_apple_registrations",
     "web_sessions",
 ]
