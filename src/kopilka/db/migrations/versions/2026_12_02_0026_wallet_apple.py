@@ -70,17 +70,18 @@ CREATE TABLE wallet_apple_pushes (
     device_id    BIGINT REFERENCES wallet_apple_devices ON DELETE SET NULL,
     push_token   TEXT NOT NULL,
     status       TEXT NOT NULL DEFAULT 'pending'
-                 CHECK (status IN ('pending', 'sent', 'failed', 'dropped')),
+                 CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'dropped')),
     attempts     INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
-    not_before   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    not_before   TIMESTAMPTZ NOT NULL DEFAULT now(),  -- pending: not before; sending: lease
     sent_at      TIMESTAMPTZ,
     last_error   TEXT CHECK (length(last_error) <= 500),
     CHECK ((status = 'sent') = (sent_at IS NOT NULL))
 );
 CREATE UNIQUE INDEX wallet_apple_pushes_one_pending ON wallet_apple_pushes (device_id)
     WHERE status = 'pending';
-CREATE INDEX wallet_apple_pushes_due ON wallet_apple_pushes (not_before) WHERE status = 'pending';
+CREATE INDEX wallet_apple_pushes_due ON wallet_apple_pushes (not_before)
+    WHERE status IN ('pending', 'sending');
 
 -- A pass changed: a new version and a Last-Modified a whole second past the last one.
 CREATE FUNCTION wallet_apple_touch(pass_ids BIGINT[]) RETURNS void LANGUAGE plpgsql AS $$
