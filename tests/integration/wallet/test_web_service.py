@@ -119,3 +119,30 @@ async def test_the_pass_behind_a_link_and_in_the_cabinet(apple: AppleEnv) -> Non
     # The cabinet's button: only for a signed-in customer.
     anonymous = await apple.client.get("/cabinet/wallet/apple")
     assert anonymous.status_code in (302, 303, 307)
+
+
+async def test_the_cabinet_hands_each_customer_their_own_pass(apple: AppleEnv) -> None:
+    from kopilka.cabinet import sessions
+
+    anna = await apple.customer("+79160001122", points=70)
+    oleg = await apple.customer("+79160003344", points=9)
+
+    async def login(conn):  # type: ignore[no-untyped-def]
+        return await sessions.open_session(
+            conn, "customer", apple.portal_id, anna, apple.clock.now, 3600
+        )
+
+    token = await run_in_transaction(apple.engine, login)
+    apple.client.cookies.set("kop_session", token)
+    page = await apple.client.get("/cabinet/card")
+    assert page.status_code == 200
+    assert 'href="/cabinet/wallet/apple"' in page.text
+    assert "Добавить в Apple Wallet" in page.text
+    got = await apple.client.get("/cabinet/wallet/apple")
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "application/vnd.apple.pkpass"
+    body = json.loads(zipfile.ZipFile(io.BytesIO(got.content)).read("pass.json"))
+    assert body["serialNumber"] == (await _pass(apple, anna)).serial
+    assert body["serialNumber"] != (await _pass(apple, oleg)).serial
+    assert _balance(got.content) == "70"
+    assert body["barcodes"][0]["message"] == "+79160001122"
