@@ -62,6 +62,13 @@ from kopilka.db.tables.people import (
     admin_users,
     audit_log,
 )
+from kopilka.db.tables.wallet import (
+    wallet_apple_devices,
+    wallet_apple_links,
+    wallet_apple_passes,
+    wallet_apple_pushes,
+    wallet_apple_registrations,
+)
 
 __all__ = [
     "ACCOUNT_KINDS",
@@ -121,5 +128,10 @@ __all__ = [
     "registrations",
     "segment_exports",
     "segment_list_members",
+    "wallet_apple_devices",
+    "wallet_apple_links",
+    "wallet_apple_passes",
+    "wallet_apple_pushes",
+    "wallet_apple_registrations",
     "web_sessions",
 ]
