@@ -156,12 +156,51 @@ class Settings(BaseSettings):
     admin_password_hash: SecretStr | None = None
     #: Password hashes (PBKDF2) computed at once, off the event loop; the rest wait their turn.
     admin_hash_threads: int = 2
+    #: A manual grant in the admin above this many points waits for a second person (an owner
+    #: who did not ask for it) to approve it (issue 18, maker-checker); 0: every grant waits.
+    admin_grant_approval_above: int = Field(default=1000, ge=0)
     #: Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
     #: (comma-separated IPs or networks, "*" for any). Empty: no forwarded header is believed.
     trusted_proxies: str = ""
     #: Cookies with `Secure`: None follows the request's scheme (https, as a trusted proxy
     #: says); True or False forces it.
     secure_cookies: bool | None = None
+
+    # --- Apple Wallet (issue 19; docs/wallet.md) ---
+    #: The Pass Type ID (``pass.ru.example.loyalty``) the passes are issued under; unset: no
+    #: Apple Wallet (the cabinet shows no button, the PassKit routes answer 404).
+    wallet_apple_pass_type_id: str | None = None
+    #: The Apple Developer team id (10 characters, the certificate's OU).
+    wallet_apple_team_id: str | None = None
+    #: The Pass Type ID certificate (PEM) and its private key (PEM; the password, if any, in
+    #: `wallet_apple_key_password`): they sign the passes, and authenticate to APNs unless
+    #: `apns_key_file` is set.
+    wallet_apple_cert_file: Path | None = None
+    wallet_apple_key_file: Path | None = None
+    wallet_apple_key_password: SecretStr | None = None
+    #: Apple's WWDR intermediate that issued the certificate (PEM or DER; G4 since 2022).
+    wallet_apple_wwdr_file: Path | None = None
+    #: A folder with the pass's images (icon.png, icon@2x.png, logo.png, strip.png, ...);
+    #: unset, or without icon.png: a plain icon in the card's colour is made.
+    wallet_apple_images_dir: Path | None = None
+    #: The public HTTPS address of the PassKit web service as devices reach it, without a
+    #: trailing slash: Kopilka's own address + ``/wallet/apple`` (e.g.
+    #: ``https://bonus.example.ru/wallet/apple``). Unset: passes are never updated.
+    wallet_apple_web_service_url: str | None = None
+    #: Seconds the ledger changes of a device's passes are gathered into one push.
+    wallet_apple_push_coalesce_seconds: int = Field(default=60, ge=0)
+    #: Days a link to the pass (sent by SMS or e-mail) stays valid.
+    wallet_apple_link_days: int = Field(default=7, ge=1, le=90)
+    #: The APNs server (tests point it at the local fake). Pass updates go to production.
+    apns_url: str = "https://api.push.apple.com"
+    #: Token authentication: the APNs key (.p8) and its 10-character key id (the team id is
+    #: `wallet_apple_team_id`). Unset: the Pass Type ID certificate is the TLS client cert.
+    apns_key_file: Path | None = None
+    apns_key_id: str | None = None
+    #: A CA file that APNs' certificate is checked against instead of the system's (tests).
+    apns_ca_file: Path | None = None
+    #: Seconds one push may take.
+    apns_timeout: float = 10.0
 
     # --- Operations: outages, overload, operator surfaces (issue 16; docs/operations.md) ---
     #: Seconds a client is told to wait (``Retry-After``) when the database is unreachable.

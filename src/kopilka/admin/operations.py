@@ -6,7 +6,6 @@ and goes through its feature's own path (``notify.outbox``, ``bitrix24.sync.mark
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,17 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.admin import ops_queries as q
 from kopilka.admin.access import admin_session, to_login
 from kopilka.admin.ops_texts import known, ops_translator
+from kopilka.admin.web import env
+from kopilka.audit import record
 from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.sync import parked_deals
 from kopilka.bitrix24.sync.hints import mark_dirty
 from kopilka.cabinet.i18n import pick_lang
-from kopilka.cabinet.web import HERE as CABINET
-from kopilka.cabinet.web import csrf_ok, environment, render, services_of
+from kopilka.cabinet.web import csrf_ok, render, services_of
 from kopilka.db.engine import run_in_transaction
 from kopilka.notify.outbox import cancel_message, retry_message
 
 router = APIRouter(prefix="/admin/operations", include_in_schema=False)
-env = environment(Path(__file__).parent / "templates", CABINET / "templates")
 
 
 def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -37,7 +36,7 @@ def _page(request: Request, template: str, context: dict[str, Any], status: int 
 
 @router.get("")
 async def overview(request: Request) -> Response:
-    session = await admin_session(request)
+    session = await admin_session(request, "operations")
     if session is None:
         return to_login()
     portal_id = session.portal_id
@@ -58,7 +57,7 @@ async def overview(request: Request) -> Response:
 
 @router.get("/messages")
 async def messages(request: Request, status: str = "failed", channel: str = "") -> Response:
-    session = await admin_session(request)
+    session = await admin_session(request, "operations")
     if session is None:
         return to_login()
     wanted = status if status in q.MESSAGE_STATES else None
@@ -76,10 +75,11 @@ async def messages(request: Request, status: str = "failed", channel: str = "") 
     return _page(request, "operations_messages.html", context)
 
 
-async def _act(request: Request, action: Any) -> Response | bool:
+async def _act(request: Request, action: Any, what: str, subject: str) -> Response | bool:
     """Check the session and the CSRF token, run ``action(conn, portal_id)`` in one unit of
-    work; a response when refused, else what the action said."""
-    session = await admin_session(request)
+    work with its audit row (``what`` to ``subject``, by the person); a response when refused,
+    else what the action said."""
+    session = await admin_session(request, "operations")
     if session is None:
         return to_login()
     form = await request.form()
@@ -88,7 +88,10 @@ async def _act(request: Request, action: Any) -> Response | bool:
     portal_id = session.portal_id
 
     async def unit(conn: AsyncConnection) -> bool:
-        return bool(await action(conn, portal_id))
+        done = bool(await action(conn, portal_id))
+        if done:
+            await record(conn, session.actor, what, subject, portal_id=portal_id)
+        return done
 
     return await run_in_transaction(services_of(request).engine, unit)
 
@@ -107,7 +110,7 @@ async def retry(request: Request, message_id: int) -> Response:
     async def action(conn: AsyncConnection, portal_id: int) -> bool:
         return await retry_message(conn, portal_id, message_id, now)
 
-    done = await _act(request, action)
+    done = await _act(request, action, "message.retried", f"message:{message_id}")
     if isinstance(done, Response):
         return done
     return _back(request, "retried_ok" if done else "not_changed")
@@ -118,7 +121,7 @@ async def cancel(request: Request, message_id: int) -> Response:
     async def action(conn: AsyncConnection, portal_id: int) -> bool:
         return await cancel_message(conn, portal_id, message_id)
 
-    done = await _act(request, action)
+    done = await _act(request, action, "message.cancelled", f"message:{message_id}")
     if isinstance(done, Response):
         return done
     return _back(request, "cancelled_ok" if done else "not_changed")
@@ -135,7 +138,7 @@ async def resync(request: Request, deal_id: int) -> Response:
         await defer_sync(conn, portal_id)
         return True
 
-    done = await _act(request, action)
+    done = await _act(request, action, "deal.resynced", f"deal:{deal_id}")
     if isinstance(done, Response):
         return done
     return RedirectResponse("/admin/operations?done=resynced#parked", status_code=303)

@@ -52,3 +52,23 @@ async def check_password(password: str, stored: str, *, threads: int = 2) -> boo
     return await asyncio.get_running_loop().run_in_executor(
         _executor(threads), verify_password, password, stored
     )
+
+
+_dummy: str | None = None
+
+
+async def dummy_hash() -> str:
+    """A hash no password matches, checked for an unknown login: it costs the same time."""
+    global _dummy
+    if _dummy is None:
+        _dummy = await asyncio.get_running_loop().run_in_executor(
+            None, hash_password, secrets.token_hex(16)
+        )
+    return _dummy
+
+
+async def hash_off_loop(password: str, *, threads: int = 2) -> str:
+    """:func:`hash_password` in the same small pool as the checks."""
+    return await asyncio.get_running_loop().run_in_executor(
+        _executor(threads), hash_password, password
+    )

@@ -47,7 +47,7 @@ from kopilka.api.schemas import (
     HistoryView,
     LevelView,
 )
-from kopilka.bitrix24.bonuses import reflect_grant
+from kopilka.bitrix24.bonuses import audit_grant, reflect_grant
 from kopilka.bitrix24.connections import is_connected
 from kopilka.bitrix24.daily import serialise_with_sync
 from kopilka.bitrix24.deferred import defer_sync
@@ -229,6 +229,8 @@ async def post_grant(
         if contact is not None:  # a Bitrix24 contact: its card and timeline show the grant
             await reflect_grant(conn, book, program, who.portal_id, contact, posted, now)
             await defer_sync(conn, who.portal_id)  # the writes go out with the portal's sync
+        if not posted.replayed:
+            await audit_grant(conn, posted.actor, who.portal_id, f"customer:{customer.id}", posted)
         earned = sum(leg.amount for leg in posted.legs if leg.account_kind == "customer")
         return GrantView(
             transaction_id=posted.id, customer_id=customer.id, amount=earned, reason=posted.reason

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.audit import record
 from kopilka.db.tables import b24_grant_limits
 from kopilka.domain.errors import InvalidCommand
 from kopilka.domain.manual import Granter, GranterLimit
@@ -138,11 +139,24 @@ async def set_limit(
         .values(**values)
         .on_conflict_do_update(index_elements=target, index_where=where, set_=changed)
     )
+    whom = f"b24:user:{user_id}" if user_id is not None else f"role:{MANAGER}"
+    details = {"max_total": max_total, "period": period, "name": values["user_name"]}
+    await record(conn, actor, "limit.set", whom, details, portal_id=portal_id, at=now)
 
 
-async def remove_limit(conn: AsyncConnection, portal_id: int, limit_id: int) -> bool:
+async def remove_limit(
+    conn: AsyncConnection, portal_id: int, limit_id: int, *, actor: str = "?"
+) -> bool:
     g = b24_grant_limits.c
-    gone = await conn.execute(
-        delete(b24_grant_limits).where(g.portal_id == portal_id, g.id == limit_id)
-    )
-    return bool(gone.rowcount)
+    gone = (
+        await conn.execute(
+            delete(b24_grant_limits)
+            .where(g.portal_id == portal_id, g.id == limit_id)
+            .returning(g.role, g.user_id, g.max_total, g.period)
+        )
+    ).first()
+    if gone is not None:
+        whom = f"b24:user:{gone.user_id}" if gone.user_id is not None else f"role:{gone.role}"
+        details = {"limit": limit_id, "max_total": int(gone.max_total), "period": gone.period}
+        await record(conn, actor, "limit.removed", whom, details, portal_id=portal_id)
+    return gone is not None

@@ -119,7 +119,7 @@ async def permissions_remove(request: Request) -> HTMLResponse:
     limit_id = int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) else 0
 
     async def unit(conn: AsyncConnection) -> bool:
-        return await remove_limit(conn, frame.user.portal_id, limit_id)
+        return await remove_limit(conn, frame.user.portal_id, limit_id, actor=frame.user.actor)
 
     gone = await run_in_transaction(services.engine, unit)
     t = translator(frame.user.lang)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.audit import record
 from kopilka.bitrix24 import outbox
 from kopilka.bitrix24.connections import Connection, portal_program
 from kopilka.bitrix24.daily import CONTACT_PREFIX, flush, serialise_with_sync
@@ -80,6 +81,25 @@ async def reflect_grant(
     )
 
 
+async def audit_grant(
+    conn: AsyncConnection, actor: str, portal_id: int, subject: str, posted: Posted
+) -> None:
+    """The grant in the audit log (issue 18), in the grant's transaction."""
+    earned = sum(leg.amount for leg in posted.legs if leg.account_kind == "customer")
+    details = {"transaction": posted.id, "amount": earned, "rule": posted.rule_id}
+    comment = str((posted.rule_inputs or {}).get("comment") or "")
+    await record(
+        conn,
+        actor,
+        "grant.posted",
+        subject,
+        details,
+        comment,
+        portal_id=portal_id,
+        at=posted.effective_at,
+    )
+
+
 async def grant_on_portal(
     services: Services,
     connection: Connection,
@@ -127,6 +147,8 @@ async def grant_on_portal(
             granter=granter,
         )
         await reflect_grant(conn, book, program, connection.portal_id, contact_id, posted, now)
+        if not posted.replayed:
+            await audit_grant(conn, actor, connection.portal_id, f"contact:{contact_id}", posted)
         return posted
 
     posted = await run_in_transaction(services.engine, unit)

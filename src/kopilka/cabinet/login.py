@@ -1,5 +1,5 @@
 """Login to the cabinet of the shop the address serves (``site``): the phone, a one-time code by
-SMS (``codes``), a session that belongs to that shop only (``sessions``, ``view.signed_in``)."""
+SMS (``codes``), a session that belongs to that shop only (``sessions``, ``view.customer_of``)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from kopilka.cabinet import entries, login
 from kopilka.cabinet.card import barcode_svg, pretty_number, qr_svg
 from kopilka.cabinet.orders import orders_of
 from kopilka.cabinet.site import Site, site_of
-from kopilka.cabinet.view import lang_of, page, signed_in
+from kopilka.cabinet.view import customer_of, lang_of, page
 from kopilka.cabinet.web import HERE, services_of
 from kopilka.cabinet.words import local_date
 from kopilka.db.tables import portals
@@ -40,6 +40,19 @@ async def portal_id_of(services: Services) -> int | None:
     return int(found) if found is not None else None
 
 
+async def signed_in(
+    request: Request, conn: AsyncConnection, now: datetime
+) -> tuple[int, int] | Response:
+    """(portal id, customer id) of the session with the shop this address serves (a session
+    of another shop is none); or the way to the login page. For pages outside this package
+    (the wallet's «Добавить в Apple Wallet»)."""
+    site = await site_of(conn, services_of(request).settings, request)
+    if site is None:
+        return login.not_configured(request)
+    who = await customer_of(request, conn, now, site)
+    return who if isinstance(who, Response) else (site.portal_id, who)
+
+
 async def _signed_page(request: Request, template: str, *, limit: int = 20) -> Response:
     services = services_of(request)
     now = services.now()
@@ -47,7 +60,7 @@ async def _signed_page(request: Request, template: str, *, limit: int = 20) -> R
         site = await site_of(conn, services.settings, request)
         if site is None:
             return login.not_configured(request)
-        who = await signed_in(request, conn, now, site)
+        who = await customer_of(request, conn, now, site)
         if isinstance(who, Response):
             return who
         context = await dashboard(conn, site, who, now, lang_of(request, site), limit=limit)
@@ -106,7 +119,7 @@ async def card(request: Request) -> Response:
         site = await site_of(conn, services.settings, request)
         if site is None:
             return login.not_configured(request)
-        who = await signed_in(request, conn, now, site)
+        who = await customer_of(request, conn, now, site)
         if isinstance(who, Response):
             return who
         customer = await customer_by_id(conn, site.portal_id, who)
@@ -122,7 +135,9 @@ async def card(request: Request) -> Response:
             "qr": qr_svg(number) if number else "",
             "barcode": barcode_svg(number) if number else "",
             # the wallet buttons (issue 19 items 1 and 4): shown when those features say so
-            "apple_wallet": None,
+            "apple_wallet": "/cabinet/wallet/apple"
+            if services.settings.wallet_apple_pass_type_id
+            else None,
             "google_wallet": None,
         },
     )

@@ -1,7 +1,7 @@
 """Which shop a cabinet request is for: one Kopilka may serve several portals, each at its own
 host name (``cabinet_hosts``: host → member_id; any other host serves ``cabinet_portal``, or
 ``default_portal``). The Host header only chooses whose cabinet is shown: a session or a login
-code belongs to one portal and is refused by every other (``pages.signed_in``)."""
+code belongs to one portal and is refused by every other (``view.customer_of``)."""
 
 from __future__ import annotations
 

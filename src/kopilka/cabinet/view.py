@@ -29,7 +29,7 @@ def to_login(request: Request, note: str | None = None) -> RedirectResponse:
     return response
 
 
-async def signed_in(
+async def customer_of(
     request: Request, conn: AsyncConnection, now: datetime, site: Site
 ) -> int | Response:
     """The customer id of the cabinet's session with this shop; or the way to the login page

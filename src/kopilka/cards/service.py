@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.audit import record
 from kopilka.bitrix24.connections import get_connection, portal_program
 from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.outbox import queue_write
@@ -175,6 +176,10 @@ async def issue_by_hand(
         outcome = await issue_card(
             conn, portal_id, program, contact, issued_by=actor, check_required=False
         )
+        if outcome.status in ("issued", "exists"):  # the audit log names who did it (issue 18)
+            action = "card.issued" if outcome.status == "issued" else "card.rewritten"
+            details = {"number": outcome.number}
+            await record(conn, actor, action, f"contact:{contact_id}", details, portal_id=portal_id)
         await defer_sync(conn, portal_id)
         await defer_notify(conn, portal_id)
         return outcome

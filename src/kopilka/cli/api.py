@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.admin.passwords import hash_password
 from kopilka.api.keys import SCOPES, create_api_key, revoke_api_key
+from kopilka.cli.admin_users import user_app
 from kopilka.cli.common import PortalOpt, fail, out, run
 from kopilka.config import get_settings
 from kopilka.db.engine import run_in_transaction
@@ -98,4 +99,5 @@ def hash_pw(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(api_key_app, name="api-key")
+    admin_app.add_typer(user_app, name="user")
     app.add_typer(admin_app, name="admin")

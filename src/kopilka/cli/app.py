@@ -14,6 +14,7 @@ from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.cli.api import register as register_api
+from kopilka.cli.audit import register as register_audit
 from kopilka.cli.backup import register as register_backup
 from kopilka.cli.bitrix24 import grant_in_portal
 from kopilka.cli.bitrix24 import register as register_bitrix24
@@ -394,4 +395,5 @@ register_segments(app)
 register_programs(app)
 register_portals(app)
 register_grants(app)
+register_audit(app)
 register_backup(app)

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.audit.service import cli_actor
 from kopilka.b24app.permissions import PERIODS, Limit, limits, remove_limit, set_limit
 from kopilka.cli.common import JsonOpt, PortalOpt, fail, out, print_json, run
 from kopilka.config import get_settings
@@ -86,7 +87,7 @@ def set_(
             user_name=name,
             max_total=amount,
             period=per,
-            actor="cli",
+            actor=cli_actor(),
             now=datetime.now(UTC),
         )
 
@@ -103,7 +104,7 @@ def unlimit(
     """Remove a limit."""
 
     async def work(conn: AsyncConnection, portal_id: int) -> bool:
-        return await remove_limit(conn, portal_id, limit_id)
+        return await remove_limit(conn, portal_id, limit_id, actor=cli_actor())
 
     if not run(_unit(portal, work)):
         raise fail(f"no limit #{limit_id} in this portal")

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.audit.service import cli_actor, record
 from kopilka.bitrix24.connections import get_connection, portal_program
 from kopilka.bitrix24.offline.delivery import DeliveryChange, set_delivery
 from kopilka.cli.common import JsonOpt, PortalOpt, out, print_json, run
@@ -82,6 +83,14 @@ def rename(portal: Ref, title: Annotated[str, typer.Argument(help="The new title
     async def work(conn: AsyncConnection) -> int:
         portal_id = await resolve_portal(conn, portal)
         await rename_portal(conn, portal_id, title)
+        await record(
+            conn,
+            cli_actor(),
+            "portal.renamed",
+            f"portal:{portal_id}",
+            {"title": title},
+            portal_id=portal_id,
+        )
         return portal_id
 
     out.print(f"portal {run(_in_transaction(work))} is now titled {title!r}")
@@ -99,7 +108,16 @@ def disconnect(
 
     async def work(conn: AsyncConnection) -> tuple[int, bool]:
         portal_id = await resolve_portal(conn, portal)
-        return portal_id, await disconnect_portal(conn, portal_id)
+        done = await disconnect_portal(conn, portal_id)
+        await record(
+            conn,
+            cli_actor(),
+            "portal.disconnected",
+            f"portal:{portal_id}",
+            {"was_active": done},
+            portal_id=portal_id,
+        )
+        return portal_id, done
 
     portal_id, done = run(_in_transaction(work))
     out.print(

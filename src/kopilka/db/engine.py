@@ -73,7 +73,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 #: Unique constraints whose violation means "a concurrent unit did the same thing first": the
 #: retried unit then finds that row (an idempotent replay) instead of failing.
-RETRY_ON_UNIQUE = {"idempotency_key_unique"}
+RETRY_ON_UNIQUE = {"idempotency_key_unique", "admin_grant_requests_key_unique"}
 
 
 def is_retryable(exc: BaseException) -> bool:

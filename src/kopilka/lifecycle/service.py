@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kopilka.audit import record
 from kopilka.db.tables import program_activations, program_versions, programs
 from kopilka.domain.errors import InvalidCommand, NotFound
 from kopilka.ledger.types import Book
@@ -126,6 +127,16 @@ async def apply_program(
         insert(program_activations).values(
             program_id=program_id, hash=program.hash, active_from=start, applied_by=actor
         )
+    )
+    details = {"hash": program.hash, "code": program.program, "active_from": start.isoformat()}
+    await record(
+        conn,
+        actor,
+        "program.applied",
+        f"program:{program.program}",
+        details,
+        portal_id=portal_id,
+        at=now,
     )
     return Applied(program_id, program.hash, start, current.hash if current else None, renamed_from)
 

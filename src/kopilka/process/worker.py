@@ -41,6 +41,7 @@ from kopilka.process.queue import conninfo, retry_stalled
 from kopilka.process.services import Services
 from kopilka.robots.tasks import register as register_robots
 from kopilka.segments.tasks import register as register_segments
+from kopilka.wallet.apple.tasks import register as register_wallet_apple
 
 log = logging.getLogger("kopilka.process.worker")
 #: A worker that ran this long before it stopped starts again after the shortest delay.
@@ -59,6 +60,7 @@ def make_app(connector: procrastinate.PsycopgConnector) -> procrastinate.App:
     register_holds(job_app)
     register_robots(job_app)
     register_segments(job_app)
+    register_wallet_apple(job_app)
     name = "jobs.retry_stalled"
     task = job_app.task(name=name, queueing_lock=name, pass_context=True)(retry_stalled_job)
     job_app.periodic(cron="* * * * *", periodic_id=name)(task)

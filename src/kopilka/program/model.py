@@ -17,6 +17,7 @@ from kopilka.program.policies import NEVER, Birthday, Expiry, ManualBonus, Redem
 from kopilka.program.rules import Discount, EarnRule, EligibleSections, Levels
 from kopilka.program.transfer import Transfer
 from kopilka.program.types import Alias, Strict
+from kopilka.program.wallet import Wallet
 
 
 class Program(Strict):
@@ -49,6 +50,7 @@ class Program(Strict):
     notifications: Notifications = Notifications()
     campaigns: list[Campaign] = Field(default_factory=list)  # the marketing calendar
     mailing: Mailing = Mailing()  # segments for marketing mailings (program/mailing.py)
+    wallet: Wallet = Wallet()  # the card in Apple / Google Wallet (program/wallet.py)
 
     _hash: str = PrivateAttr(default="")
     _source_name: str = PrivateAttr(default="")

@@ -27,7 +27,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 async def report_access(request: Request) -> int | None:
     """The portal whose reports the caller may read (an open admin session's), else None.
     The one place the reports decide who may see them."""
-    session = await admin_session(request)
+    session = await admin_session(request, "reports")
     return session.portal_id if session is not None else None
 
 

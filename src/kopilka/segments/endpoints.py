@@ -12,10 +12,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from kopilka.admin.access import admin_session, to_login
 from kopilka.admin.ops_texts import known, ops_translator
+from kopilka.admin.web import env
 from kopilka.api.portal import current_program
 from kopilka.cabinet.i18n import pick_lang
-from kopilka.cabinet.web import HERE as CABINET
-from kopilka.cabinet.web import csrf_ok, environment, finish, render, services_of
+from kopilka.cabinet.web import csrf_ok, finish, render, services_of
 from kopilka.domain.errors import NotFound
 from kopilka.segments import queries
 from kopilka.segments.exports import export_csv, export_unisender
@@ -23,7 +23,6 @@ from kopilka.segments.service import SegmentError
 
 router = APIRouter(prefix="/admin/segments", include_in_schema=False)
 ADMIN = Path(__file__).parents[1] / "admin" / "templates"
-env = environment(ADMIN, CABINET / "templates")
 
 
 def _page(request: Request, context: dict[str, Any], status: int = 200) -> Response:
@@ -44,7 +43,7 @@ async def _context(request: Request, portal_id: int) -> dict[str, Any]:
 
 @router.get("")
 async def segments_page(request: Request) -> Response:
-    session = await admin_session(request)
+    session = await admin_session(request, "operations")
     if session is None:
         return to_login()
     context = await _context(request, session.portal_id)
@@ -53,7 +52,7 @@ async def segments_page(request: Request) -> Response:
 
 @router.post("/{name}/{target}")
 async def export(request: Request, name: str, target: str) -> Response:
-    session = await admin_session(request)
+    session = await admin_session(request, "operations")
     if session is None:
         return to_login()
     form = await request.form()
@@ -64,7 +63,7 @@ async def export(request: Request, name: str, target: str) -> Response:
     try:
         if target == "csv":
             _out, text = await export_csv(
-                services, session.portal_id, name, trigger="admin", actor="admin"
+                services, session.portal_id, name, trigger="admin", actor=session.actor
             )
             response = Response(text, media_type="text/csv; charset=utf-8")
             filename = quote(f"{name}.csv")
@@ -72,7 +71,7 @@ async def export(request: Request, name: str, target: str) -> Response:
             finish(request, response)
             return response
         out = await export_unisender(
-            services, session.portal_id, name, trigger="admin", actor="admin"
+            services, session.portal_id, name, trigger="admin", actor=session.actor
         )
     except SegmentError as exc:
         context = await _context(request, session.portal_id)

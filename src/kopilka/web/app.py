@@ -29,6 +29,8 @@ from kopilka.registration.endpoints import router as registration_router
 from kopilka.reports.endpoints import router as reports_router
 from kopilka.robots.endpoints import router as robots_router
 from kopilka.segments.endpoints import router as segments_router
+from kopilka.wallet.apple.endpoints import cabinet_router as wallet_cabinet_router
+from kopilka.wallet.apple.endpoints import router as wallet_apple_router
 from kopilka.web.inflight import InFlightLimit
 from kopilka.web.limits import BodyLimit
 from kopilka.web.metrics import LedgerCache, allowed, render
@@ -66,6 +68,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(registration_router)
     app.include_router(cards_router)
     app.include_router(robots_router)
+    app.include_router(wallet_apple_router)
+    app.include_router(wallet_cabinet_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

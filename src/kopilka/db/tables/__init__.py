@@ -55,6 +55,20 @@ from kopilka.db.tables.ledger import (
     programs,
 )
 from kopilka.db.tables.operations import job_failures, segment_exports, segment_list_members
+from kopilka.db.tables.people import (
+    admin_grant_requests,
+    admin_handovers,
+    admin_memberships,
+    admin_users,
+    audit_log,
+)
+from kopilka.db.tables.wallet import (
+    wallet_apple_devices,
+    wallet_apple_links,
+    wallet_apple_passes,
+    wallet_apple_pushes,
+    wallet_apple_registrations,
+)
 
 __all__ = [
     "ACCOUNT_KINDS",
@@ -63,7 +77,12 @@ __all__ = [
     "TRANSACTION_KINDS",
     "TZ",
     "accounts",
+    "admin_grant_requests",
+    "admin_handovers",
+    "admin_memberships",
+    "admin_users",
     "api_idempotency",
+    "audit_log",
     "b24_app_sessions",
     "b24_catalog_sections",
     "b24_connections",
@@ -109,5 +128,10 @@ __all__ = [
     "registrations",
     "segment_exports",
     "segment_list_members",
+    "wallet_apple_devices",
+    "wallet_apple_links",
+    "wallet_apple_passes",
+    "wallet_apple_pushes",
+    "wallet_apple_registrations",
     "web_sessions",
 ]

@@ -115,6 +115,7 @@ web_sessions = Table(
     Column("created_at", TZ, nullable=False),
     Column("expires_at", TZ, nullable=False),
     Column("ended_at", TZ),
+    Column("admin_user_id", BigInteger),  # a named admin user's session (issue 18)
 )
 
 # --- cards, registrations, notifications (issue 5) ---
