@@ -100,16 +100,17 @@ async def apple(committed_engine: AsyncEngine, chain: Chain) -> AsyncIterator[Ap
     program = load_program(EXAMPLES / "retail-wholesale.yaml")
     source = (EXAMPLES / "retail-wholesale.yaml").read_text(encoding="utf-8")
 
+    member = ref("portal")
+
     async def setup(conn: Any) -> tuple[int, Book]:
-        portal_id = await ensure_portal(conn, ref("portal"))
+        portal_id = await ensure_portal(conn, member)
         return portal_id, await install_program(conn, portal_id, program, source)
 
     portal_id, book = await run_in_transaction(committed_engine, setup)
     clock = Clock()
     url = committed_engine.url.render_as_string(hide_password=False)
-    services = Services(
-        engine=committed_engine, database_url=url, settings=apple_settings(chain), now=clock
-    )
+    settings = apple_settings(chain, cabinet_portal=member)  # the shop whose cabinet this is
+    services = Services(engine=committed_engine, database_url=url, settings=settings, now=clock)
     transport = httpx.ASGITransport(app=create_app(services))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield AppleEnv(committed_engine, client, services, portal_id, book, clock, chain)
