@@ -149,7 +149,7 @@ async def test_log_in_see_balance_history_orders_and_the_card(
     level = await page.inner_text("#level")
     assert "Серебряный · " in level  # the current level (2 won deals), with its percent
     assert "Золотой" in level  # and the next one: one more deal
-    assert "ещё 1" in level
+    assert "ещё 1\u00a0покупка" in level
     assert (await page.inner_text("#card-number")) == "+7 916 123-45-67"
     await no_crm_words(page)
     await page.screenshot(path=str(shots / f"cabinet-home-ru-{size}.png"), full_page=True)
@@ -174,6 +174,7 @@ async def test_log_in_see_balance_history_orders_and_the_card(
     await page.goto(f"{site.url}/cabinet")  # the choice sticks (cookie)
     assert "Balance" in await page.inner_text("#balance")
     assert await page.inner_text("#unit") == "points"
+    assert "1\u00a0purchase to go to «Золотой»" in await page.inner_text("#level")
     history = await page.locator(".history-line").all_inner_texts()
     assert any(f"Earned on the order of {day}" in h and "+375\u00a0points" in h for h in history)
     assert any("Points cancelled: the order was cancelled" in h for h in history)

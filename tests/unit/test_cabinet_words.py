@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from kopilka.cabinet.entries import word
-from kopilka.cabinet.words import amount
+from kopilka.cabinet.words import amount, purchases
 from kopilka.ledger.queries import HistoryLine
 from kopilka.program.errors import ProgramFileError
 from kopilka.program.loader import load_program, parse_program
@@ -79,3 +79,15 @@ def test_the_shop_block() -> None:
         with pytest.raises(ProgramFileError):
             parse_program(_with(shop={"logo": logo}), "p.yaml")
     assert parse_program(_with(shop={"logo": "https://x.example/l.png"}), "p.yaml").shop.logo
+
+
+def test_purchases_to_the_next_level() -> None:
+    shown = [purchases(n, "ru") for n in (1, 2, 5, 21)] + [purchases(1, "en"), purchases(2, "en")]
+    assert shown == [
+        "1\u00a0покупка",
+        "2\u00a0покупки",
+        "5\u00a0покупок",
+        "21\u00a0покупка",
+        "1\u00a0purchase",
+        "2\u00a0purchases",
+    ]

@@ -77,8 +77,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "no_level": {"ru": "Пока без уровня", "en": "No level yet"},
     "cashback": {"ru": "кэшбэк", "en": "cashback"},
     "next_deals": {
-        "ru": "До уровня «{title}»: ещё {n} покуп.",
-        "en": "{n} more purchases to «{title}»",
+        "ru": "До уровня «{title}»: ещё {n}",
+        "en": "{n} to go to «{title}»",
     },
     "next_sum": {
         "ru": "До уровня «{title}»: купить ещё на {sum}",

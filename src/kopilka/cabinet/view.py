@@ -63,6 +63,7 @@ def page(
         "unit_title": words.plural_title(unit, lang),
         "pts": lambda minor: words.amount(minor, unit, lang),
         "unit_of": lambda minor: words.unit_word(minor, unit, lang),
+        "purchases": lambda n: words.purchases(n, lang),
         "day": lambda moment: words.local_date(moment, zone),
     }
     response = render(env, request, template, shared | context, status=status, lang=lang)

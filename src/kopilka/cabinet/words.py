@@ -37,6 +37,18 @@ def amount(minor: int, unit: str, lang: str) -> str:
     return f"{format_points(minor)}\u00a0{unit_word(minor, unit, lang)}"
 
 
+PURCHASES = {
+    "ru": {"one": "покупка", "few": "покупки", "many": "покупок", "other": "покупки"},
+    "en": {"one": "purchase", "other": "purchases"},
+}
+
+
+def purchases(n: int, lang: str) -> str:
+    """«1 покупка», «3 покупки», "1 purchase"."""
+    forms = PURCHASES.get(lang, PURCHASES["ru"])
+    return f"{n}\u00a0{forms.get(Locale.parse(lang).plural_form(abs(n)), forms['other'])}"
+
+
 def plural_title(unit: str, lang: str) -> str:
     """The unit as a heading: «Баллы», «Бонусы», "Points"."""
     return "Points" if lang == "en" else unit.capitalize()
