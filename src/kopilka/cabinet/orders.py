@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import literal, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.api.portal import CustomerRef, contact_id_of
@@ -115,23 +115,27 @@ async def _till(conn: AsyncConnection, portal_id: int, customer_id: int) -> list
 async def _points(
     conn: AsyncConnection, book: Book, customer_id: int, references: list[str]
 ) -> dict[str, tuple[int, int]]:
-    """reference → (points earned, points paid) of the customer, from the ledger."""
+    """reference → (points earned, points paid) of the customer, from the ledger: each
+    transaction's change of the customer's own and held points. A hold carries no reference
+    (its row in ``holds`` does) and moves points aside; its capture does carry it, and is the
+    payment; an unused hold's release changes nothing."""
     if not references:
         return {}
     t = ledger_transactions.c
     mine = select(accounts.c.id).where(
         accounts.c.program_id == book.program_id,
         accounts.c.customer_id == customer_id,
-        accounts.c.kind == "customer",
+        accounts.c.kind.in_(("customer", "held")),
     )
     rows = await conn.execute(
-        select(t.id, t.kind, t.reference, ledger_entries.c.amount)
+        select(t.kind, t.reference, func.sum(ledger_entries.c.amount).label("amount"))
         .join(ledger_entries, ledger_entries.c.transaction_id == t.id)
         .where(
             t.program_id == book.program_id,
             t.reference.in_(references),
             ledger_entries.c.account_id.in_(mine),
         )
+        .group_by(t.id)
     )
     earned: dict[str, int] = defaultdict(int)
     paid: dict[str, int] = defaultdict(int)
@@ -139,7 +143,7 @@ async def _points(
         amount = int(r.amount)
         if r.kind == "accrual" or (r.kind == "reversal" and amount < 0):
             earned[r.reference] += amount
-        elif r.kind in ("hold", "release", "redemption", "reversal"):
+        elif r.kind in ("capture", "redemption", "reversal"):
             paid[r.reference] -= amount
     return {ref: (earned[ref], paid[ref]) for ref in references}
 
