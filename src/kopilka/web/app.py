@@ -29,6 +29,7 @@ from kopilka.registration.endpoints import router as registration_router
 from kopilka.reports.endpoints import router as reports_router
 from kopilka.robots.endpoints import router as robots_router
 from kopilka.segments.endpoints import router as segments_router
+from kopilka.wallet.google.endpoints import router as google_wallet_router
 from kopilka.web.inflight import InFlightLimit
 from kopilka.web.limits import BodyLimit
 from kopilka.web.metrics import LedgerCache, allowed, render
@@ -57,6 +58,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(api_router)
     app.include_router(pos_router)
     app.include_router(cabinet_router)
+    app.include_router(google_wallet_router)
     app.include_router(admin_router)
     app.include_router(reports_router)
     app.include_router(admin_campaigns_router)
