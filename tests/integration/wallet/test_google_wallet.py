@@ -379,3 +379,23 @@ async def test_the_minute_tick_defers_the_portal_job_and_a_worker_sends_the_card
     assert len(patches) == 1
     assert patches[0][2] is not None
     assert patches[0][2]["loyaltyPoints"]["balance"] == {"string": balance} == {"string": "15"}
+
+
+async def test_a_blocked_card_makes_the_google_card_inactive(
+    committed_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    async with google_env(committed_engine, tmp_path) as env:
+        await add_to_wallet(env)
+
+        async def block(conn: AsyncConnection) -> None:
+            await conn.execute(
+                text("UPDATE cards SET status = 'blocked' WHERE customer_id = :c"),
+                {"c": env.customer_id},
+            )
+
+        await run_in_transaction(env.engine, block)
+        env.clock.now = datetime.now(UTC) + timedelta(seconds=61)
+        report = await wallet_service.update_due(env.services, env.portal_id)
+        row = await env.row()
+    assert report.updated == 1
+    assert env.fake.objects[row.object_id]["state"] == "INACTIVE"

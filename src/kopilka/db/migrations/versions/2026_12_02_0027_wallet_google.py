@@ -6,7 +6,8 @@
   trigger below in the very transaction that posts a ledger change of the customer (as
   ``notification_events`` are written); ``synced_version`` is what Google shows. The update job
   sends a card ``google_wallet_settle_seconds`` after its first unsent change (``dirty_since``):
-  many ledger changes, one PATCH, never inside a ledger transaction.
+  many ledger changes, one PATCH, never inside a ledger transaction. A card blocked or replaced
+  (``cards``) moves ``version`` too.
 
 Revision ID: 0027
 Revises: 0024
@@ -71,9 +72,26 @@ END $$;
 CREATE CONSTRAINT TRIGGER ledger_transactions_google_wallet
     AFTER INSERT ON ledger_transactions DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION google_wallet_card_changed();
+
+-- A card issued, blocked or replaced changes the Google card too (its barcode, its state).
+CREATE FUNCTION google_wallet_plastic_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE google_wallet_objects o
+       SET version = o.version + 1,
+           dirty_since = CASE WHEN o.synced_version = 0 THEN o.dirty_since
+                              ELSE coalesce(o.dirty_since, now()) END
+     WHERE o.portal_id = NEW.portal_id AND o.customer_id = NEW.customer_id;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER cards_google_wallet
+    AFTER INSERT OR UPDATE OF status, number ON cards
+    FOR EACH ROW EXECUTE FUNCTION google_wallet_plastic_changed();
 """
 
 DROP = r"""
+DROP TRIGGER cards_google_wallet ON cards;
+DROP FUNCTION google_wallet_plastic_changed();
 DROP TRIGGER ledger_transactions_google_wallet ON ledger_transactions;
 DROP FUNCTION google_wallet_card_changed();
 DROP TABLE google_wallet_objects;
