@@ -399,3 +399,14 @@ async def test_a_blocked_card_makes_the_google_card_inactive(
         row = await env.row()
     assert report.updated == 1
     assert env.fake.objects[row.object_id]["state"] == "INACTIVE"
+
+
+async def test_an_unreadable_key_file_keeps_google_wallet_off(
+    committed_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere.json"
+    async with google_env(committed_engine, tmp_path, google_wallet_key_file=missing) as env:
+        answer = await env.client.get("/cabinet/wallet/google")
+    assert answer.status_code == 404
+    assert env.fake.token_requests == 0
+    assert env.fake.rest_calls() == []

@@ -102,7 +102,9 @@ class WalletClient:
                 raise GoogleWalletError("token", 0, type(exc).__name__) from None
             if answer.status_code != 200:
                 raise GoogleWalletError("token", answer.status_code, _reason(answer))
-            body = answer.json()
+            body = _json(answer)
+            if not body.get("access_token"):
+                raise GoogleWalletError("token", answer.status_code, "no access_token")
             lifetime = float(body.get("expires_in") or 3600)
             self._token = (str(body["access_token"]), time.monotonic() + lifetime - 60)
             return self._token[0]
@@ -126,8 +128,7 @@ class WalletClient:
                 raise GoogleWalletError(f"{method} {path}", 0, type(exc).__name__) from None
             if answer.status_code != 401:
                 break
-        data = answer.json() if answer.content else {}
-        return answer.status_code, data if isinstance(data, dict) else {}
+        return answer.status_code, _json(answer)
 
     async def insert(self, kind: str, body: dict[str, Any]) -> bool:
         """Create a ``loyaltyClass`` or ``loyaltyObject``; False if it exists already."""
@@ -157,9 +158,14 @@ def _check(what: str, status: int, data: dict[str, Any]) -> None:
         raise GoogleWalletError(what, status, reason)
 
 
-def _reason(answer: httpx.Response) -> str:
+def _json(answer: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object; {} for anything else (a proxy's HTML page, nothing)."""
     try:
-        body = answer.json()
+        body = answer.json() if answer.content else {}
     except ValueError:
-        return ""
-    return str(body.get("error") or "")[:100] if isinstance(body, dict) else ""
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _reason(answer: httpx.Response) -> str:
+    return str(_json(answer).get("error") or "")[:100]

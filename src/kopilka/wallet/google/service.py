@@ -64,8 +64,13 @@ def wallet_of(services: Services) -> Wallet | None:
     assert s.google_wallet_issuer_id is not None
     if services.http is None:
         services.http = httpx.AsyncClient(timeout=s.b24_timeout)
+    try:
+        account = ServiceAccount.from_file(s.google_wallet_key_file)
+    except (OSError, ValueError, KeyError) as exc:  # the file's content is never logged
+        log.error("Google Wallet's key file cannot be read (%s)", type(exc).__name__)
+        return None
     client = WalletClient(
-        ServiceAccount.from_file(s.google_wallet_key_file),
+        account,
         services.http,
         api_url=s.google_wallet_api_url,
         token_uri=s.google_wallet_token_uri,
