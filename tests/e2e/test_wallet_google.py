@@ -23,12 +23,7 @@ from kopilka.ledger.book import get_customer_id
 from kopilka.wallet.google.savelink import SAVE_URL
 from kopilka.wallet.google.service import update_due
 from tests.b24harness import kopilka_on_emulator
-from tests.integration.wallet.test_google_wallet import (
-    EMAIL,
-    public_pem,
-    service_account_key,
-    verified_jwt,
-)
+from tests.google_wallet_keys import EMAIL, public_pem, service_account_key, verified_jwt
 
 pytestmark = pytest.mark.timeout(240)
 PHONE = "+79035551234"
@@ -69,9 +64,7 @@ async def test_won_deals_reach_the_google_card_in_one_patch(
                     ),
                     {"p": portal_id, "c": cid, "n": PHONE},
                 )
-                return await open_session(
-                    conn, "customer", portal_id, cid, datetime.now(UTC), 3600
-                )
+                return await open_session(conn, "customer", portal_id, cid, datetime.now(UTC), 3600)
 
             session = await run_in_transaction(h.engine, card_and_session)
             async with httpx.AsyncClient(

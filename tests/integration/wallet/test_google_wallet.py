@@ -6,7 +6,6 @@ off nothing is called."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,8 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -41,12 +39,12 @@ from kopilka.wallet.google.savelink import SAVE_URL
 from kopilka.wallet.google.tasks import tick_job
 from kopilka.web.app import create_app
 from tests.factories import ref
+from tests.google_wallet_keys import EMAIL, public_pem, service_account_key, verified_jwt
 
 pytestmark = pytest.mark.timeout(120)
 EXAMPLE = Path(__file__).parents[3] / "examples" / "car-service.yaml"
 PHONE = "+79161234567"
 ORIGIN = "https://lk.shop.example"
-EMAIL = "wallet@kopilka-test.iam.gserviceaccount.com"
 
 
 @dataclass
@@ -55,29 +53,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def service_account_key() -> tuple[dict[str, Any], rsa.RSAPublicKey]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    info = {
-        "type": "service_account",
-        "client_email": EMAIL,
-        "private_key_id": "kid-" + ref("k"),
-        "private_key": pem,
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }
-    return info, key.public_key()
-
-
-def public_pem(key: rsa.RSAPublicKey) -> str:
-    return key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
 
 
 @dataclass
@@ -187,17 +162,6 @@ async def google_env(engine: AsyncEngine, tmp_path: Path, **settings: Any) -> As
                 )
             finally:
                 await services.aclose()
-
-
-def _b64(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def verified_jwt(token: str, key: rsa.RSAPublicKey) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Header and claims of an RS256 JWT, its signature checked with ``key`` (raises if not)."""
-    header, claims, signature = token.split(".")
-    key.verify(_b64(signature), f"{header}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256())
-    return json.loads(_b64(header)), json.loads(_b64(claims))
 
 
 async def add_to_wallet(env: Env) -> tuple[dict[str, Any], dict[str, Any]]:
