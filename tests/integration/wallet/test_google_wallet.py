@@ -374,3 +374,15 @@ async def test_an_unreadable_key_file_keeps_google_wallet_off(
     assert answer.status_code == 404
     assert env.fake.token_requests == 0
     assert env.fake.rest_calls() == []
+
+
+async def test_the_cabinet_offers_the_button_only_when_google_wallet_is_ready(
+    committed_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    async with google_env(committed_engine, tmp_path) as on:
+        shown = wallet_service.offered(on.services)
+    async with google_env(committed_engine, tmp_path, google_wallet_enabled=False) as off:
+        hidden = wallet_service.offered(off.services)
+    async with google_env(committed_engine, tmp_path, google_wallet_logo_url=None) as partial:
+        unready = wallet_service.offered(partial.services)
+    assert (shown, hidden, unready) == (True, False, False)

@@ -87,6 +87,11 @@ def wallet_of(services: Services) -> Wallet | None:
     return wallet
 
 
+def offered(services: Services) -> bool:
+    """Whether the cabinet shows «Добавить в Google Wallet» (its link: ``endpoints.LINK``)."""
+    return wallet_of(services) is not None
+
+
 async def _send_class(services: Services, wallet: Wallet, card: Card) -> None:
     """The class as the program now wants it, sent when Google's copy differs."""
     async with services.engine.connect() as conn:
