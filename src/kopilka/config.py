@@ -225,6 +225,37 @@ class Settings(BaseSettings):
     #: Seconds the ledger gauges of `/metrics` are kept before they are read again.
     metrics_cache_seconds: float = 10.0
 
+    # --- Google Wallet (issue 19; docs/wallet.md) ---
+    #: Offer the customer's card in Google Wallet. Off: nothing is sent to Google, and the
+    #: cabinet's link answers 404 (whether a Russian issuer may use Google Wallet is the
+    #: business's question, not the code's).
+    google_wallet_enabled: bool = False
+    #: The issuer id of the Google Pay & Wallet Console (digits).
+    google_wallet_issuer_id: str | None = None
+    #: The service account's JSON key file (as the Google Cloud console gives it); the
+    #: account must be allowed to the issuer. Keep it readable by Kopilka only.
+    google_wallet_key_file: Path | None = None
+    #: Where the service account's token is asked for; unset: the key file's `token_uri`.
+    #: Tests point it at the local fake.
+    google_wallet_token_uri: str | None = None
+    #: The Wallet REST API; tests point it at the local fake.
+    google_wallet_api_url: str = "https://walletobjects.googleapis.com/walletobjects/v1"
+    #: The card's logo, an https address Google can read (a square PNG, 660×660 advised).
+    google_wallet_logo_url: str | None = None
+    #: Sites allowed to show the "Add to Google Wallet" button (comma-separated origins);
+    #: unset: `public_url`. A link sent by SMS or e-mail works without it.
+    google_wallet_origins: str = ""
+    #: Seconds a card waits after its first unsent change, so that many ledger changes make
+    #: one update (Google allows few per card).
+    google_wallet_settle_seconds: float = Field(default=60.0, ge=0)
+    #: Updates shown to the holder as a notification per card in 24 hours (Google's limit: 3);
+    #: the others change the card silently.
+    google_wallet_notify_per_day: int = Field(default=3, ge=0, le=3)
+    #: Seconds one call to Google may take; a failed update is tried again after
+    #: `google_wallet_retry_seconds` (doubling up to an hour).
+    google_wallet_timeout: float = 10.0
+    google_wallet_retry_seconds: float = Field(default=60.0, gt=0)
+
     def uvicorn_proxy(self) -> dict[str, Any]:
         """uvicorn's options for X-Forwarded-For/-Proto: believed only from ``trusted_proxies``
         (uvicorn's own default believes 127.0.0.1, which lets a local client forge its address).

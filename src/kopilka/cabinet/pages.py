@@ -24,8 +24,10 @@ from kopilka.cabinet.words import local_date
 from kopilka.db.tables import portals
 from kopilka.ledger.queries import balance, history
 from kopilka.process.services import Services
+from kopilka.wallet.google.service import offered as google_offered
 
 EXPIRING_WITHIN = timedelta(days=90)
+GOOGLE_LINK = "/cabinet/wallet/google"  # kopilka.wallet.google.endpoints (which imports this)
 
 router = APIRouter(prefix="/cabinet", include_in_schema=False)
 router.include_router(login.router)
@@ -138,6 +140,6 @@ async def card(request: Request) -> Response:
             "apple_wallet": "/cabinet/wallet/apple"
             if services.settings.wallet_apple_pass_type_id
             else None,
-            "google_wallet": None,
+            "google_wallet": GOOGLE_LINK if google_offered(services) else None,
         },
     )

@@ -7,6 +7,7 @@ through :mod:`kopilka.process.queue` and register their tasks in their own ``tas
 * ``kopilka.holds.tasks``: holds past their TTL released;
 * ``kopilka.robots.tasks``: robot and activity calls done and answered;
 * ``kopilka.segments.tasks``: mailing segments exported daily;
+* ``kopilka.wallet.google.tasks``: the customers' Google Wallet cards updated;
 * here, what belongs to no feature: ``jobs.retry_stalled`` (every minute) re-queues the jobs of
   workers that stopped sending heartbeats, e.g. killed by SIGKILL mid-job; the sync is
   idempotent, so running it again is safe.
@@ -42,6 +43,7 @@ from kopilka.process.services import Services
 from kopilka.robots.tasks import register as register_robots
 from kopilka.segments.tasks import register as register_segments
 from kopilka.wallet.apple.tasks import register as register_wallet_apple
+from kopilka.wallet.google.tasks import register as register_google_wallet
 
 log = logging.getLogger("kopilka.process.worker")
 #: A worker that ran this long before it stopped starts again after the shortest delay.
@@ -61,6 +63,7 @@ def make_app(connector: procrastinate.PsycopgConnector) -> procrastinate.App:
     register_robots(job_app)
     register_segments(job_app)
     register_wallet_apple(job_app)
+    register_google_wallet(job_app)
     name = "jobs.retry_stalled"
     task = job_app.task(name=name, queueing_lock=name, pass_context=True)(retry_stalled_job)
     job_app.periodic(cron="* * * * *", periodic_id=name)(task)

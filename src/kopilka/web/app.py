@@ -31,6 +31,7 @@ from kopilka.robots.endpoints import router as robots_router
 from kopilka.segments.endpoints import router as segments_router
 from kopilka.wallet.apple.endpoints import cabinet_router as wallet_cabinet_router
 from kopilka.wallet.apple.endpoints import router as wallet_apple_router
+from kopilka.wallet.google.endpoints import router as google_wallet_router
 from kopilka.web.inflight import InFlightLimit
 from kopilka.web.limits import BodyLimit
 from kopilka.web.metrics import LedgerCache, allowed, render
@@ -59,6 +60,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(api_router)
     app.include_router(pos_router)
     app.include_router(cabinet_router)
+    app.include_router(google_wallet_router)
     app.include_router(admin_router)
     app.include_router(reports_router)
     app.include_router(admin_campaigns_router)

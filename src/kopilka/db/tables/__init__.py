@@ -39,6 +39,7 @@ from kopilka.db.tables.features import (
     registrations,
     web_sessions,
 )
+from kopilka.db.tables.google_wallet import google_wallet_classes, google_wallet_objects
 from kopilka.db.tables.ledger import (
     ACCOUNT_KINDS,
     HOLD_STATUSES,
@@ -107,6 +108,8 @@ __all__ = [
     "cards",
     "contact_hints",
     "customers",
+    "google_wallet_classes",
+    "google_wallet_objects",
     "holds",
     "job_failures",
     "ledger_entries",
