@@ -27,12 +27,16 @@ pytestmark = pytest.mark.timeout(120)
 
 PHONE_A = "+79161234567"
 PHONE_B = "+79035550011"
+LOGO = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGPgzvOHIwbiOABBAwyBDP11IAAAAABJRU5ErkJggg=="
+)
 
 
 async def seed_shop_b(engine: AsyncEngine, member: str) -> int:
     """A second shop: its own name, «бонусы» for its points, a customer with 21 of them."""
     data = yaml.safe_load((ROOT / "examples" / "retail-wholesale.yaml").read_text("utf-8"))
-    data["shop"] = {"name": "Магазин «Ромашка»"}
+    data["shop"] = {"name": "Магазин «Ромашка»", "logo": LOGO}
     data["points"] = {**data.get("points", {}), "unit": "бонусы"}
     source = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
     program = parse_program(source, "shop-b.yaml")
@@ -93,6 +97,11 @@ async def test_two_shops_each_at_its_own_host(
             assert await page.inner_text("#shop-name") == "Бонусы автосервиса"
             await page.goto(f"{url_b}/cabinet/login")
             assert await page.inner_text("#shop-name") == "Магазин «Ромашка»"
+            logo = page.locator("#shop-logo")
+            assert await logo.evaluate("img => img.complete && img.naturalWidth") == 4
+            await page.goto(f"{url_a}/cabinet/login")
+            assert await page.locator("#shop-logo").count() == 0  # A has none
+            await page.goto(f"{url_b}/cabinet/login")
 
             # Shop A's customer is nobody at shop B: the same answer, and no code is sent.
             await page.fill("#phone", PHONE_A)
