@@ -8,6 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kopilka.db.tables import holds, ledger_transactions
 from kopilka.ledger.queries import HistoryLine
 from kopilka.program.model import Program
 
@@ -52,9 +56,37 @@ def say(lang: str, key: str, **values: str) -> str:
     return entry.get(lang, entry["ru"]).format(**values)
 
 
-def word(line: HistoryLine, lang: str, program: Program, order_dates: Mapping[str, str]) -> str:
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """What a hold line's transaction reserved for (``holds``: the order's reference) and how
+    it ended: a captured hold was the payment."""
+
+    reference: str
+    status: str
+
+
+async def holds_of(conn: AsyncConnection, lines: Sequence[HistoryLine]) -> dict[int, Hold]:
+    """transaction id → its hold, for the history's hold lines."""
+    ids = [h.transaction_id for h in lines if h.kind == "hold"]
+    if not ids:
+        return {}
+    rows = await conn.execute(
+        select(ledger_transactions.c.id, holds.c.reference, holds.c.status)
+        .join(holds, holds.c.id == ledger_transactions.c.hold_id)
+        .where(ledger_transactions.c.id.in_(ids))
+    )
+    return {int(r.id): Hold(r.reference, str(r.status)) for r in rows}
+
+
+def word(
+    line: HistoryLine,
+    lang: str,
+    program: Program,
+    order_dates: Mapping[str, str],
+    hold: Hold | None = None,
+) -> str:
     """The customer's words for one ledger line; ``order_dates``: reference → «12.03.2026»."""
-    date = order_dates.get(line.reference or "")
+    date = order_dates.get((hold.reference if hold else line.reference) or "")
 
     def by_order(key: str, plain: str) -> str:
         return say(lang, key, date=date) if date else say(lang, plain)
@@ -71,6 +103,8 @@ def word(line: HistoryLine, lang: str, program: Program, order_dates: Mapping[st
     if line.kind in ("redemption", "capture"):
         return by_order("paid_order", "paid")
     if line.kind == "hold":
+        if hold is not None and hold.status == "captured":
+            return by_order("paid_order", "paid")
         return by_order("reserved_order", "reserved")
     if line.kind == "release":
         return say(lang, "released")
@@ -84,10 +118,16 @@ def lines(
     lang: str,
     program: Program,
     order_dates: Mapping[str, str],
+    holds: Mapping[int, Hold] | None = None,
 ) -> list[Line]:
     """The lines that changed the customer's balance, worded for the customer."""
+    held = holds or {}
     return [
-        Line(word(h, lang, program, order_dates), h.amount, h.effective_at)
+        Line(
+            word(h, lang, program, order_dates, held.get(h.transaction_id)),
+            h.amount,
+            h.effective_at,
+        )
         for h in history
         if h.amount != 0
     ]

@@ -103,7 +103,7 @@ async def dashboard(
             for lot in bal.expiring
             if lot.expires_at is not None and lot.expires_at <= now + EXPIRING_WITHIN
         ][:5],
-        "history": entries.lines(raw, lang, program, dates),
+        "history": entries.lines(raw, lang, program, dates, await entries.holds_of(conn, raw)),
         "orders": orders,
         "dates": dates,
         "level": await customer_level(conn, site.book, program, customer, now),

@@ -11,10 +11,13 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.api.portal import customer_by_id
+from kopilka.cabinet.entries import holds_of, lines
 from kopilka.cabinet.orders import Item, orders_of
+from kopilka.cabinet.words import local_date
 from kopilka.db.tables import pos_order_lines, pos_orders
 from kopilka.ledger.accrual import accrue
 from kopilka.ledger.book import ensure_customer, ensure_portal
+from kopilka.ledger.queries import history
 from kopilka.ledger.spending import capture_hold, place_hold
 from kopilka.lifecycle.service import install_program
 from kopilka.program.loader import load_program
@@ -106,3 +109,14 @@ async def test_a_till_order_with_its_items_and_points(db: AsyncConnection) -> No
         Item("Кружка", 2, 400_00, 800_00),
     ]
     assert (order.amount, order.paid, order.earned) == (3_300_00, 120_00, 33_00)
+
+    # The history: the hold carries no reference, its row in holds does; captured, it was the
+    # payment for the order.
+    raw = await history(db, book, anna)
+    day = local_date(order.at, "Europe/Moscow")
+    worded = lines(raw, "ru", load_program(EXAMPLE), {"pos:A-17": day}, await holds_of(db, raw))
+    assert [(w.text, w.amount) for w in worded] == [
+        (f"Начислено за заказ от {day}", 33_00),
+        (f"Оплата заказа от {day}", -120_00),
+        ("Начислено", 500_00),
+    ]
