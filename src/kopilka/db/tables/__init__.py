@@ -39,6 +39,7 @@ from kopilka.db.tables.features import (
     registrations,
     web_sessions,
 )
+from kopilka.db.tables.iiko import iiko_customers, iiko_links, iiko_pushes, iiko_till_events
 from kopilka.db.tables.ledger import (
     ACCOUNT_KINDS,
     HOLD_STATUSES,
@@ -57,6 +58,10 @@ from kopilka.db.tables.ledger import (
 from kopilka.db.tables.operations import job_failures, segment_exports, segment_list_members
 
 __all__ = [
+    "iiko_customers",
+    "iiko_links",
+    "iiko_pushes",
+    "iiko_till_events",
     "ACCOUNT_KINDS",
     "BIGINT_MAX",
     "HOLD_STATUSES",
