@@ -183,9 +183,6 @@ class Settings(BaseSettings):
     metrics_cache_seconds: float = 10.0
 
     # --- A restaurant on iiko (issue 20; docs/iiko.md) ---
-    #: Seconds between runs that bring each linked restaurant's iikoCard wallets level with
-    #: Kopilka and read back what the till did (the race window: docs/iiko.md).
-    iiko_sync_seconds: int = 60
     #: Seconds a wallet write whose answer was lost waits to show up among the wallet's
     #: transactions before it is taken as lost (nothing more is written to that wallet meanwhile).
     iiko_push_grace_seconds: int = 120

@@ -124,10 +124,14 @@ class IikoFake(FakeServer):
                 raise ValueError("not enough points on the wallet")
             return self._move(guest, amount, what, order).id
 
-    def stall_path(self, suffix: str, n: int = 1, seconds: float = 3.0, *, accept: bool = True) -> None:
+    def stall_path(
+        self, suffix: str, n: int = 1, seconds: float = 3.0, *, accept: bool = True
+    ) -> None:
         """Like :meth:`stall_next`, for the next ``n`` calls whose path ends with ``suffix``."""
         with self.lock:
-            self._path_faults.setdefault(suffix, []).extend([Fault(seconds=seconds, accept=accept)] * n)
+            self._path_faults.setdefault(suffix, []).extend(
+                [Fault(seconds=seconds, accept=accept)] * n
+            )
 
     def fail_path(self, suffix: str, status: int, n: int = 1) -> None:
         with self.lock:
@@ -229,7 +233,9 @@ class IikoFake(FakeServer):
 
     def _create_or_update(self, body: dict[str, Any]) -> tuple[int, Any]:
         guest = self.guests.get(str(body.get("id"))) if body.get("id") else None
-        guest = guest or next((g for g in self.guests.values() if g.phone == body.get("phone")), None)
+        guest = guest or next(
+            (g for g in self.guests.values() if g.phone == body.get("phone")), None
+        )
         if guest is None:
             if not str(body.get("phone") or "").startswith("+"):
                 return self._error(400, "Phone is required")
@@ -238,28 +244,26 @@ class IikoFake(FakeServer):
         guest.name = str(body.get("name") or guest.name)
         return 200, {"id": guest.id}
 
-    def _wallet(self, body: dict[str, Any]) -> tuple[IikoGuest, Decimal] | tuple[int, Any]:
+    def _wallet(self, body: dict[str, Any]) -> tuple[IikoGuest | None, Decimal, str]:
         guest = self.guests.get(str(body.get("customerId")))
         if guest is None or body.get("walletId") != guest.wallet_id:
-            return self._error(400, "Wallet not found")
+            return None, Decimal(0), "Wallet not found"
         amount = Decimal(str(body.get("sum")))
         if amount <= 0:
-            return self._error(400, "Sum must be positive")
-        return guest, amount
+            return None, amount, "Sum must be positive"
+        return guest, amount, ""
 
     def _topup(self, body: dict[str, Any]) -> tuple[int, Any]:
-        found = self._wallet(body)
-        if not isinstance(found[0], IikoGuest):
-            return found  # type: ignore[return-value]
-        guest, amount = found  # type: ignore[misc]
+        guest, amount, error = self._wallet(body)
+        if guest is None:
+            return self._error(400, error)
         self._move(guest, amount, str(body.get("comment") or ""))
         return 200, {}
 
     def _chargeoff(self, body: dict[str, Any]) -> tuple[int, Any]:
-        found = self._wallet(body)
-        if not isinstance(found[0], IikoGuest):
-            return found  # type: ignore[return-value]
-        guest, amount = found  # type: ignore[misc]
+        guest, amount, error = self._wallet(body)
+        if guest is None:
+            return self._error(400, error)
         if amount > guest.balance:
             return self._error(400, "Not enough money on the wallet")
         self._move(guest, -amount, str(body.get("comment") or ""))

@@ -114,7 +114,9 @@ class IikoClient:
     async def _token_now(self, *, fresh: bool = False) -> str:
         aged = time.monotonic() - self._token_at >= self._token_max_age
         if fresh or self._token is None or aged:
-            answer = self._decode(await self._send("/api/1/access_token", {"apiLogin": self._login}, None))
+            answer = self._decode(
+                await self._send("/api/1/access_token", {"apiLogin": self._login}, None)
+            )
             self._token, self._token_at = str(answer["token"]), time.monotonic()
         return self._token
 
@@ -158,7 +160,9 @@ class IikoClient:
 
     async def guest_by_phone(self, phone: str) -> Guest | None:
         try:
-            answer = await self.call(LOYALTY + "customer/info", self._org(type="phone", phone=phone))
+            answer = await self.call(
+                LOYALTY + "customer/info", self._org(type="phone", phone=phone)
+            )
         except IikoRejected:
             return None  # iiko answers an unknown phone with a 400
         return _guest(answer)
@@ -170,12 +174,18 @@ class IikoClient:
         body = self._org(phone=phone, cardTrack=phone, cardNumber=phone, name=name or None)
         return str((await self.call(LOYALTY + "customer/create_or_update", body))["id"])
 
-    async def move(self, kind: str, guest_id: str, wallet_id: str, minor: int, comment: str) -> None:
+    async def move(
+        self, kind: str, guest_id: str, wallet_id: str, minor: int, comment: str
+    ) -> None:
         """``kind`` is ``topup`` or ``chargeoff``; ``minor`` is positive kopecks."""
-        body = self._org(customerId=guest_id, walletId=wallet_id, sum=to_wire(minor), comment=comment)
+        body = self._org(
+            customerId=guest_id, walletId=wallet_id, sum=to_wire(minor), comment=comment
+        )
         await self.call(LOYALTY + f"customer/wallet/{kind}", body)
 
-    async def transactions(self, guest_id: str, revision: int, page_size: int = 100) -> TransactionPage:
+    async def transactions(
+        self, guest_id: str, revision: int, page_size: int = 100
+    ) -> TransactionPage:
         body = self._org(customerId=guest_id, revision=revision, pageSize=page_size)
         answer = await self.call(LOYALTY + "customer/transactions/by_revision", body)
         rows = tuple(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from kopilka.api.portal import current_program
 from kopilka.db.engine import run_in_transaction
 from kopilka.iiko import queries
-from kopilka.iiko.client import IikoClient
+from kopilka.iiko.client import IikoClient, TransactionPage
 from kopilka.iiko.errors import IikoRateLimited, IikoRejected, IikoTimeout, IikoUnavailable
 from kopilka.iiko.till import post_till_transaction
 from kopilka.ledger.queries import balance
@@ -69,7 +69,9 @@ async def ensure_guest(
         if not page.transactions:
             break
         revision = page.last_revision
-    mirror = queries.Mirrored(customer_id, guest_id, guest.wallet_id, phone, guest.balance, revision)
+    mirror = queries.Mirrored(
+        customer_id, guest_id, guest.wallet_id, phone, guest.balance, revision
+    )
 
     async def add(conn: AsyncConnection) -> queries.Mirrored:
         await queries.add_mirrored(conn, link.id, customer_id, mirror)
@@ -95,7 +97,7 @@ async def pull(
         if not page.transactions:
             return posted, shortfall, revision
 
-        async def unit(conn: AsyncConnection) -> tuple[int, int]:
+        async def unit(conn: AsyncConnection, page: TransactionPage = page) -> tuple[int, int]:
             book, _ = await current_program(conn, link.portal_id)
             n = short = 0
             for tx in page.transactions:
@@ -148,13 +150,19 @@ async def level(
         await queries.set_wallet(conn, link.id, guest.customer_id, now, balance=wallet)
         if target == wallet:
             return target, None, False
-        return target, await queries.new_push(conn, link.id, guest.customer_id, wallet, target, now), False
+        return (
+            target,
+            await queries.new_push(conn, link.id, guest.customer_id, wallet, target, now),
+            False,
+        )
 
     target, push, waiting = await run_in_transaction(engine, decide)
     if push is None:
         return Levelled(guest.customer_id, wallet, target, 0, posted, shortfall, waiting)
     try:
-        await client.move(push.kind, guest.guest_id, guest.wallet_id, push.amount, f"kopilka:push:{push.id}")
+        await client.move(
+            push.kind, guest.guest_id, guest.wallet_id, push.amount, f"kopilka:push:{push.id}"
+        )
     except (IikoTimeout, IikoUnavailable) as exc:
         if isinstance(exc, IikoUnavailable) and exc.status == 0:
             await _settle(engine, push.id, "lost", now)  # never reached iiko

@@ -60,7 +60,9 @@ def _link(r: Any) -> Link:
 
 
 async def link_of(conn: AsyncConnection, portal_id: int) -> Link | None:
-    row = (await conn.execute(select(iiko_links).where(iiko_links.c.portal_id == portal_id))).first()
+    row = (
+        await conn.execute(select(iiko_links).where(iiko_links.c.portal_id == portal_id))
+    ).first()
     return None if row is None else _link(row)
 
 
@@ -93,7 +95,9 @@ async def save_link(
     return _link(row)
 
 
-async def record_sync(conn: AsyncConnection, link_id: int, now: datetime, error: str | None) -> None:
+async def record_sync(
+    conn: AsyncConnection, link_id: int, now: datetime, error: str | None
+) -> None:
     await conn.execute(
         update(iiko_links)
         .where(iiko_links.c.id == link_id)

@@ -57,11 +57,18 @@ def iiko_fake() -> Iterator[IikoFake]:
 
 
 @pytest.fixture
-async def restaurant(committed_engine: AsyncEngine, iiko_fake: IikoFake) -> AsyncIterator[Restaurant]:
-    async with open_api(committed_engine, "retail-wholesale.yaml") as api, httpx.AsyncClient() as http:
+async def restaurant(
+    committed_engine: AsyncEngine, iiko_fake: IikoFake
+) -> AsyncIterator[Restaurant]:
+    async with (
+        open_api(committed_engine, "retail-wholesale.yaml") as api,
+        httpx.AsyncClient() as http,
+    ):
         client = IikoClient(http, iiko_fake.url, LOGIN, iiko_fake.organization_id, http_timeout=1.0)
 
         async def link(conn: AsyncConnection) -> queries.Link:
-            return await connect(conn, client, api.portal_id, base_url=iiko_fake.url, api_login=LOGIN)
+            return await connect(
+                conn, client, api.portal_id, base_url=iiko_fake.url, api_login=LOGIN
+            )
 
         yield Restaurant(api, iiko_fake, client, await run_in_transaction(committed_engine, link))

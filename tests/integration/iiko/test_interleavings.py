@@ -91,8 +91,16 @@ async def _run(
             conn, portal_id, load_program(EXAMPLE), EXAMPLE.read_text(), now=now - timedelta(1)
         )
         customer = await ensure_customer(conn, portal_id, ref("contact"), phone=PHONE)
-        await accrue(conn, book, customer_id=customer, amount=500_00, key=ref("start"),
-                     reason="старт", actor="test", now=now - timedelta(hours=1))
+        await accrue(
+            conn,
+            book,
+            customer_id=customer,
+            amount=500_00,
+            key=ref("start"),
+            reason="старт",
+            actor="test",
+            now=now - timedelta(hours=1),
+        )
         link = await connect(conn, client, portal_id, base_url=fake.url, api_login=LOGIN)
         return book, customer, link
 
@@ -109,8 +117,13 @@ async def _run(
 
     async def ledger(kind: str, amount: int) -> None:
         async def unit(conn: AsyncConnection) -> None:
-            common: dict[str, Any] = {"customer_id": customer, "amount": amount,
-                                      "key": ref(kind), "actor": "test", "now": now}
+            common: dict[str, Any] = {
+                "customer_id": customer,
+                "amount": amount,
+                "key": ref(kind),
+                "actor": "test",
+                "now": now,
+            }
             if kind == "spend":
                 await redeem(conn, book, reason="оплата в сделке", **common)
             else:
@@ -157,13 +170,26 @@ async def _run(
     assert int(guest.balance * 100) == await available()
 
     async def rows(conn: AsyncConnection) -> tuple[list[Any], list[Any]]:
-        events = (await conn.execute(
-            text("SELECT transaction_id FROM iiko_till_events WHERE link_id = :l"), {"l": link.id}
-        )).scalars().all()
-        landed = (await conn.execute(
-            text("SELECT id FROM iiko_pushes WHERE link_id = :l AND status = 'landed'"),
-            {"l": link.id},
-        )).scalars().all()
+        events = (
+            (
+                await conn.execute(
+                    text("SELECT transaction_id FROM iiko_till_events WHERE link_id = :l"),
+                    {"l": link.id},
+                )
+            )
+            .scalars()
+            .all()
+        )
+        landed = (
+            (
+                await conn.execute(
+                    text("SELECT id FROM iiko_pushes WHERE link_id = :l AND status = 'landed'"),
+                    {"l": link.id},
+                )
+            )
+            .scalars()
+            .all()
+        )
         return list(events), list(landed)
 
     events, landed = await run_in_transaction(engine, rows)

@@ -39,7 +39,8 @@ async def test_a_push_whose_answer_was_lost_is_not_sent_again(restaurant: Restau
     customer = await r.api.customer(PHONE, points=500)
     r.fake.stall_path("wallet/topup", seconds=3, accept=True)  # done, answered too late
     report = await r.sync()
-    assert report.error is not None and "408" in report.error
+    assert report.error is not None
+    assert "408" in report.error
     assert r.wallet(PHONE) == 500_00  # the first attempt did land
     r.fake.heal()
     await r.sync()
@@ -68,7 +69,8 @@ async def test_iiko_down_then_back(restaurant: Restaurant) -> None:
     for status in (503, 429):
         r.fake.fail_next(1, error=status)
         report = await r.sync()
-        assert report.error is not None and str(status) in report.error
+        assert report.error is not None
+        assert str(status) in report.error
     await r.sync()
     assert r.wallet(PHONE) == 100_00 == await r.available(customer)
 
@@ -101,7 +103,9 @@ async def test_points_spent_in_bitrix24_and_at_the_till_never_overdraw(
     assert r.wallet(PHONE) == 0
 
     async def events(conn):  # type: ignore[no-untyped-def]
-        return (await conn.execute(text("SELECT status, posted, shortfall FROM iiko_till_events"))).all()
+        return (
+            await conn.execute(text("SELECT status, posted, shortfall FROM iiko_till_events"))
+        ).all()
 
     assert [tuple(e) for e in await run_in_transaction(r.api.engine, events)] == [
         ("short", 200_00, 300_00)

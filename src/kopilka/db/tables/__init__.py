@@ -58,10 +58,6 @@ from kopilka.db.tables.ledger import (
 from kopilka.db.tables.operations import job_failures, segment_exports, segment_list_members
 
 __all__ = [
-    "iiko_customers",
-    "iiko_links",
-    "iiko_pushes",
-    "iiko_till_events",
     "ACCOUNT_KINDS",
     "BIGINT_MAX",
     "HOLD_STATUSES",
@@ -94,6 +90,10 @@ __all__ = [
     "contact_hints",
     "customers",
     "holds",
+    "iiko_customers",
+    "iiko_links",
+    "iiko_pushes",
+    "iiko_till_events",
     "job_failures",
     "ledger_entries",
     "ledger_transactions",
