@@ -17,7 +17,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kopilka.api.portal import current_program
+from kopilka.api.portal import contact_id_of, customer_by_id, current_program
+from kopilka.bitrix24.daily.common import serialise_with_sync
+from kopilka.bitrix24.deferred import defer_sync
+from kopilka.bitrix24.writeback import refresh_contacts
 from kopilka.db.engine import run_in_transaction
 from kopilka.iiko import queries
 from kopilka.iiko.client import IikoClient, TransactionPage
@@ -38,6 +41,10 @@ class Levelled:
     till_posted: int  # till transactions posted this run
     shortfall: int  # kopecks of till spends Kopilka could not honour
     waiting: bool = False  # a push is pending: not levelled this run
+
+
+async def contact_of(conn: AsyncConnection, portal_id: int, customer_id: int) -> int | None:
+    return contact_id_of((await customer_by_id(conn, portal_id, customer_id)).external_id)
 
 
 async def ensure_guest(
@@ -98,7 +105,10 @@ async def pull(
             return posted, shortfall, revision
 
         async def unit(conn: AsyncConnection, page: TransactionPage = page) -> tuple[int, int]:
-            book, _ = await current_program(conn, link.portal_id)
+            contact = await contact_of(conn, link.portal_id, guest.customer_id)
+            if contact is not None:  # the contact's fields are recomputed below
+                await serialise_with_sync(conn, link.portal_id)
+            book, program = await current_program(conn, link.portal_id)
             n = short = 0
             for tx in page.transactions:
                 ours = PUSH_COMMENT.match(tx.comment)
@@ -110,6 +120,9 @@ async def pull(
             await queries.set_wallet(
                 conn, link.id, guest.customer_id, now, revision=page.last_revision
             )
+            if n and contact is not None:  # Bitrix24 shows the till's spend on the contact
+                await refresh_contacts(conn, book, program, link.portal_id, [contact], now)
+                await defer_sync(conn, link.portal_id)
             return n, short
 
         n, short = await run_in_transaction(engine, unit)

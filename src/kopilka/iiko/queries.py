@@ -11,7 +11,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kopilka.db.tables import customers, iiko_customers, iiko_links, iiko_pushes, iiko_till_events
+from kopilka.db.tables import (
+    cards,
+    customers,
+    iiko_customers,
+    iiko_links,
+    iiko_pushes,
+    iiko_till_events,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +113,19 @@ async def record_sync(
 
 
 async def phones_to_mirror(conn: AsyncConnection, portal_id: int) -> list[tuple[int, str, str]]:
-    """(customer id, phone, name) of every customer of the portal with a phone."""
+    """(customer id, phone, name) of every customer of the portal with an active card (its
+    number is the phone) or, without one, a phone of their own."""
+    card = (
+        select(cards.c.customer_id, func.min(cards.c.number).label("number"))
+        .where(cards.c.portal_id == portal_id, cards.c.status == "active")
+        .group_by(cards.c.customer_id)
+        .subquery()
+    )
+    phone = func.coalesce(card.c.number, customers.c.phone)
     rows = await conn.execute(
-        select(customers.c.id, customers.c.phone, customers.c.name)
-        .where(customers.c.portal_id == portal_id, customers.c.phone.is_not(None))
+        select(customers.c.id, phone.label("phone"), customers.c.name)
+        .outerjoin(card, card.c.customer_id == customers.c.id)
+        .where(customers.c.portal_id == portal_id, phone.is_not(None))
         .order_by(customers.c.id)
     )
     return [(int(r.id), str(r.phone), str(r.name or "")) for r in rows]
