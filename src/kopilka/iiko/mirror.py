@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kopilka.api.portal import contact_id_of, customer_by_id, current_program
+from kopilka.api.portal import contact_id_of, current_program, customer_by_id
 from kopilka.bitrix24.daily.common import serialise_with_sync
 from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.writeback import refresh_contacts
