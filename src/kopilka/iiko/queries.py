@@ -295,3 +295,14 @@ async def drift(conn: AsyncConnection, link_id: int) -> list[Any]:
         .order_by(iiko_customers.c.customer_id)
     )
     return list(rows)
+
+
+async def link_state(conn: AsyncConnection, link_id: int) -> Any:
+    """When the link was last reconciled and the error that stopped it, if any."""
+    return (
+        await conn.execute(
+            select(iiko_links.c.last_sync_at, iiko_links.c.last_error).where(
+                iiko_links.c.id == link_id
+            )
+        )
+    ).one()
