@@ -17,6 +17,7 @@ from kopilka.iiko import queries
 from kopilka.iiko.client import IikoClient
 from kopilka.iiko.errors import IikoError
 from kopilka.iiko.service import client_for, connect, sync_link
+from kopilka.iiko.tasks import bitrix24_of
 from kopilka.portals.service import resolve_portal
 from kopilka.process.services import open_services
 
@@ -37,6 +38,8 @@ def connect_cmd(
     deals: Annotated[
         bool, typer.Option("--deals/--no-deals", help="Closed iiko orders become deals.")
     ] = True,
+    category: Annotated[int, typer.Option("--deal-category", help="The deals' pipeline.")] = 0,
+    stage: Annotated[str, typer.Option("--deal-stage", help="Their (won) stage.")] = "WON",
 ) -> None:
     """Link the portal to an iiko organization (the login is checked with iikoCloud first)."""
     settings = get_settings()
@@ -48,7 +51,14 @@ def connect_cmd(
             async def unit(conn):  # type: ignore[no-untyped-def]
                 portal_id = await resolve_portal(conn, portal)
                 return await connect(
-                    conn, client, portal_id, base_url=url, api_login=api_key, orders_as_deals=deals
+                    conn,
+                    client,
+                    portal_id,
+                    base_url=url,
+                    api_login=api_key,
+                    orders_as_deals=deals,
+                    deal_category=category,
+                    deal_stage=stage,
                 )
 
             try:
@@ -106,6 +116,7 @@ def sync(
                 services.now,
                 grace=timedelta(seconds=settings.iiko_push_grace_seconds),
                 only=customer,
+                b24=await bitrix24_of(services, link.portal_id),
             )
         if report.busy:
             raise fail("another reconcile of this restaurant is running")
@@ -116,6 +127,8 @@ def sync(
             out.print(
                 f"customer {x.customer_id}: wallet {_rub(x.wallet)} = {_rub(x.kopilka)}{note}"
             )
+        if report.deals:
+            out.print(f"{report.deals} closed orders made deals")
         if report.error:
             raise fail(f"stopped: {report.error}")
 

@@ -11,7 +11,9 @@ call itself); answers are camelCase JSON; an error is its HTTP status with the e
   (matched by id, else phone; a new guest gets a bonus wallet),
   ``customer/wallet/topup|chargeoff`` (a positive ``sum``; a chargeoff beyond the balance is
   refused), ``customer/transactions/by_revision`` (``revision``, ``pageSize``: the guest's
-  transactions after that revision, oldest first, and ``lastRevision``).
+  transactions after that revision, oldest first, and ``lastRevision``);
+* ``/api/1/deliveries/by_revision`` (``startRevision``, ``organizationIds``): the orders closed
+  after that revision (:meth:`IikoFake.close_order`) and ``maxRevision``.
 
 The till simulator (:meth:`till_spend`, :meth:`till_accrue`, :meth:`till_refund`) moves a
 wallet as iiko Front does at the cash desk, leaving a transaction without Kopilka's comment.
@@ -101,6 +103,7 @@ class IikoFake(FakeServer):
         self._tokens: set[str] = set()
         self._revision = 0
         self._path_faults: dict[str, list[Fault]] = {}
+        self.orders: list[tuple[int, dict[str, Any]]] = []  # (revision, the order as served)
 
     # --- the till and the test's eyes ---------------------------------------------------------
     def guest_by_phone(self, phone: str) -> IikoGuest | None:
@@ -143,6 +146,41 @@ class IikoFake(FakeServer):
                 if queue and path.endswith(suffix):
                     return queue.pop(0)
         return None
+
+    def close_order(
+        self, phone: str | None, items: list[tuple[str, Decimal | int, int]], number: int = 1
+    ) -> str:
+        """A closed order (``items``: name, price, amount) with the guest's phone, if any."""
+        with self.lock:
+            self._revision += 1
+            order_id = str(uuid.uuid4())
+            rows = [
+                {
+                    "type": "Product",
+                    "product": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)), "name": name},
+                    "price": float(price),
+                    "amount": amount,
+                    "cost": float(Decimal(price) * amount),
+                }
+                for name, price, amount in items
+            ]
+            total = sum(Decimal(price) * amount for _, price, amount in items)
+            order = {
+                "id": order_id,
+                "organizationId": self.organization_id,
+                "creationStatus": "Success",
+                "order": {
+                    "number": number,
+                    "phone": phone,
+                    "status": "Closed",
+                    "sum": float(total),
+                    "whenClosed": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+                    "customer": {"phone": phone, "name": "Гость"} if phone else None,
+                    "items": rows,
+                },
+            }
+            self.orders.append((self._revision, order))
+            return order_id
 
     def expire_tokens(self) -> None:
         with self.lock:
@@ -205,6 +243,8 @@ class IikoFake(FakeServer):
         if path == "/api/1/organizations":
             org = {"id": self.organization_id, "name": "Ресторан", "country": "RU"}
             return 200, {"correlationId": str(uuid.uuid4()), "organizations": [org]}
+        if path == "/api/1/deliveries/by_revision":
+            return self._orders_by_revision(body)
         if body.get("organizationId") != self.organization_id:
             return self._error(400, "Unknown organization")
         method = path.removeprefix(PREFIX) if path.startswith(PREFIX) else ""
@@ -282,6 +322,18 @@ class IikoFake(FakeServer):
             "transactions": [t.wire() for t in page],
             "lastRevision": last.revision if last else after,
             "lastTransactionId": last.id if last else body.get("lastTransactionId"),
+        }
+
+    def _orders_by_revision(self, body: dict[str, Any]) -> tuple[int, Any]:
+        if self.organization_id not in (body.get("organizationIds") or []):
+            return self._error(400, "Unknown organization")
+        after = int(body.get("startRevision") or 0)
+        found = [o for r, o in self.orders if r > after]
+        top = max([r for r, _ in self.orders if r > after], default=after)
+        return 200, {
+            "correlationId": str(uuid.uuid4()),
+            "maxRevision": top,
+            "ordersByOrganizations": [{"organizationId": self.organization_id, "orders": found}],
         }
 
     # --- running: JSON bodies and headers (the form-bodied base does not fit) ----------------

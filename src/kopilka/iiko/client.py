@@ -203,6 +203,62 @@ class IikoClient:
         return TransactionPage(rows, int(answer.get("lastRevision") or revision))
 
 
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    name: str
+    product_id: str
+    price: int  # kopecks
+    quantity: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedOrder:
+    id: str
+    number: str
+    phone: str | None
+    name: str
+    total: int  # kopecks
+    lines: tuple[OrderLine, ...]
+
+
+def _order(raw: dict[str, Any]) -> ClosedOrder | None:
+    body = raw.get("order") or {}
+    if str(body.get("status")) != "Closed":
+        return None
+    customer = body.get("customer") or {}
+    lines = tuple(
+        OrderLine(
+            str((i.get("product") or {}).get("name") or "Позиция"),
+            str((i.get("product") or {}).get("id") or ""),
+            to_minor(i.get("price") or 0),
+            float(i.get("amount") or 0),
+        )
+        for i in body.get("items") or []
+        if float(i.get("amount") or 0) > 0
+    )
+    return ClosedOrder(
+        str(raw["id"]),
+        str(body.get("number") or ""),
+        customer.get("phone") or body.get("phone"),
+        str(customer.get("name") or ""),
+        to_minor(body.get("sum") or 0),
+        lines,
+    )
+
+
+async def closed_orders(client: IikoClient, revision: int) -> tuple[list[ClosedOrder], int]:
+    """The orders closed since ``revision`` (``deliveries/by_revision``) and the revision now."""
+    body = {"startRevision": revision, "organizationIds": [client.organization_id]}
+    answer = await client.call("/api/1/deliveries/by_revision", body)
+    found = [
+        order
+        for group in answer.get("ordersByOrganizations") or []
+        for raw in group.get("orders") or []
+        if (order := _order(raw)) is not None
+    ]
+    return found, int(answer.get("maxRevision") or revision)
+
+
 def _guest(answer: dict[str, Any]) -> Guest:
     wallets = [w for w in answer.get("walletBalances") or [] if w.get("type") == 1]
     wallet = wallets[0] if wallets else None

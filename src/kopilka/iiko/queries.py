@@ -16,6 +16,7 @@ from kopilka.db.tables import (
     customers,
     iiko_customers,
     iiko_links,
+    iiko_orders,
     iiko_pushes,
     iiko_till_events,
 )
@@ -88,12 +89,16 @@ async def save_link(
     api_login: str,
     base_url: str,
     orders_as_deals: bool,
+    deal_category: int = 0,
+    deal_stage: str = "WON",
 ) -> Link:
     values = {
         "organization_id": organization_id,
         "api_login": api_login,
         "base_url": base_url,
         "orders_as_deals": orders_as_deals,
+        "deal_category": deal_category,
+        "deal_stage": deal_stage,
         "status": "active",
     }
     stmt = insert(iiko_links).values(portal_id=portal_id, **values)
@@ -306,3 +311,40 @@ async def link_state(conn: AsyncConnection, link_id: int) -> Any:
             )
         )
     ).one()
+
+
+async def orders_revision(conn: AsyncConnection, link_id: int) -> int:
+    return int(
+        await conn.scalar(select(iiko_links.c.orders_revision).where(iiko_links.c.id == link_id))
+        or 0
+    )
+
+
+async def set_orders_revision(conn: AsyncConnection, link_id: int, revision: int) -> None:
+    await conn.execute(
+        update(iiko_links).where(iiko_links.c.id == link_id).values(orders_revision=revision)
+    )
+
+
+async def deal_of_order(conn: AsyncConnection, link_id: int, order_id: str) -> int | None:
+    found = await conn.scalar(
+        select(iiko_orders.c.deal_id).where(
+            iiko_orders.c.link_id == link_id, iiko_orders.c.order_id == order_id
+        )
+    )
+    return None if found is None else int(found)
+
+
+async def add_order(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(insert(iiko_orders).values(**values).on_conflict_do_nothing())
+
+
+async def deal_settings(conn: AsyncConnection, link_id: int) -> tuple[int, str]:
+    row = (
+        await conn.execute(
+            select(iiko_links.c.deal_category, iiko_links.c.deal_stage).where(
+                iiko_links.c.id == link_id
+            )
+        )
+    ).one()
+    return int(row.deal_category), str(row.deal_stage)

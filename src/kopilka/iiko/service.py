@@ -13,12 +13,15 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from kopilka.bitrix24.client import Bitrix24Client
+from kopilka.bitrix24.errors import B24Error
 from kopilka.config import Settings
 from kopilka.db.engine import run_in_transaction
 from kopilka.iiko import queries
 from kopilka.iiko.client import IikoClient
 from kopilka.iiko.errors import IikoError, IikoRejected
 from kopilka.iiko.mirror import Levelled, ensure_guest, level
+from kopilka.iiko.orders import push_orders
 
 log = logging.getLogger("kopilka.iiko")
 
@@ -45,6 +48,8 @@ async def connect(
     base_url: str,
     api_login: str,
     orders_as_deals: bool = True,
+    deal_category: int = 0,
+    deal_stage: str = "WON",
 ) -> queries.Link:
     """Link the portal to the organization, once iikoCloud has shown the login reaches it."""
     found = [str(o.get("id")) for o in await client.organizations()]
@@ -57,6 +62,8 @@ async def connect(
         api_login=api_login,
         base_url=base_url,
         orders_as_deals=orders_as_deals,
+        deal_category=deal_category,
+        deal_stage=deal_stage,
     )
 
 
@@ -66,6 +73,7 @@ class SyncReport:
     levelled: list[Levelled] = field(default_factory=list)
     error: str | None = None
     busy: bool = False  # another run held the link
+    deals: int = 0  # closed orders made deals this run
 
     @property
     def shortfall(self) -> int:
@@ -80,8 +88,10 @@ async def sync_link(
     *,
     grace: timedelta,
     only: int | None = None,
+    b24: Bitrix24Client | None = None,
 ) -> SyncReport:
-    """Mirror every customer of the link's portal (``only``: one customer)."""
+    """Mirror every customer of the link's portal (``only``: one customer); with the portal's
+    Bitrix24 client and the link's ``orders_as_deals``, closed orders become deals first."""
     report = SyncReport(link.id)
     async with engine.connect() as holder:
         got = await holder.scalar(select(func.pg_try_advisory_lock(LOCK_SPACE, link.id)))
@@ -90,7 +100,7 @@ async def sync_link(
             report.busy = True
             return report
         try:
-            await _run(engine, client, link, clock, grace, only, report)
+            await _run(engine, client, link, clock, grace, only, report, b24)
         finally:
             await holder.scalar(select(func.pg_advisory_unlock(LOCK_SPACE, link.id)))
             await holder.commit()
@@ -105,16 +115,19 @@ async def _run(
     grace: timedelta,
     only: int | None,
     report: SyncReport,
+    b24: Bitrix24Client | None,
 ) -> None:
     async def who(conn: AsyncConnection) -> list[tuple[int, str, str]]:
         return await queries.phones_to_mirror(conn, link.portal_id)
 
     people = [p for p in await run_in_transaction(engine, who) if only in (None, p[0])]
     try:
+        if b24 is not None and link.orders_as_deals and only is None:
+            report.deals = await push_orders(engine, client, b24, link)
         for customer_id, phone, name in people:
             guest = await ensure_guest(engine, client, link, customer_id, phone, name, clock())
             report.levelled.append(await level(engine, client, link, guest, clock, grace=grace))
-    except IikoError as exc:
+    except (IikoError, B24Error) as exc:
         report.error = str(exc)
         log.warning("iiko sync of link %s stopped: %s", link.id, exc)
 

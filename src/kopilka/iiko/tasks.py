@@ -8,9 +8,12 @@ from datetime import timedelta
 import httpx
 import procrastinate
 
+from kopilka.bitrix24.client import Bitrix24Client
+from kopilka.bitrix24.connections import get_connection, is_connected
 from kopilka.iiko import queries
 from kopilka.iiko.service import client_for, sync_link
 from kopilka.process.queue import job_services
+from kopilka.process.services import Services
 
 SYNC_TASK = "iiko.sync"
 
@@ -31,7 +34,17 @@ async def sync_job(context: procrastinate.JobContext, timestamp: int) -> None:
             link,
             services.now,
             grace=timedelta(seconds=settings.iiko_push_grace_seconds),
+            b24=await bitrix24_of(services, link.portal_id),
         )
+
+
+async def bitrix24_of(services: Services, portal_id: int) -> Bitrix24Client | None:
+    """The portal's Bitrix24 client, when it is connected (deals are made only then)."""
+    async with services.engine.connect() as conn:
+        if not await is_connected(conn, portal_id):
+            return None
+        connection = await get_connection(conn, portal_id)
+    return services.client_for(connection) if connection.status == "active" else None
 
 
 def register(job_app: procrastinate.App) -> None:

@@ -39,7 +39,13 @@ from kopilka.db.tables.features import (
     registrations,
     web_sessions,
 )
-from kopilka.db.tables.iiko import iiko_customers, iiko_links, iiko_pushes, iiko_till_events
+from kopilka.db.tables.iiko import (
+    iiko_customers,
+    iiko_links,
+    iiko_orders,
+    iiko_pushes,
+    iiko_till_events,
+)
 from kopilka.db.tables.ledger import (
     ACCOUNT_KINDS,
     HOLD_STATUSES,
@@ -92,6 +98,7 @@ __all__ = [
     "holds",
     "iiko_customers",
     "iiko_links",
+    "iiko_orders",
     "iiko_pushes",
     "iiko_till_events",
     "job_failures",

@@ -19,6 +19,7 @@ iiko_links = Table(
     Column("deal_category", BigInteger, nullable=False),
     Column("deal_stage", Text, nullable=False),
     Column("status", Text, nullable=False),
+    Column("orders_revision", BigInteger, nullable=False),
     Column("last_sync_at", TZ),
     Column("last_error", Text),
     Column("created_at", TZ),
@@ -67,4 +68,15 @@ iiko_till_events = Table(
     Column("happened_at", TZ),
     Column("recorded_at", TZ),
     Column("reported_at", TZ),
+)
+
+iiko_orders = Table(
+    "iiko_orders",
+    metadata,
+    Column("link_id", BigInteger, primary_key=True),
+    Column("order_id", Text, primary_key=True),
+    Column("deal_id", BigInteger, nullable=False),
+    Column("contact_id", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("created_at", TZ),
 )

@@ -10,6 +10,8 @@
   is in the comment) — it is never sent twice.
 * ``iiko_till_events``: each transaction made at the till, posted once (its iiko id is the key);
   a spend Kopilka could not honour in full records its shortfall.
+* ``iiko_orders``: each closed iiko order made a Bitrix24 deal, once (``orders_revision`` on the
+  link: how far the orders were read).
 
 Revision ID: 0028
 Revises: 0024
@@ -34,6 +36,7 @@ CREATE TABLE iiko_links (
     deal_category    BIGINT NOT NULL DEFAULT 0 CHECK (deal_category >= 0),
     deal_stage       TEXT NOT NULL DEFAULT 'WON' CHECK (deal_stage <> ''),
     status           TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'paused')),
+    orders_revision  BIGINT NOT NULL DEFAULT 0 CHECK (orders_revision >= 0),
     last_sync_at     TIMESTAMPTZ,
     last_error       TEXT CHECK (length(last_error) <= 1000),
     created_at       TIMESTAMPTZ NOT NULL DEFAULT now()
@@ -89,10 +92,23 @@ CREATE TABLE iiko_till_events (
     CONSTRAINT whole_amount CHECK (posted + shortfall = abs(amount)),
     CONSTRAINT short_says_so CHECK ((status = 'short') = (shortfall > 0))
 );
+-- a closed iiko order and the Bitrix24 deal made of it (the deal's ORIGIN_ID is iiko:<order
+-- id> as well, so a lost row does not make a second deal)
+CREATE TABLE iiko_orders (
+    link_id     BIGINT NOT NULL REFERENCES iiko_links ON DELETE CASCADE,
+    order_id    TEXT NOT NULL CHECK (order_id <> ''),
+    deal_id     BIGINT NOT NULL CHECK (deal_id > 0),
+    contact_id  BIGINT NOT NULL CHECK (contact_id > 0),
+    total       BIGINT NOT NULL CHECK (total >= 0),
+    created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (link_id, order_id)
+);
+
 CREATE INDEX iiko_till_events_short ON iiko_till_events (link_id) WHERE status = 'short';
 """
 
 DOWNGRADE = r"""
+DROP TABLE iiko_orders;
 DROP TABLE iiko_till_events;
 DROP TABLE iiko_pushes;
 DROP TABLE iiko_customers;
