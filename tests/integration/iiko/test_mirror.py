@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import text
 
 from kopilka.db.engine import run_in_transaction
+from kopilka.domain.errors import InsufficientPoints
 from kopilka.ledger.spending import redeem
 from tests.factories import ref
 from tests.integration.iiko.conftest import Restaurant
@@ -110,3 +113,38 @@ async def test_points_spent_in_bitrix24_and_at_the_till_never_overdraw(
     assert [tuple(e) for e in await run_in_transaction(r.api.engine, events)] == [
         ("short", 200_00, 300_00)
     ]
+
+
+async def test_concurrent_spends_in_bitrix24_and_at_the_till(restaurant: Restaurant) -> None:
+    """The Bitrix24 spend and the reconcile posting the till's spend race on the ledger's lock:
+    whichever comes second gets only what is left — never an overdraft."""
+    r = restaurant
+    customer = await r.api.customer(PHONE, points=1000)
+    await r.sync()
+    r.fake.till_spend(PHONE, 500)
+
+    async def spend_in_bitrix24(conn):  # type: ignore[no-untyped-def]
+        await redeem(
+            conn,
+            r.api.book,
+            customer_id=customer,
+            amount=800_00,
+            key=ref("deal"),
+            reason="оплата баллами сделки",
+            actor="test",
+            now=r.api.clock.now,
+        )
+
+    b24, report = await asyncio.gather(
+        run_in_transaction(r.api.engine, spend_in_bitrix24), r.sync(), return_exceptions=True
+    )
+    assert await r.available(customer) >= 0
+    if isinstance(b24, InsufficientPoints):  # the till came first: the deal's payment refused
+        assert report.shortfall == 0
+        assert await r.available(customer) == 500_00
+    else:  # Bitrix24 came first: the till's spend is short by 300, reported
+        assert b24 is None
+        assert report.shortfall == 300_00
+        assert await r.available(customer) == 0
+    await r.sync()
+    assert r.wallet(PHONE) == await r.available(customer)
