@@ -24,7 +24,13 @@ from kopilka.bitrix24.writeback import refresh_contacts
 from kopilka.db.engine import run_in_transaction
 from kopilka.iiko import queries
 from kopilka.iiko.client import IikoClient, TransactionPage
-from kopilka.iiko.errors import IikoRateLimited, IikoRejected, IikoTimeout, IikoUnavailable
+from kopilka.iiko.errors import (
+    IikoRateLimited,
+    IikoRejected,
+    IikoTimeout,
+    IikoUnauthorized,
+    IikoUnavailable,
+)
 from kopilka.iiko.till import post_till_transaction
 from kopilka.ledger.queries import balance
 
@@ -105,7 +111,8 @@ async def pull(
             return posted, shortfall, revision
 
         async def unit(conn: AsyncConnection, page: TransactionPage = page) -> tuple[int, int]:
-            contact = await contact_of(conn, link.portal_id, guest.customer_id)
+            tills = any(PUSH_COMMENT.match(tx.comment) is None for tx in page.transactions)
+            contact = await contact_of(conn, link.portal_id, guest.customer_id) if tills else None
             if contact is not None:  # the contact's fields are recomputed below
                 await serialise_with_sync(conn, link.portal_id)
             book, program = await current_program(conn, link.portal_id)
@@ -180,7 +187,7 @@ async def level(
         if isinstance(exc, IikoUnavailable) and exc.status == 0:
             await _settle(engine, push.id, "lost", now)  # never reached iiko
         raise  # otherwise left pending: the next run reads it back
-    except (IikoRejected, IikoRateLimited):
+    except (IikoRejected, IikoRateLimited, IikoUnauthorized):
         await _settle(engine, push.id, "lost", now)  # refused: nothing was written
         raise
     await _settle(engine, push.id, "landed", now, link.id, guest.customer_id, push.after)

@@ -10,6 +10,7 @@ race window").
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -47,7 +48,7 @@ async def post_till_transaction(
         return 0
     order = f", заказ №{tx.order_number}" if tx.order_number else ""
     key = key_of(link, tx.id)
-    common = {"customer_id": customer_id, "key": key, "actor": ACTOR, "now": now}
+    common: dict[str, Any] = {"customer_id": customer_id, "key": key, "actor": ACTOR, "now": now}
     posted, shortfall = abs(tx.amount), 0
     if tx.amount < 0:
         await books.account(conn, book, "customer", customer_id, lock=True)  # spends queue here
@@ -61,7 +62,7 @@ async def post_till_transaction(
                 amount=posted,
                 reason=f"Оплата баллами в ресторане{order}",
                 source=f"iiko {tx.id}",
-                **common,  # type: ignore[arg-type]
+                **common,
             )
     else:
         await accrue(
@@ -70,7 +71,7 @@ async def post_till_transaction(
             amount=tx.amount,
             reason=f"Баллы возвращены в ресторане{order}",
             source=f"iiko {tx.id}",
-            **common,  # type: ignore[arg-type]
+            **common,
         )
     await queries.add_till_event(
         conn,
