@@ -255,6 +255,16 @@ class Settings(BaseSettings):
     #: `google_wallet_retry_seconds` (doubling up to an hour).
     google_wallet_timeout: float = 10.0
     google_wallet_retry_seconds: float = Field(default=60.0, gt=0)
+    # --- A restaurant on iiko (issue 20; docs/iiko.md) ---
+    #: Seconds a wallet write whose answer was lost waits to show up among the wallet's
+    #: transactions before it is taken as lost (nothing more is written to that wallet meanwhile).
+    iiko_push_grace_seconds: int = 120
+    #: The least gap between two calls to iikoCloud, in seconds (its rate limits are per login).
+    iiko_min_interval: float = 0.2
+    #: Seconds an iikoCloud token is used before a new one is asked (it lives an hour).
+    iiko_token_max_age: int = 900
+    #: The ``Timeout`` header: seconds iikoCloud waits for the restaurant's terminal.
+    iiko_terminal_timeout: int = 15
 
     def uvicorn_proxy(self) -> dict[str, Any]:
         """uvicorn's options for X-Forwarded-For/-Proto: believed only from ``trusted_proxies``

@@ -35,6 +35,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "nav.campaigns": ("Акции", "Campaigns"),
     "nav.operations": ("Операции", "Operations"),
     "nav.segments": ("Рассылки", "Mailings"),
+    "nav.iiko": ("Ресторан (iiko)", "Restaurant (iiko)"),
     "portal": ("Портал", "Portal"),
     "switch": ("Перейти", "Switch"),
     "search.placeholder": ("Телефон, имя или карта", "Phone, name or card"),

@@ -31,6 +31,7 @@ from kopilka.cli.common import (
 )
 from kopilka.cli.democmd import register as register_demo
 from kopilka.cli.grants import register as register_grants
+from kopilka.cli.iiko import register as register_iiko
 from kopilka.cli.portals import register as register_portals
 from kopilka.cli.programs import register as register_programs
 from kopilka.cli.render import balance_table, explain_text, history_table, program_summary
@@ -392,6 +393,7 @@ register_api(app)
 register_cards(app)
 register_secrets(app)
 register_segments(app)
+register_iiko(app)
 register_programs(app)
 register_portals(app)
 register_grants(app)

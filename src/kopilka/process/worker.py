@@ -8,6 +8,7 @@ through :mod:`kopilka.process.queue` and register their tasks in their own ``tas
 * ``kopilka.robots.tasks``: robot and activity calls done and answered;
 * ``kopilka.segments.tasks``: mailing segments exported daily;
 * ``kopilka.wallet.google.tasks``: the customers' Google Wallet cards updated;
+* ``kopilka.iiko.tasks``: each restaurant's iikoCard wallets reconciled every minute;
 * here, what belongs to no feature: ``jobs.retry_stalled`` (every minute) re-queues the jobs of
   workers that stopped sending heartbeats, e.g. killed by SIGKILL mid-job; the sync is
   idempotent, so running it again is safe.
@@ -36,6 +37,7 @@ from kopilka.bitrix24.deferred import defer_sync
 from kopilka.bitrix24.service import sweep_portal
 from kopilka.db.engine import run_in_transaction
 from kopilka.holds.tasks import register as register_holds
+from kopilka.iiko.tasks import register as register_iiko
 from kopilka.notify.tasks import register as register_notify
 from kopilka.process.failures import recording_failures
 from kopilka.process.queue import conninfo, retry_stalled
@@ -64,6 +66,7 @@ def make_app(connector: procrastinate.PsycopgConnector) -> procrastinate.App:
     register_segments(job_app)
     register_wallet_apple(job_app)
     register_google_wallet(job_app)
+    register_iiko(job_app)
     name = "jobs.retry_stalled"
     task = job_app.task(name=name, queueing_lock=name, pass_context=True)(retry_stalled_job)
     job_app.periodic(cron="* * * * *", periodic_id=name)(task)

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from kopilka.admin.campaigns import router as admin_campaigns_router
+from kopilka.admin.iiko import router as admin_iiko_router
 from kopilka.admin.operations import router as operations_router
 from kopilka.admin.pages import router as admin_router
 from kopilka.api.errors import install_error_handlers
@@ -64,6 +65,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(reports_router)
     app.include_router(admin_campaigns_router)
+    app.include_router(admin_iiko_router)
     app.include_router(operations_router)
     app.include_router(segments_router)
     app.mount("/cabinet/static", cabinet_static, name="cabinet-static")

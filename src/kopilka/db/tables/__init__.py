@@ -40,6 +40,13 @@ from kopilka.db.tables.features import (
     web_sessions,
 )
 from kopilka.db.tables.google_wallet import google_wallet_classes, google_wallet_objects
+from kopilka.db.tables.iiko import (
+    iiko_customers,
+    iiko_links,
+    iiko_orders,
+    iiko_pushes,
+    iiko_till_events,
+)
 from kopilka.db.tables.ledger import (
     ACCOUNT_KINDS,
     HOLD_STATUSES,
@@ -111,6 +118,11 @@ __all__ = [
     "google_wallet_classes",
     "google_wallet_objects",
     "holds",
+    "iiko_customers",
+    "iiko_links",
+    "iiko_orders",
+    "iiko_pushes",
+    "iiko_till_events",
     "job_failures",
     "ledger_entries",
     "ledger_transactions",
