@@ -192,9 +192,9 @@ async def test_s4_cards_accrual_messages_and_manager_notices(
             await until(h, lambda: sms.messages and smtp.to("ivan@clinic.example"))
             await until(h, lambda: notices(h, "Клиенту Иван Петров начислено"))
             [text] = [m.text for m in sms.messages if m.phone == "79123456789"]
-            assert "Иван, вам начислено 1\u00a0100 бонусов" in text  # 3 % + 500 welcome
+            assert "Иван, вам начислено 1\u00a0100\u00a0бонусов" in text  # 3 % + 500 welcome
             [mail] = smtp.to("ivan@clinic.example")
-            assert mail["Subject"] == "Вам начислено 1\u00a0100 бонусов"
+            assert mail["Subject"] == "Вам начислено 1\u00a0100\u00a0бонусов"
             assert f"за заказ №{deal}" in mail.get_content()
             assert not notices(h, "нет e-mail")
 
@@ -220,10 +220,10 @@ async def test_s4_cards_accrual_messages_and_manager_notices(
             await until(h, lambda: len(smtp.to("ivan@clinic.example")) == 3)
             [spent] = [m for m in sms.messages if "списано" in m.text]
             assert spent.text.startswith(
-                f"Иван, списано 1\u00a0000 бонусов в оплату заказа №{paid}"
+                f"Иван, списано 1\u00a0000\u00a0бонусов в оплату заказа №{paid}"
             )
             subjects = [m["Subject"] for m in smtp.to("ivan@clinic.example")]
-            assert "Списано 1\u00a0000 бонусов" in subjects
+            assert "Списано 1\u00a0000\u00a0бонусов" in subjects
 
 
 def contact_comments(h: Stack, contact_id: int) -> list[str]:
@@ -416,7 +416,7 @@ async def test_s4_birthday_reminders_once_a_year(committed_engine: AsyncEngine) 
             [expiring] = [m for m in sms.messages if "сгорят" in m.text]
             assert expiring.phone == "79001112233"
             on = ends.astimezone(ZoneInfo("Europe/Moscow")).strftime("%d.%m.%Y")
-            assert f"Вера, 800 бонусов сгорят {on}" in expiring.text
+            assert f"Вера, 800\u00a0бонусов сгорят {on}" in expiring.text
             assert [m["Subject"] for m in smtp.to("vera@example.ru")][-1] == "Бонусы скоро сгорят"
             assert (await daily_round(h.services, h.connection, soon)).queued == 0
             # Before 09:00 in the program's time zone the round waits.

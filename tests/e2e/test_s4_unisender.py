@@ -93,14 +93,14 @@ async def test_s4_accrual_and_payment_messages_go_through_unisender(
             await until(h, lambda: quiet_outbox(h), TICK)
             [sms] = fake.messages
             assert (sms.phone, sms.sender) == ("79123456789", SENDER)
-            assert "Иван, вам начислено 1\u00a0100 бонусов" in sms.text  # 3 % + 500 welcome
+            assert "Иван, вам начислено 1\u00a0100\u00a0бонусов" in sms.text  # 3 % + 500 welcome
             [mail] = fake.emails
             assert (mail.email, mail.sender_email, mail.list_id) == (
                 "ivan@clinic.example",
                 SENDER_EMAIL,
                 str(LIST_ID),
             )
-            assert mail.subject == "Вам начислено 1\u00a0100 бонусов"
+            assert mail.subject == "Вам начислено 1\u00a0100\u00a0бонусов"
             assert f"за заказ №{deal}" in mail.body
 
             # Two weeks later (the points were pending) Иван pays 1 000 of a 10 000 ₽ order with
@@ -116,7 +116,7 @@ async def test_s4_accrual_and_payment_messages_go_through_unisender(
             )
             [spent] = [m for m in fake.messages if "списано" in m.text]
             assert spent.text.startswith(
-                f"Иван, списано 1\u00a0000 бонусов в оплату заказа №{paid}"
+                f"Иван, списано 1\u00a0000\u00a0бонусов в оплату заказа №{paid}"
             )
             [spent_mail] = [e for e in fake.emails if e.subject.startswith("Списано")]
-            assert spent_mail.subject == "Списано 1\u00a0000 бонусов"
+            assert spent_mail.subject == "Списано 1\u00a0000\u00a0бонусов"

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from kopilka.cabinet.entries import word
-from kopilka.cabinet.words import amount, purchases
+from kopilka.domain.words import amount, purchases
 from kopilka.ledger.queries import HistoryLine
 from kopilka.program.errors import ProgramFileError
 from kopilka.program.loader import load_program, parse_program

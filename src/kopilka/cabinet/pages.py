@@ -20,8 +20,8 @@ from kopilka.cabinet.orders import orders_of
 from kopilka.cabinet.site import Site, site_of
 from kopilka.cabinet.view import customer_of, lang_of, page
 from kopilka.cabinet.web import HERE, services_of
-from kopilka.cabinet.words import local_date
 from kopilka.db.tables import portals
+from kopilka.domain.words import local_date
 from kopilka.ledger.queries import balance, history
 from kopilka.process.services import Services
 from kopilka.wallet.google.service import offered as google_offered

@@ -12,10 +12,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kopilka.cabinet import sessions, words
+from kopilka.cabinet import sessions
 from kopilka.cabinet.i18n import pick_lang
 from kopilka.cabinet.site import Site
 from kopilka.cabinet.web import HERE, environment, render
+from kopilka.domain import words
 
 SESSION_COOKIE = "kop_session"
 

@@ -32,6 +32,7 @@ from kopilka.bitrix24.connections import Connection, active_connections, portal_
 from kopilka.bitrix24.daily import read_by_birthday
 from kopilka.db.engine import run_in_transaction
 from kopilka.db.tables import cards, customers
+from kopilka.domain import words
 from kopilka.domain.birthday import next_birthday
 from kopilka.domain.money import format_points
 from kopilka.ledger.book import ensure_customer
@@ -269,7 +270,12 @@ async def _expiring(
     first = min(lot.expires_at for lot in soon if lot.expires_at is not None)
     amount = sum(lot.remaining for lot in soon)
     on = first.astimezone(program.tz).strftime("%d.%m.%Y")
-    variables = {"name": c.first_name(contact), "amount": format_points(amount), "expires_on": on}
+    variables = {
+        "name": c.first_name(contact),
+        "amount": format_points(amount),
+        "amount_words": words.amount(amount, program.points.unit, program.locale),
+        "expires_on": on,
+    }
     skip = await _skip_reason(conn, portal_id, program, contact, customer_id)
     key = f"expiring:{customer_id}:{first.astimezone(program.tz).date().isoformat()}"
     queued = 0

@@ -36,6 +36,7 @@ from kopilka.db.tables import (
     notification_events,
     notifications,
 )
+from kopilka.domain import words
 from kopilka.domain.money import format_points
 from kopilka.ledger.queries import balance
 from kopilka.ledger.types import Book
@@ -283,6 +284,9 @@ async def _variables(
         "contact_id": contact.get("ID"),
         "amount": format_points(ev.amount),
         "balance": format_points(state.available),
+        # with the program's unit in its plural form: «1 бонус», «375 баллов», "21 points"
+        "amount_words": words.amount(ev.amount, program.points.unit, program.locale),
+        "balance_words": words.amount(state.available, program.points.unit, program.locale),
         "pending": lot is not None and lot.available_at > now,
         "available_on": lot.available_at.astimezone(program.tz).strftime("%d.%m.%Y") if lot else "",
         "deal": ref_id if ref_kind == "deal" else "",

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kopilka.api.portal import customer_by_id
 from kopilka.cabinet.entries import holds_of, lines
 from kopilka.cabinet.orders import Item, orders_of
-from kopilka.cabinet.words import local_date
 from kopilka.db.tables import pos_order_lines, pos_orders
+from kopilka.domain.words import local_date
 from kopilka.ledger.accrual import accrue
 from kopilka.ledger.book import ensure_customer, ensure_portal
 from kopilka.ledger.queries import history

@@ -62,7 +62,7 @@ def test_every_builtin_text_renders_in_both_languages() -> None:
         "balance": "1 500", "pending": True, "available_on": "01.04.2027", "deal": "12",
         "card": "+79123456789", "phone": "+79123456789", "other_contact": "3",
         "birthday": "15.03", "expires_on": "01.04.2027", "registered_at": "01.03.2027 10:00",
-        "email": "anna@example.ru",
+        "email": "anna@example.ru", "amount_words": "500 бонусов", "balance_words": "1 500 бонусов",
     }  # fmt: skip
     for locale in ("ru", "en"):
         p = program(locale=locale)
@@ -78,7 +78,14 @@ def test_every_builtin_text_renders_in_both_languages() -> None:
         "Анна, вам начислено 500 бонусов (станут доступны 01.04.2027). Баланс: 1 500. "
         "Клиника «Роза»"
     )
-    en = render(program(locale="en"), "accrual.email", **variables)  # type: ignore[arg-type]
+    # the unit agrees with the number (amount_words: domain.words), never «1 бонусов»
+    one = render(program(), "accrual.sms", **variables | {"amount": "1", "amount_words": "1 бонус"})  # type: ignore[arg-type]
+    assert one.body.startswith("Анна, вам начислено 1 бонус (")
+    en = render(
+        program(locale="en"),
+        "accrual.email",
+        **variables | {"amount_words": "500 points"},  # type: ignore[arg-type]
+    )
     assert en.subject == "You earned 500 points"
     assert "for order #12" in en.body
 
