@@ -22,9 +22,11 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "retail-wholesale.yaml"
 
 
 def invoke(*args: str) -> str:
+    """What the command printed on stdout (logs go to stderr: another test may have turned
+    them on, and CSV on stdout must stay CSV)."""
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def test_segment_show_and_export_from_the_command_line(
