@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: system_deps setup demo test test_fast lint lint_types db_migrate settings_doc bench clean
+.PHONY: system_deps setup demo test test_fast lint lint_types db_migrate settings_doc bench bench_expiry bench_backfill bench_portals clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -59,6 +59,18 @@ bench: setup
 	$(BIN)/python -m bench.totals
 	$(BIN)/python -m bench.whatif
 	$(BIN)/python -m bench.reports
+	$(BIN)/python -m bench.expiry
+	$(BIN)/python -m bench.backfill
+	$(BIN)/python -m bench.portals
+
+bench_portals: setup
+	$(BIN)/python -m bench.portals
+
+bench_expiry: setup
+	$(BIN)/python -m bench.expiry
+
+bench_backfill: setup
+	$(BIN)/python -m bench.backfill
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,6 +16,7 @@ from kopilka.bitrix24.client import PAGE_SIZE as PAGE
 from kopilka.bitrix24.client import Bitrix24Client
 from kopilka.bitrix24.connections import Connection, active_connections, get_connection
 from kopilka.bitrix24.deferred import defer_sync
+from kopilka.bitrix24.listing import list_chained
 from kopilka.bitrix24.mapping import parse_datetime
 from kopilka.bitrix24.offers import Layout, changed_deals
 from kopilka.bitrix24.sync import SyncReport, mark_dirty, sync_portal
@@ -134,15 +135,23 @@ async def backfill(
     progress: Callable[[int, int], None] | None = None,
     chunk: int = 500,
 ) -> SyncReport:
-    """Re-check every deal the portal has, and every deal Kopilka knows (deleted ones too)."""
+    """Re-check every deal the portal has, and every deal Kopilka knows (deleted ones too).
+
+    Resumable: the start is recorded (``b24_sync_state.backfill_started_at``) and cleared at the
+    end; a backfill that finds it set was stopped midway and skips the deals synced since then.
+    Nothing is posted twice either way: a deal's ledger is reconciled, not appended to."""
     client = services.client_for(connection)
-    # the same pages as the ids alone; the won deals go first, in the order they were won
+    # the same pages as the ids alone, 50 pages a request; the won deals go first, in the order
+    # they were won
     seen = {
         int(d["ID"]): d
-        async for d in client.list_all(
-            "crm.deal.list", {"select": ["ID", "CLOSEDATE", "STAGE_SEMANTIC_ID"]}
+        async for d in list_chained(
+            client, "crm.deal.list", {"select": ["ID", "CLOSEDATE", "STAGE_SEMANTIC_ID"]}
         )
     }
+    started = await run_in_transaction(
+        services.engine, lambda conn: _begin_backfill(conn, connection.portal_id)
+    )
     async with services.engine.connect() as conn:
         known = [
             int(r.deal_id)
@@ -152,11 +161,23 @@ async def backfill(
                 )
             )
         ]
-    every = close_order(seen, sorted(set(seen) | set(known)))
-    total = len(every)
-    done = 0
+        done_before = {
+            int(r.deal_id)
+            for r in await conn.execute(
+                select(b24_deals.c.deal_id).where(
+                    b24_deals.c.portal_id == connection.portal_id,
+                    b24_deals.c.synced_at >= started,
+                )
+            )
+        }
+    ordered = close_order(seen, sorted(set(seen) | set(known)))
+    every = [d for d in ordered if d not in done_before]
+    total = len(ordered)
+    done = total - len(every)
     report = SyncReport()
-    for start in range(0, total, chunk):
+    if progress:
+        progress(done, total)
+    for start in range(0, len(every), chunk):
         part = every[start : start + chunk]
 
         async def hint(conn: AsyncConnection, part: list[int] = part) -> None:
@@ -178,4 +199,35 @@ async def backfill(
         done += len(part)
         if progress:
             progress(done, total)
+    await run_in_transaction(
+        services.engine, lambda conn: _end_backfill(conn, connection.portal_id)
+    )
     return report
+
+
+async def _begin_backfill(conn: AsyncConnection, portal_id: int) -> datetime:
+    """When this portal's backfill began: now, or an interrupted one's start (kept)."""
+    stmt = insert(b24_sync_state).values(portal_id=portal_id, backfill_started_at=func.now())
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["portal_id"],
+            set_={
+                "backfill_started_at": func.coalesce(
+                    b24_sync_state.c.backfill_started_at, func.now()
+                )
+            },
+        )
+    )
+    started = await conn.scalar(
+        select(b24_sync_state.c.backfill_started_at).where(b24_sync_state.c.portal_id == portal_id)
+    )
+    assert started is not None
+    return started  # type: ignore[no-any-return]
+
+
+async def _end_backfill(conn: AsyncConnection, portal_id: int) -> None:
+    await conn.execute(
+        update(b24_sync_state)
+        .where(b24_sync_state.c.portal_id == portal_id)
+        .values(backfill_started_at=None)
+    )

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.progress import Progress
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from kopilka.bitrix24.auth import WebhookAuth
 from kopilka.bitrix24.bonuses import contact_ref, grant_on_portal
@@ -197,8 +205,12 @@ def register(app: typer.Typer) -> None:
                 help="Backfill the whole history, then rewrite every contact's totals and fields.",
             ),
         ] = False,
+        chunk: Annotated[
+            int, typer.Option("--chunk", min=1, max=1000, hidden=True, help="Deals a round.")
+        ] = 500,
     ) -> None:
-        """Sync the portal's changed deals now (or, with --all, its whole history)."""
+        """Sync the portal's changed deals now (or, with --all, its whole history: resumed
+        where it stopped if it was interrupted)."""
 
         async def go() -> None:
             async with open_services(get_settings()) as services:
@@ -206,7 +218,7 @@ def register(app: typer.Typer) -> None:
                 if totals:
                     report = await _totals(services, connection)
                 elif all_deals:
-                    with Progress(console=err) as bar:
+                    with backfill_bar() as bar:
                         task = bar.add_task("deals", total=None)
                         report = await backfill(
                             services,
@@ -214,6 +226,7 @@ def register(app: typer.Typer) -> None:
                             progress=lambda done, total: bar.update(
                                 task, completed=done, total=total
                             ),
+                            chunk=chunk,
                         )
                 else:
                     client = services.client_for(connection)
@@ -313,9 +326,23 @@ def _daily_text(report: DailyReport) -> str:
     return "\n".join(lines)
 
 
+def backfill_bar() -> Progress:
+    """The backfill's bar: deals done of all, the rate and the time left (ETA)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+    )
+
+
 async def _totals(services: Services, connection: Connection) -> SyncReport:
     """``sync --totals``: the whole history as ``--all`` reads it, then every contact's fields."""
-    with Progress(console=err) as bar:
+    with backfill_bar() as bar:
         deals = bar.add_task("deals", total=None)
         report = await backfill(
             services,

@@ -117,6 +117,7 @@ b24_sync_state = Table(
     Column("last_sweep_at", TZ),
     Column("last_sync_at", TZ),
     Column("rows_per_deal_at", TZ),
+    Column("backfill_started_at", TZ),  # a running (or interrupted) sync --all began (0029)
 )
 
 b24_portal_health = Table(
