@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -50,11 +50,20 @@ class PortalHealth:
         await self._write(last_error_at=self.now(), last_error_class=name)
 
     async def _write(self, **values: Any) -> None:
-        row = insert(b24_portal_health).values(portal_id=self.portal_id, **values)
+        """Upsert the portal's row — only while the portal is connected: a job still running
+        when the portal is uninstalled (its credentials purged) records nothing after it."""
+        h = b24_portal_health.c
+        connected = select(
+            b24_connections.c.portal_id,
+            *(literal(v, h[k].type).label(k) for k, v in values.items()),
+        ).where(b24_connections.c.portal_id == self.portal_id, b24_connections.c.status == "active")
+        row = insert(b24_portal_health).from_select(["portal_id", *values], connected)
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(
-                    row.on_conflict_do_update(index_elements=["portal_id"], set_=values)
+                    row.on_conflict_do_update(
+                        index_elements=["portal_id"], set_={k: row.excluded[k] for k in values}
+                    )
                 )
         except SQLAlchemyError as exc:
             self._failing, self._ok_written = "?", float("-inf")  # try again next time
