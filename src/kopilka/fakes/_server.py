@@ -1,5 +1,6 @@
-"""The HTTP server under every provider fake: a thread on 127.0.0.1, a free port, form bodies,
-and the fault knobs (answer errors, stall before or after accepting)."""
+"""The HTTP server under every provider fake: :class:`LocalServer` (a thread on 127.0.0.1, a free
+port, a context manager; a fake brings its own request handler) and :class:`FakeServer` on top of
+it (form bodies, and the fault knobs: answer errors, stall before or after accepting)."""
 
 from __future__ import annotations
 
@@ -22,16 +23,82 @@ class Fault:
     accept: bool = False
 
 
-class FakeServer:
+def send_json(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    payload: Any,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> None:
+    """Answer a request with a JSON body (a client that gave up waiting is not an error)."""
+    data = json.dumps(payload, ensure_ascii=False).encode()
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json; charset=utf-8")
+        for name, value in headers:
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+    except OSError:
+        pass
+
+
+class LocalServer:
+    """A request handler served by a thread on 127.0.0.1 at a free port; ``with`` starts and
+    stops it. Subclasses implement :meth:`start` by building their handler and calling
+    :meth:`_run` with it."""
+
+    def __init__(self) -> None:
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "start the fake first (with FakeX(...) as fake)"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def _run(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        httpd.daemon_threads = True
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, args=(0.05,), name=type(self).__name__, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class FakeServer(LocalServer):
     """Subclasses implement :meth:`handle` (path, form) → (HTTP status, JSON body)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.lock = threading.Lock()
         self.requests = 0
         self._faults: list[Fault] = []
         self._stopping = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- knobs -------------------------------------------------------------------------------
     def fail_next(self, n: int = 1, error: Any = None) -> None:
@@ -58,12 +125,6 @@ class FakeServer:
         raise NotImplementedError
 
     # --- running -----------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "start the fake first (with FakeX(...) as fake)"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
     def take_fault(self) -> Fault | None:
         with self.lock:
             self.requests += 1
@@ -87,44 +148,13 @@ class FakeServer:
             do_GET = do_POST
 
             def _answer(self, status: int, payload: Any) -> None:
-                data = json.dumps(payload, ensure_ascii=False).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    pass  # the client gave up waiting
+                send_json(self, status, payload)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        httpd.daemon_threads = True
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, args=(0.05,), name=type(self).__name__
-        )
-        self._thread.daemon = True
-        self._thread.start()
+        self._run(Handler)
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._stopping.set()  # a stalled answer gives up at once
+        super().stop()

@@ -23,12 +23,13 @@ import json
 import re
 import secrets
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import jwt
+
+from kopilka.fakes._server import LocalServer, send_json
 
 SCOPE = "https://www.googleapis.com/auth/wallet_object.issuer"
 PREFIX = "/walletobjects/v1/"
@@ -38,8 +39,9 @@ BALANCE_KINDS = {"string", "int", "double", "money"}
 ID = re.compile(r"^[0-9]+\.[A-Za-z0-9._-]+$")
 
 
-class FakeGoogleWallet:
+class FakeGoogleWallet(LocalServer):
     def __init__(self, issuer_id: str = "3388000000012345678") -> None:
+        super().__init__()
         self.issuer_id = issuer_id
         self.accounts: dict[str, str] = {}  # client email → public key PEM
         self.tokens: set[str] = set()
@@ -49,8 +51,6 @@ class FakeGoogleWallet:
         self.calls: list[tuple[str, str, dict[str, Any] | None]] = []
         self.lock = threading.Lock()
         self._fail: list[int] = []
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- knobs -------------------------------------------------------------------------------
     def add_account(self, email: str, public_key_pem: str) -> None:
@@ -151,12 +151,6 @@ class FakeGoogleWallet:
 
     # --- running -----------------------------------------------------------------------------
     @property
-    def url(self) -> str:
-        assert self._httpd is not None, "start the fake first"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    @property
     def api_url(self) -> str:
         return self.url + PREFIX.rstrip("/")
 
@@ -183,42 +177,14 @@ class FakeGoogleWallet:
                     status, answer = fake.rest(self.command, path, auth, body)
                 else:
                     status, answer = _error(404, "unknown path")
-                data = json.dumps(answer, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, answer)
 
             do_GET = do_POST = do_PATCH = do_PUT = _serve
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        httpd.daemon_threads = True
-        self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._run(Handler)
 
 
 def _error(code: int, message: str) -> tuple[int, dict[str, Any]]:

@@ -29,15 +29,14 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from kopilka.fakes._server import FakeServer, Fault
+from kopilka.fakes._server import FakeServer, Fault, send_json
 
 PREFIX = "/api/1/loyalty/iiko/"
 
@@ -355,24 +354,9 @@ class IikoFake(FakeServer):
                 self._answer(*fake.serve(path, body, auth, fake.take_fault()))
 
             def _answer(self, status: int, payload: Any) -> None:
-                data = json.dumps(payload, ensure_ascii=False).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
-                    if status == 429:
-                        self.send_header("Retry-After", "0")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    pass  # the client gave up waiting
+                send_json(self, status, payload, (("Retry-After", "0"),) if status == 429 else ())
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        httpd.daemon_threads = True
-        self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), name="IikoFake")
-        self._thread.daemon = True
-        self._thread.start()
+        self._run(Handler)
