@@ -48,6 +48,7 @@ import psycopg
 from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bench import ledger_onetrip
 from kopilka.db.engine import create_engine, normalise_url, run_in_transaction
 from kopilka.db.migrate import upgrade
 from kopilka.ledger.accrual import AccrualRequest, accrue, accrue_many
@@ -397,7 +398,7 @@ async def run_phase(
 
 
 async def kopilka_phases(
-    url: str, clients: int, seconds: float, customers: int, batch: int
+    url: str, clients: int, seconds: float, customers: int, batch: int, processes: int
 ) -> tuple[list[Phase], float]:
     engine = create_engine(url, pool_size=clients, max_overflow=0)
     try:
@@ -439,6 +440,15 @@ async def kopilka_phases(
                         engine, name, command, who, clients, seconds, warmup=2, batch=batch
                     )
                 )
+        for kind, who in (
+            ("accrual", fixture.accrual_customers),
+            ("redemption", fixture.redemption_customers),
+        ):
+            ops, took, latencies, cpu = await asyncio.to_thread(
+                ledger_onetrip.run_phase, url, fixture.book, kind, who, clients, processes, seconds
+            )
+            name = f"{kind}s, one round trip ({processes} proc.)"
+            phases.append(Phase(name, ops, took, cpu, latencies))
         return phases, setup_seconds
     finally:
         await engine.dispose()
@@ -637,6 +647,12 @@ def main(argv: list[str] | None = None) -> int:
         default=100,
         help="postings per transaction in the batched phases (100; 1: skip them)",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="client processes of the one-round-trip phases (2; the clients are spread over them)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
         "--profile", action="store_true", help="then break one client's command time down"
@@ -660,7 +676,14 @@ def main(argv: list[str] | None = None) -> int:
             before = pgbench_run(pgbench_url, args.clients, args.seconds)
             print(f"Kopilka accruals and redemptions, {args.seconds} s each …", file=sys.stderr)
             phases, setup_seconds = asyncio.run(
-                kopilka_phases(kopilka_url, args.clients, args.seconds, args.customers, args.batch)
+                kopilka_phases(
+                    kopilka_url,
+                    args.clients,
+                    args.seconds,
+                    args.customers,
+                    args.batch,
+                    args.processes,
+                )
             )
             print(f"pgbench simple-update again, {args.seconds} s …", file=sys.stderr)
             after = pgbench_run(pgbench_url, args.clients, args.seconds)

@@ -45,11 +45,15 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def conninfo(url: str) -> str:
+    """The URL as psycopg itself takes it (for connections made without SQLAlchemy)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def ensure_database(server_url: str, name: str) -> str:
     """Create database ``name`` on the server if missing; return its URL."""
     url = make_url(server_url)
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(conninfo(server_url), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -114,6 +118,7 @@ async def run_in_transaction(
 
 
 __all__ = [
+    "conninfo",
     "create_engine",
     "ensure_database",
     "normalise_url",

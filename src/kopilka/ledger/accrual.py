@@ -1,7 +1,8 @@
 """Earning points: ``issued → customer``, creating one lot with its availability and expiry.
 
-:func:`accrue_many` posts any number of accruals in a handful of statements (the deal sync and
-backfills post in batches); :func:`accrue` is the same mechanism for one.
+:func:`accrue_many` posts any number of accruals in one statement, the server-side
+``ledger_accrue`` (:mod:`kopilka.ledger.server`; the deal sync and backfills post in batches);
+:func:`accrue` is the same statement for one.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.domain.errors import InvalidAmount, InvalidCommand
-from kopilka.ledger import book as books
-from kopilka.ledger.posting import NEW_LOT, Command, LegSpec, LotSpec, Posting, post_many
+from kopilka.ledger import server
+from kopilka.ledger.posting import Command
 from kopilka.ledger.types import Book, Posted
 
 
@@ -64,26 +65,16 @@ class AccrualRequest:
 async def accrue_many(
     conn: AsyncConnection, book: Book, requests: Sequence[AccrualRequest]
 ) -> list[Posted]:
-    """Post every accrual (replays come back as such); unknown customers raise first."""
+    """Post every accrual in one statement (replays come back as such); a batch naming an
+    unknown customer raises and writes nothing."""
     commands = [r.command() for r in requests]  # validates all before writing anything
-    found = await books.accounts(conn, book, [r.customer_id for r in requests], ["customer"])
-    issued = found[("issued", None)]
-    postings = []
-    for request, command in zip(requests, commands, strict=True):
-        customer = found[("customer", request.customer_id)]
-        postings.append(
-            Posting(
-                command,
-                [LegSpec(issued, -request.amount), LegSpec(customer, request.amount, NEW_LOT)],
-                new_lot=LotSpec(
-                    customer,
-                    request.amount,
-                    request.available_at or request.now,
-                    request.expires_at,
-                ),
-            )
-        )
-    return await post_many(conn, book, postings)
+    if not commands:
+        return []
+    params = server.accrual_params(
+        book, [r.customer_id for r in requests], [r.amount for r in requests], commands
+    )
+    rows = (await conn.exec_driver_sql(server.ACCRUE, params)).all()
+    return [r for r in server.outcomes(rows, commands) if isinstance(r, Posted)]
 
 
 async def accrue(

@@ -29,15 +29,13 @@ from kopilka.domain.errors import (
     UnknownHold,
 )
 from kopilka.ledger import book as books
-from kopilka.ledger.lots import open_lots, open_lots_many
+from kopilka.ledger import server
+from kopilka.ledger.lots import open_lots
 from kopilka.ledger.posting import (
     Command,
     LegSpec,
-    Posting,
     find_by_key,
-    find_many,
     post,
-    post_many,
 )
 from kopilka.ledger.types import Account, Book, HoldView, Posted
 
@@ -71,38 +69,17 @@ class RedemptionRequest:
 async def redeem_many(
     conn: AsyncConnection, book: Book, requests: Sequence[RedemptionRequest]
 ) -> list[Posted | InsufficientPoints]:
-    """Post redemptions in one go; one that the customer cannot afford comes back as an error
-    in its place (and writes nothing), the others are posted. Replays return their original."""
+    """Post redemptions in one statement (the server-side ``ledger_redeem``); one that the
+    customer cannot afford comes back as an error in its place (and writes nothing), the others
+    are posted. Replays return their original."""
     commands = [r.command() for r in requests]
-    earlier = await find_many(conn, book, commands)
-    todo = [i for i, done in enumerate(earlier) if done is None]
-    found = await books.accounts(conn, book, [requests[i].customer_id for i in todo], ["customer"])
-    mine = {i: found[("customer", requests[i].customer_id)] for i in todo}
-    await books.lock_accounts(conn, [a.id for a in mine.values()])
-    lots_of = await open_lots_many(conn, [a.id for a in mine.values()])
-    redeemed = found[("redeemed", None)]
-    results: list[Posted | InsufficientPoints | None] = list(earlier)
-    postings: dict[int, Posting] = {}
-    for i in todo:
-        request, customer = requests[i], mine[i]
-        try:
-            taken = allocate(lots_of[customer.id], request.amount, request.now)
-        except InsufficientPoints as exc:
-            results[i] = exc
-            continue
-        left = dict(taken)
-        lots_of[customer.id] = [
-            replace(lot, remaining=lot.remaining - left.get(lot.id, 0))
-            for lot in lots_of[customer.id]
-        ]
-        legs = [LegSpec(customer, -take, lot) for lot, take in taken]
-        legs += [LegSpec(redeemed, take, lot) for lot, take in taken]
-        postings[i] = Posting(commands[i], legs)
-    for i, posted in zip(
-        postings, await post_many(conn, book, list(postings.values())), strict=True
-    ):
-        results[i] = posted
-    return [r for r in results if r is not None]
+    if not commands:
+        return []
+    params = server.redemption_params(
+        book, [r.customer_id for r in requests], [r.amount for r in requests], commands
+    )
+    rows = (await conn.exec_driver_sql(server.REDEEM, params)).all()
+    return server.outcomes(rows, commands)
 
 
 async def redeem(
