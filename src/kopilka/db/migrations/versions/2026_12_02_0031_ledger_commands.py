@@ -48,30 +48,59 @@ BEGIN
     RETURN found_id;
 END $$;
 
--- Creates the customers' missing accounts of ``kind``. Returns the first customer that is not
--- the portal's (and then creates nothing), or NULL.
+-- The accounts of ``kind`` of the customers, in their order, the missing ones created; or the
+-- first customer that is not the portal's (and then nothing is created). Point lookups one by
+-- one: a join here was planned, on stale statistics, as a scan of every account of the program.
 CREATE FUNCTION ledger_customer_accounts(
-    p_portal BIGINT, p_program BIGINT, p_kind account_kind, p_customers BIGINT[])
-RETURNS BIGINT LANGUAGE plpgsql AS $$
+    p_portal BIGINT, p_program BIGINT, p_kind account_kind, p_customers BIGINT[],
+    OUT account_ids BIGINT[], OUT unknown BIGINT)
+LANGUAGE plpgsql AS $$
 DECLARE
-    missing BIGINT[];
-    unknown BIGINT;
+    customer BIGINT;
+    found_id BIGINT;
+    missing BIGINT[] := '{}';
 BEGIN
-    SELECT array_agg(DISTINCT u.c ORDER BY u.c) INTO missing FROM unnest(p_customers) u(c)
-     WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.program_id = p_program
-                          AND a.kind = p_kind AND a.customer_id = u.c);
-    IF missing IS NULL THEN
-        RETURN NULL;
+    account_ids := '{}';
+    FOREACH customer IN ARRAY p_customers LOOP
+        SELECT a.id INTO found_id FROM accounts a
+         WHERE a.program_id = p_program AND a.kind = p_kind AND a.customer_id = customer;
+        account_ids := account_ids || found_id;
+        IF found_id IS NULL THEN
+            missing := missing || customer;
+        END IF;
+    END LOOP;
+    IF cardinality(missing) = 0 THEN
+        RETURN;
     END IF;
-    SELECT min(m.c) INTO unknown FROM unnest(missing) m(c)
-     WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = m.c AND c.portal_id = p_portal);
-    IF unknown IS NOT NULL THEN
-        RETURN unknown;
-    END IF;
-    INSERT INTO accounts (portal_id, program_id, kind, customer_id)
-    SELECT p_portal, p_program, p_kind, m.c FROM unnest(missing) m(c)
-    ON CONFLICT DO NOTHING;
-    RETURN NULL;
+    FOREACH customer IN ARRAY missing LOOP
+        PERFORM 1 FROM customers c WHERE c.id = customer AND c.portal_id = p_portal;
+        IF NOT FOUND THEN
+            account_ids := NULL;
+            unknown := customer;
+            RETURN;
+        END IF;
+    END LOOP;
+    account_ids := '{}';
+    FOREACH customer IN ARRAY p_customers LOOP
+        INSERT INTO accounts (portal_id, program_id, kind, customer_id)
+        VALUES (p_portal, p_program, p_kind, customer) ON CONFLICT DO NOTHING;
+        SELECT a.id INTO found_id FROM accounts a
+         WHERE a.program_id = p_program AND a.kind = p_kind AND a.customer_id = customer;
+        account_ids := account_ids || found_id;
+    END LOOP;
+END $$;
+
+-- An earlier transaction under ``p_key``: a replay when it is of ``p_kind`` with the same
+-- input hash, else a conflict (the detail names its kind).
+CREATE FUNCTION ledger_earlier(
+    p_portal BIGINT, p_key TEXT, p_kind TEXT, p_hash TEXT,
+    OUT tx BIGINT, OUT outcome TEXT, OUT detail TEXT)
+LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT t.id, CASE WHEN t.kind::text = p_kind AND t.input_hash = p_hash THEN 'replay'
+                      ELSE 'conflict' END, t.kind::text
+      INTO tx, outcome, detail
+      FROM ledger_transactions t WHERE t.portal_id = p_portal AND t.idempotency_key = p_key;
 END $$;
 
 -- What a command returns, one row per command in order: its outcome (posted | replay |
@@ -80,23 +109,31 @@ END $$;
 -- stored with its legs in entry order.
 CREATE FUNCTION ledger_outcomes(p_outcomes TEXT[], p_details TEXT[], p_ids BIGINT[])
 RETURNS TABLE (outcome TEXT, detail TEXT, STORED_COLS)
-LANGUAGE sql STABLE AS $$
-    SELECT o.outcome, o.detail, t.id, t.kind::text, t.idempotency_key, t.reason, t.actor,
-           t.source, t.reference, t.program_hash, t.rule_id, t.rule_inputs, t.hold_id,
-           t.reverses_id, t.effective_at, t.created_at, l.accounts, l.kinds, l.customers,
-           l.lots, l.amounts
-      FROM unnest(p_outcomes, p_details, p_ids) WITH ORDINALITY AS o(outcome, detail, tx, ord)
-      LEFT JOIN ledger_transactions t ON t.id = o.tx AND o.outcome IN ('posted', 'replay')
-      LEFT JOIN LATERAL (
-          SELECT array_agg(e.account_id ORDER BY e.id) AS accounts,
-                 array_agg(a.kind::text ORDER BY e.id) AS kinds,
-                 array_agg(a.customer_id ORDER BY e.id) AS customers,
-                 array_agg(e.lot_id ORDER BY e.id) AS lots,
-                 array_agg(e.amount ORDER BY e.id) AS amounts
-            FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
-           WHERE e.transaction_id = t.id) l ON true
-     ORDER BY o.ord
-$$;
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    FOR i IN 1 .. cardinality(p_outcomes) LOOP
+        IF p_outcomes[i] NOT IN ('posted', 'replay') THEN
+            RETURN QUERY SELECT p_outcomes[i], p_details[i], NULL::BIGINT, NULL, NULL, NULL,
+                NULL, NULL, NULL, NULL, NULL, NULL::JSONB, NULL::BIGINT, NULL::BIGINT,
+                NULL::TIMESTAMPTZ, NULL::TIMESTAMPTZ, NULL::BIGINT[], NULL::TEXT[],
+                NULL::BIGINT[], NULL::BIGINT[], NULL::BIGINT[];
+            CONTINUE;
+        END IF;
+        RETURN QUERY
+        SELECT p_outcomes[i], p_details[i], t.id, t.kind::text, t.idempotency_key, t.reason,
+               t.actor, t.source, t.reference, t.program_hash, t.rule_id, t.rule_inputs,
+               t.hold_id, t.reverses_id, t.effective_at, t.created_at,
+               array_agg(e.account_id ORDER BY e.id), array_agg(a.kind::text ORDER BY e.id),
+               array_agg(a.customer_id ORDER BY e.id), array_agg(e.lot_id ORDER BY e.id),
+               array_agg(e.amount ORDER BY e.id)
+          FROM ledger_transactions t
+          JOIN ledger_entries e ON e.transaction_id = t.id
+          JOIN accounts a ON a.id = e.account_id
+         WHERE t.id = p_ids[i]
+         GROUP BY t.id;
+    END LOOP;
+END $$;
 
 -- Earning points: issued -> customer, one new lot per accrual.
 CREATE FUNCTION ledger_accrue(
@@ -110,19 +147,20 @@ LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
     issued BIGINT;
-    unknown BIGINT;
+    mine RECORD;
     ids BIGINT[];
     outcomes TEXT[];
     details TEXT[];
+    earlier RECORD;
 BEGIN
-    unknown := ledger_customer_accounts(p_portal, p_program, 'customer', p_customer);
-    IF unknown IS NOT NULL THEN
+    mine := ledger_customer_accounts(p_portal, p_program, 'customer', p_customer);
+    IF mine.unknown IS NOT NULL THEN
         RETURN QUERY SELECT * FROM ledger_outcomes(
-            ARRAY['unknown_customer'], ARRAY[unknown::text], ARRAY[NULL::BIGINT]);
+            ARRAY['unknown_customer'], ARRAY[mine.unknown::text], ARRAY[NULL::BIGINT]);
         RETURN;
     END IF;
     issued := ledger_system_account(p_portal, p_program, 'issued');
-    -- 1. the transactions; a key already stored is skipped here (NULL id) and looked up below
+    -- 1. the transactions; a key already stored is skipped (NULL id) and looked up below
     WITH input AS (
         SELECT * FROM unnest(p_key, p_hash, p_reason, p_actor, p_source, p_reference,
                              p_rule_id, p_rule_inputs, p_effective_at) WITH ORDINALITY
@@ -141,17 +179,13 @@ BEGIN
     SELECT array_agg(n.id ORDER BY i.ord) INTO ids
       FROM input i LEFT JOIN inserted n ON n.idempotency_key = i.key;
     -- 2. a lot for each new transaction, and its two legs (issued -amount, customer +amount)
-    WITH fresh AS (
-        SELECT u.tx, a.id AS account_id, u.amount, u.available_at, u.expires_at
-          FROM unnest(ids, p_customer, p_amount, p_available_at, p_expires_at)
-               AS u(tx, customer, amount, available_at, expires_at)
-          JOIN accounts a ON a.program_id = p_program AND a.kind = 'customer'
-                         AND a.customer_id = u.customer
-         WHERE u.tx IS NOT NULL
-    ), lot AS (
+    WITH lot AS (
         INSERT INTO lots (account_id, transaction_id, amount, available_at, expires_at)
-        SELECT f.account_id, f.tx, f.amount, f.available_at, f.expires_at FROM fresh f
-        ORDER BY f.tx
+        SELECT u.account_id, u.tx, u.amount, u.available_at, u.expires_at
+          FROM unnest(ids, mine.account_ids, p_amount, p_available_at, p_expires_at)
+               AS u(tx, account_id, amount, available_at, expires_at)
+         WHERE u.tx IS NOT NULL
+         ORDER BY u.tx
         RETURNING lots.id, lots.transaction_id, lots.account_id, lots.amount
     )
     INSERT INTO ledger_entries (transaction_id, account_id, lot_id, amount)
@@ -160,22 +194,17 @@ BEGIN
                                             (2, l.account_id, l.id, l.amount))
            AS x(n, account_id, lot_id, amount)
      ORDER BY l.transaction_id, x.n;
-    -- 3. each command's outcome; keys stored earlier are replays, or conflicts if their
-    --    inputs differ (a new statement: it sees a twin that committed while we waited)
-    IF array_position(ids, NULL) IS NULL THEN
-        outcomes := array_fill('posted'::text, ARRAY[cardinality(ids)]);
-        details := array_fill(NULL::text, ARRAY[cardinality(ids)]);
-    ELSE
-        SELECT array_agg(CASE WHEN u.tx IS NOT NULL THEN 'posted'
-                              WHEN t.kind = 'accrual' AND t.input_hash = u.hash THEN 'replay'
-                              ELSE 'conflict' END ORDER BY u.ord),
-               array_agg(t.kind::text ORDER BY u.ord),
-               array_agg(COALESCE(u.tx, t.id) ORDER BY u.ord)
-          INTO outcomes, details, ids
-          FROM unnest(ids, p_key, p_hash) WITH ORDINALITY AS u(tx, key, hash, ord)
-          LEFT JOIN ledger_transactions t
-                 ON u.tx IS NULL AND t.portal_id = p_portal AND t.idempotency_key = u.key;
-    END IF;
+    -- 3. each command's outcome; a key stored earlier is a replay, or a conflict if its
+    --    inputs differ (looked up in a new statement: it sees a twin that committed meanwhile)
+    outcomes := array_fill('posted'::text, ARRAY[cardinality(ids)]);
+    details := array_fill(NULL::text, ARRAY[cardinality(ids)]);
+    FOR i IN 1 .. cardinality(ids) LOOP
+        CONTINUE WHEN ids[i] IS NOT NULL;
+        earlier := ledger_earlier(p_portal, p_key[i], 'accrual', p_hash[i]);
+        ids[i] := earlier.tx;
+        outcomes[i] := earlier.outcome;
+        details[i] := earlier.detail;
+    END LOOP;
     RETURN QUERY SELECT * FROM ledger_outcomes(outcomes, details, ids);
 END $$;
 
@@ -191,8 +220,7 @@ LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
     redeemed BIGINT;
-    unknown BIGINT;
-    account BIGINT;
+    mine RECORD;
     tx BIGINT;
     earlier RECORD;
     lot RECORD;
@@ -203,36 +231,29 @@ DECLARE
     outcomes TEXT[] := '{}';
     details TEXT[] := '{}';
 BEGIN
-    unknown := ledger_customer_accounts(p_portal, p_program, 'customer', p_customer);
-    IF unknown IS NOT NULL THEN
+    mine := ledger_customer_accounts(p_portal, p_program, 'customer', p_customer);
+    IF mine.unknown IS NOT NULL THEN
         RETURN QUERY SELECT * FROM ledger_outcomes(
-            ARRAY['unknown_customer'], ARRAY[unknown::text], ARRAY[NULL::BIGINT]);
+            ARRAY['unknown_customer'], ARRAY[mine.unknown::text], ARRAY[NULL::BIGINT]);
         RETURN;
     END IF;
     redeemed := ledger_system_account(p_portal, p_program, 'redeemed');
-    PERFORM 1 FROM accounts a
-      WHERE a.program_id = p_program AND a.kind = 'customer' AND a.customer_id = ANY (p_customer)
-      ORDER BY a.id FOR UPDATE;
+    PERFORM 1 FROM accounts a WHERE a.id = ANY (mine.account_ids) ORDER BY a.id FOR UPDATE;
     FOR i IN 1 .. cardinality(p_key) LOOP
         -- looked up under the lock: a twin of this spend that committed is seen
-        SELECT t.id, t.kind::text AS kind, t.input_hash INTO earlier FROM ledger_transactions t
-         WHERE t.portal_id = p_portal AND t.idempotency_key = p_key[i];
-        IF FOUND THEN
-            ids[i] := earlier.id;
-            details[i] := earlier.kind;
-            outcomes[i] := CASE WHEN earlier.kind = 'redemption'
-                                 AND earlier.input_hash = p_hash[i] THEN 'replay'
-                                ELSE 'conflict' END;
+        earlier := ledger_earlier(p_portal, p_key[i], 'redemption', p_hash[i]);
+        IF earlier.tx IS NOT NULL THEN
+            ids[i] := earlier.tx;
+            outcomes[i] := earlier.outcome;
+            details[i] := earlier.detail;
             CONTINUE;
         END IF;
-        SELECT a.id INTO account FROM accounts a
-         WHERE a.program_id = p_program AND a.kind = 'customer' AND a.customer_id = p_customer[i];
         lot_ids := '{}';
         takes := '{}';
         wanted := p_amount[i];
         FOR lot IN
             SELECT l.id, l.remaining FROM lots l
-             WHERE l.account_id = account AND l.remaining > 0
+             WHERE l.account_id = mine.account_ids[i] AND l.remaining > 0
                AND l.available_at <= p_effective_at[i]
                AND (l.expires_at IS NULL OR l.expires_at > p_effective_at[i])
              ORDER BY l.expires_at IS NULL, COALESCE(l.expires_at, l.available_at),
@@ -256,20 +277,16 @@ BEGIN
                 p_reason[i], p_actor[i], p_source[i], p_reference[i], p_effective_at[i])
         ON CONFLICT ON CONSTRAINT idempotency_key_unique DO NOTHING
         RETURNING ledger_transactions.id INTO tx;
-        IF tx IS NULL THEN  -- the key was taken meanwhile by a spend of another customer
-            SELECT t.id, t.kind::text AS kind, t.input_hash INTO earlier
-              FROM ledger_transactions t
-             WHERE t.portal_id = p_portal AND t.idempotency_key = p_key[i];
-            ids[i] := earlier.id;
-            details[i] := earlier.kind;
-            outcomes[i] := CASE WHEN earlier.kind = 'redemption'
-                                 AND earlier.input_hash = p_hash[i] THEN 'replay'
-                                ELSE 'conflict' END;
+        IF tx IS NULL THEN  -- the key was taken meanwhile, by a spend of another customer
+            earlier := ledger_earlier(p_portal, p_key[i], 'redemption', p_hash[i]);
+            ids[i] := earlier.tx;
+            outcomes[i] := earlier.outcome;
+            details[i] := earlier.detail;
             CONTINUE;
         END IF;
         INSERT INTO ledger_entries (transaction_id, account_id, lot_id, amount)
         SELECT tx, x.account_id, x.lot_id, x.amount
-          FROM (SELECT 1 AS side, k, account AS account_id, lot_ids[k] AS lot_id,
+          FROM (SELECT 1 AS side, k, mine.account_ids[i] AS account_id, lot_ids[k] AS lot_id,
                        -takes[k] AS amount FROM generate_subscripts(lot_ids, 1) k
                 UNION ALL
                 SELECT 2, k, redeemed, lot_ids[k], takes[k]
@@ -284,8 +301,8 @@ END $$;
 """
 
 DROP = """
-DROP FUNCTION ledger_redeem, ledger_accrue, ledger_outcomes, ledger_customer_accounts,
-              ledger_system_account;
+DROP FUNCTION ledger_redeem, ledger_accrue, ledger_outcomes, ledger_earlier,
+              ledger_customer_accounts, ledger_system_account;
 """
 
 
