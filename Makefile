@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: system_deps setup demo test test_fast lint lint_types db_migrate settings_doc bench bench_expiry bench_backfill bench_portals clean
+.PHONY: system_deps setup demo test test_fast lint lint_types db_migrate settings_doc bench bench_expiry bench_backfill bench_portals bench_growth clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -62,6 +62,7 @@ bench: setup
 	$(BIN)/python -m bench.expiry
 	$(BIN)/python -m bench.backfill
 	$(BIN)/python -m bench.portals
+	$(BIN)/python -m bench.growth --plot docs/growth.png
 
 bench_portals: setup
 	$(BIN)/python -m bench.portals
@@ -71,6 +72,10 @@ bench_expiry: setup
 
 bench_backfill: setup
 	$(BIN)/python -m bench.backfill
+
+# Cost as data grows (issue 21 item 4): 1 000, 100 000, 1 000 000 customers; ~10 minutes.
+bench_growth: setup
+	$(BIN)/python -m bench.growth --plans --plot docs/growth.png
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -42,6 +42,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bench.ledger import _admin, create_database, drop_database, machine_facts, pg_server
+from bench.seed import run_untriggered, system_account, vacuum_analyze
 from kopilka.cli.app import EXPIRY_BATCH
 from kopilka.db.engine import create_engine, run_in_transaction
 from kopilka.db.migrate import upgrade
@@ -141,7 +142,6 @@ async def seed(engine: AsyncEngine, customers: int, per: int) -> Book:
     book = await run_in_transaction(engine, book_and_accounts)
     async with engine.begin() as conn:
         issued = await system_account(conn, book, "issued")
-        await conn.execute(text("SET LOCAL session_replication_role = replica"))
         params = {
             "portal": book.portal_id,
             "program": book.program_id,
@@ -151,17 +151,9 @@ async def seed(engine: AsyncEngine, customers: int, per: int) -> Book:
             "due": DUE,
             "issued": issued,
         }
-        for statement in SEED:
-            await conn.execute(text(statement), params)
-    async with engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("VACUUM ANALYZE"))
+        await run_untriggered(conn, SEED, params)
+    await vacuum_analyze(engine)
     return book
-
-
-async def system_account(conn: AsyncConnection, book: Book, kind: str) -> int:
-    found = await books.accounts(conn, book, [], [])
-    return found[(kind, None)].id
 
 
 async def baseline(engine: AsyncEngine, book: Book) -> None:

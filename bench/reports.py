@@ -52,6 +52,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bench.ledger import create_database, drop_database, machine_facts, pg_server
+from bench.seed import id_bases, resync_sequences, run_untriggered, vacuum_analyze
 from kopilka.cabinet import sessions
 from kopilka.config import Settings
 from kopilka.db.engine import create_engine
@@ -175,7 +176,6 @@ SEED = [
        SELECT portal_id, deal_id, contact_ids[1], category_id, closed_at, amount
          FROM b24_deals WHERE portal_id = :portal""",
 ]
-SEQUENCES = ("customers", "accounts", "ledger_transactions", "lots", "ledger_entries")
 
 #: The baseline: every entry of the program read once, summed by account kind.
 BASELINE = """
@@ -200,10 +200,7 @@ async def seed(engine: AsyncEngine, program: Program, entries: int, customers: i
         program_id = int(
             await conn.scalar(text("SELECT id FROM programs WHERE portal_id = :p"), {"p": portal})
         )
-        base = {
-            t: int(await conn.scalar(text(f"SELECT COALESCE(max(id), 0) FROM {t}")))  # noqa: S608
-            for t in SEQUENCES
-        }
+        base = await id_bases(conn)
         abase = base["accounts"]
         params = {
             "portal": portal,
@@ -220,20 +217,11 @@ async def seed(engine: AsyncEngine, program: Program, entries: int, customers: i
             "redeemed": abase + 2 * customers + 2,
             "expired": abase + 2 * customers + 3,
         }
-        await conn.execute(text("SET LOCAL session_replication_role = replica"))
-        for statement in SEED:
-            await conn.execute(text(statement), params)
-        for table in SEQUENCES:
-            await conn.execute(
-                text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
-                    f"(SELECT max(id) FROM {table}))"
-                )
-            )
-    async with engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in ("ledger_entries", "ledger_transactions", "lots", "accounts", "customers"):
-            await conn.execute(text(f"VACUUM ANALYZE {table}"))
+        await run_untriggered(conn, SEED, params)
+        await resync_sequences(conn)
+    await vacuum_analyze(
+        engine, ("ledger_entries", "ledger_transactions", "lots", "accounts", "customers")
+    )
     return portal
 
 

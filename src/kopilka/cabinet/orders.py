@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.api.portal import CustomerRef, contact_id_of
@@ -64,7 +64,11 @@ async def _deals(conn: AsyncConnection, portal_id: int, contact: int) -> list[Or
     rows = await conn.execute(
         select(d.deal_id, d.amount, d.closed_at, d.engine_input)
         .where(
-            d.portal_id == portal_id, d.semantic == "S", literal(contact) == d.contact_ids.any_()
+            # ``@>``, not ``= ANY``: the contact's deals by the GIN index ``b24_deals_contacts``,
+            # not every deal of the portal read (bench/growth)
+            d.portal_id == portal_id,
+            d.semantic == "S",
+            d.contact_ids.contains([contact]),
         )
         .order_by(d.closed_at.desc().nulls_last())
         .limit(LIMIT)
@@ -127,15 +131,23 @@ async def _points(
         accounts.c.customer_id == customer_id,
         accounts.c.kind.in_(("customer", "held")),
     )
-    rows = await conn.execute(
-        select(t.kind, t.reference, func.sum(ledger_entries.c.amount).label("amount"))
-        .join(ledger_entries, ledger_entries.c.transaction_id == t.id)
+    # the orders' transactions first, by ``ledger_transactions_reference`` (MATERIALIZED: the
+    # planner would otherwise walk every entry of a long history to find them; bench/growth)
+    refs = (
+        select(t.id, t.kind, t.reference)
         .where(
+            t.portal_id == book.portal_id,
             t.program_id == book.program_id,
             t.reference.in_(references),
-            ledger_entries.c.account_id.in_(mine),
         )
-        .group_by(t.id)
+        .cte("refs")
+        .prefix_with("MATERIALIZED")
+    )
+    rows = await conn.execute(
+        select(refs.c.kind, refs.c.reference, func.sum(ledger_entries.c.amount).label("amount"))
+        .join(ledger_entries, ledger_entries.c.transaction_id == refs.c.id)
+        .where(ledger_entries.c.account_id.in_(mine))
+        .group_by(refs.c.id, refs.c.kind, refs.c.reference)
     )
     earned: dict[str, int] = defaultdict(int)
     paid: dict[str, int] = defaultdict(int)

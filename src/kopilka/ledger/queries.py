@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, or_, select, true
+from sqlalchemy import Row, bindparam, func, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kopilka.db.tables import accounts, ledger_entries, ledger_transactions, lots
@@ -116,6 +116,16 @@ async def history(
     mine = select(accounts.c.id).where(
         accounts.c.program_id == book.program_id, accounts.c.customer_id == customer_id
     )
+    # the newest ``limit`` transactions first, from the index ``(account_id, transaction_id)``
+    # alone; only those are then read and summed (not every transaction of a long history)
+    newest = (
+        select(ledger_entries.c.transaction_id)
+        .where(ledger_entries.c.account_id.in_(mine))
+        .where(ledger_entries.c.transaction_id < before if before is not None else true())
+        .group_by(ledger_entries.c.transaction_id)
+        .order_by(ledger_entries.c.transaction_id.desc())
+        .limit(limit)
+    )
     customer_amount = func.sum(ledger_entries.c.amount).filter(accounts.c.kind == "customer")
     held_amount = func.sum(ledger_entries.c.amount).filter(accounts.c.kind == "held")
     rows = await conn.execute(
@@ -135,8 +145,8 @@ async def history(
         )
         .join(ledger_entries, ledger_entries.c.transaction_id == ledger_transactions.c.id)
         .join(accounts, accounts.c.id == ledger_entries.c.account_id)
-        .where(or_(ledger_entries.c.account_id.in_(mine)))
-        .where(ledger_transactions.c.id < before if before is not None else true())
+        .where(ledger_entries.c.account_id.in_(mine))
+        .where(ledger_transactions.c.id.in_(newest))
         .group_by(ledger_transactions.c.id)
         .order_by(ledger_transactions.c.id.desc())
         .limit(limit)
