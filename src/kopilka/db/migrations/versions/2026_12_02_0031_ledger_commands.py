@@ -12,14 +12,14 @@ nets to zero, and the UNIQUE key settles a race between twins. Python still comp
 hashes and validates the commands (``ledger.commands``).
 
 Revision ID: 0031
-Revises: 0029
+Revises: 0030
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
 revision = "0031"
-down_revision = "0029"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
