@@ -53,10 +53,18 @@ from kopilka.db.engine import create_engine, normalise_url, run_in_transaction
 from kopilka.db.migrate import upgrade
 from kopilka.ledger.accrual import AccrualRequest, accrue, accrue_many
 from kopilka.ledger.book import ensure_book, ensure_customer, ensure_portal
+from kopilka.ledger.invariants import check_invariants
 from kopilka.ledger.spending import RedemptionRequest, redeem, redeem_many
 from kopilka.ledger.types import Book
 
-GOAL = 0.5
+GOAL = 0.5  # single commands (issue 21)
+BATCHED_GOAL = 0.8  # postings of a transaction of many
+
+
+def goal_for(name: str) -> float:
+    return BATCHED_GOAL if "per transaction" in name else GOAL
+
+
 POINT = 100  # kopecks
 FUNDING = 10_000_000 * POINT  # per redemption customer: far more than any run can spend
 TPS_RE = re.compile(r"tps = ([\d.]+) \(without initial connection time\)")
@@ -449,6 +457,13 @@ async def kopilka_phases(
             )
             name = f"{kind}s, one round trip ({processes} proc.)"
             phases.append(Phase(name, ops, took, cpu, latencies))
+        # The books after every phase: every invariant holds, and every counted posting is there.
+        async with engine.connect() as conn:
+            broken = await check_invariants(conn)
+            stored = await conn.scalar(text("SELECT count(*) FROM ledger_transactions"))
+        counted = sum(p.operations for p in phases)
+        if broken or int(stored or 0) < counted:
+            raise SystemExit(f"the books are wrong: {broken}, {stored} stored < {counted} counted")
         return phases, setup_seconds
     finally:
         await engine.dispose()
@@ -607,9 +622,10 @@ def print_report(report: dict[str, Any]) -> None:
         )
     print()
     for phase in report["phases"]:
-        verdict = "met" if phase["ratio"] >= GOAL else "NOT met"
+        goal = goal_for(phase["name"])
+        verdict = "met" if phase["ratio"] >= goal else "NOT met"
         print(
-            f"  goal ratio >= {GOAL} for {phase['name']}: {verdict} ({phase['ratio']:.2f}); "
+            f"  goal ratio >= {goal} for {phase['name']}: {verdict} ({phase['ratio']:.2f}); "
             f"latency p50 {phase['latency_ms_p50']} ms, p95 {phase['latency_ms_p95']} ms, "
             f"Python process CPU {phase['python_cpu_share']:.0%} of a core"
         )
@@ -709,9 +725,9 @@ def main(argv: list[str] | None = None) -> int:
                 "phases": [
                     {**p.summary(), "ratio": round(p.per_second / baseline_tps, 3)} for p in phases
                 ],
-                "goal": GOAL,
+                "goal": {"single": GOAL, "batched": BATCHED_GOAL},
             }
-            report["goal_met"] = all(p["ratio"] >= GOAL for p in report["phases"])
+            report["goal_met"] = all(p["ratio"] >= goal_for(p["name"]) for p in report["phases"])
             if args.profile:
                 print("profiling one client …", file=sys.stderr)
                 report["profile"] = asyncio.run(
