@@ -27,6 +27,9 @@ from kopilka.db.embedded import start_embedded, stop_embedded
 from kopilka.db.engine import create_engine, normalise_url
 from kopilka.db.migrate import upgrade
 
+# KOPILKA_SQL_LOG=file: every distinct statement the tests send (tests/sqllog.py, docs/scale.md).
+pytest_plugins = ["tests.sqllog"]
+
 # Unique per run: two runs sharing one server (KOPILKA_TEST_DATABASE_URL) must not drop each
 # other's template.
 TEMPLATE = f"kopilka_test_template_{uuid.uuid4().hex[:8]}"

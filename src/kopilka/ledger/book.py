@@ -129,6 +129,7 @@ async def accounts(
     wanted_customers = sorted(set(customer_ids))
     wanted_kinds = sorted(set(kinds))
     query = select(accounts_t.c.id, accounts_t.c.kind, accounts_t.c.customer_id).where(
+        accounts_t.c.portal_id == book.portal_id,
         accounts_t.c.program_id == book.program_id,
         or_(
             accounts_t.c.customer_id.is_(None),
