@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: system_deps setup demo test test_fast lint lint_types db_migrate settings_doc bench bench_expiry bench_backfill bench_portals bench_growth clean
+.PHONY: system_deps setup demo test test_fast test_system_pg lint lint_types db_migrate settings_doc bench bench_expiry bench_backfill bench_portals bench_growth clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -36,6 +36,12 @@ test: system_deps setup lint lint_types
 
 test_fast: setup
 	$(BIN)/pytest -x -q -m "not slow"
+
+# The whole suite against a PostgreSQL server that is not the embedded one (docs/testing.md):
+# the tests create and drop their own databases there, so the user must be allowed CREATE DATABASE.
+KOPILKA_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+test_system_pg: setup
+	KOPILKA_TEST_DATABASE_URL='$(KOPILKA_TEST_DATABASE_URL)' $(BIN)/pytest -q
 
 lint: setup
 	$(BIN)/ruff check .

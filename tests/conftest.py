@@ -27,7 +27,12 @@ from kopilka.db.embedded import start_embedded, stop_embedded
 from kopilka.db.engine import create_engine, normalise_url
 from kopilka.db.migrate import upgrade
 
-TEMPLATE = "kopilka_test_template"
+# KOPILKA_SQL_LOG=file: every distinct statement the tests send (tests/sqllog.py, docs/scale.md).
+pytest_plugins = ["tests.sqllog"]
+
+# Unique per run: two runs sharing one server (KOPILKA_TEST_DATABASE_URL) must not drop each
+# other's template.
+TEMPLATE = f"kopilka_test_template_{uuid.uuid4().hex[:8]}"
 
 # The secrets the tests store are encrypted with a key of this run (docs/security.md), not with
 # a key file left in the checkout's var/; the worker processes the tests start inherit it.

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from b24emu import Portal
 from kopilka.cli import app
 from kopilka.config import get_settings
-from tests.conftest import create_database, drop_database
+from tests.conftest import TEMPLATE, create_database, drop_database
 
 TRAVEL = str(Path(__file__).parents[2] / "examples" / "travel-club.yaml")
 
@@ -42,7 +42,7 @@ def call(portal: Portal, method: str, params: dict[str, Any]) -> Any:
 def database(pg_server: str, template_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A migrated database of its own, named in the environment the way `kopilka` reads it."""
     name = f"kopilka_cli_{uuid.uuid4().hex[:8]}"
-    url = create_database(pg_server, name, "kopilka_test_template")
+    url = create_database(pg_server, name, TEMPLATE)
     monkeypatch.setenv("KOPILKA_DATABASE_URL", url)
     monkeypatch.setenv("KOPILKA_B24_INTERVAL", "0.05")
     monkeypatch.setenv("COLUMNS", "200")

@@ -245,14 +245,16 @@ async def _customer_context(
         await conn.execute(
             select(holds)
             .join(accounts, accounts.c.id == holds.c.account_id)
-            .where(accounts.c.customer_id == customer_id)
+            .where(holds.c.portal_id == book.portal_id, accounts.c.customer_id == customer_id)
             .order_by(holds.c.id.desc())
             .limit(50)
         )
     ).all()
     card_rows = (
         await conn.execute(
-            select(cards).where(cards.c.customer_id == customer_id).order_by(cards.c.id)
+            select(cards)
+            .where(cards.c.portal_id == book.portal_id, cards.c.customer_id == customer_id)
+            .order_by(cards.c.id)
         )
     ).all()
     return {

@@ -133,11 +133,13 @@ async def accounts(
     columns = (accounts_t.c.id, accounts_t.c.kind, accounts_t.c.customer_id)
     query = union_all(
         select(*columns).where(
+            accounts_t.c.portal_id == book.portal_id,
             accounts_t.c.program_id == book.program_id,
             accounts_t.c.kind.in_(SYSTEM_KINDS),
             accounts_t.c.customer_id.is_(None),
         ),
         select(*columns).where(
+            accounts_t.c.portal_id == book.portal_id,
             accounts_t.c.program_id == book.program_id,
             accounts_t.c.kind.in_(wanted_kinds),
             accounts_t.c.customer_id.in_(wanted_customers),

@@ -274,7 +274,9 @@ async def _variables(
     ).first()
     card = await conn.scalar(
         select(cards.c.number).where(
-            cards.c.customer_id == ev.customer_id, cards.c.status == "active"
+            cards.c.portal_id == book.portal_id,
+            cards.c.customer_id == ev.customer_id,
+            cards.c.status == "active",
         )
     )
     ref_kind, _, ref_id = str(ev.reference).partition(":")

@@ -124,7 +124,11 @@ async def live_entries(
     for r in rows:
         (accruals if r.kind == "accrual" else payments).append(int(r.id))
     count = await conn.scalar(
-        select(func.count()).where(tx.c.program_id == book.program_id, tx.c.reference == ref)
+        select(func.count()).where(
+            tx.c.portal_id == book.portal_id,
+            tx.c.program_id == book.program_id,
+            tx.c.reference == ref,
+        )
     )
     return payments, accruals, int(count or 0)
 
