@@ -43,12 +43,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bench.ledger import _admin, create_database, drop_database, machine_facts, pg_server
 from bench.seed import run_untriggered, system_account, vacuum_analyze
-from kopilka.cli.app import EXPIRY_BATCH
 from kopilka.db.engine import create_engine, run_in_transaction
 from kopilka.db.migrate import upgrade
 from kopilka.ledger import book as books
 from kopilka.ledger.book import ensure_book, ensure_portal
-from kopilka.ledger.expiry import due_accounts, expire_accounts
+from kopilka.ledger.expiry import EXPIRY_BATCH, EXPIRY_WORKERS, due_accounts, expire_due
 from kopilka.ledger.types import Book
 
 GOAL = 2.0  # Kopilka's time at most twice the one statement's
@@ -172,13 +171,7 @@ async def kopilka(engine: AsyncEngine, book: Book) -> None:
         return await due_accounts(conn, book, NOW)
 
     accounts = await run_in_transaction(engine, due)
-    for start in range(0, len(accounts), EXPIRY_BATCH):
-        batch = accounts[start : start + EXPIRY_BATCH]
-
-        async def unit(conn: AsyncConnection, batch: list[int] = batch) -> object:
-            return await expire_accounts(conn, book, batch, now=NOW)
-
-        await run_in_transaction(engine, unit)
+    await expire_due(engine, book, accounts, now=NOW)
 
 
 async def fingerprint(engine: AsyncEngine, book: Book) -> dict[str, Any]:
@@ -243,6 +236,7 @@ async def run(args: argparse.Namespace, server_url: str) -> dict[str, Any]:
             "lots": lots,
             "seeding_seconds": round(seeding, 1),
             "expiry_batch": EXPIRY_BATCH,
+            "expiry_workers": EXPIRY_WORKERS,
             "rounds": args.rounds,
             "seconds": {k: [round(x, 2) for x in v] for k, v in times.items()},
             "median_seconds": {k: round(v, 2) for k, v in medians.items()},

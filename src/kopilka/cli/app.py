@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -42,7 +41,7 @@ from kopilka.db.engine import run_in_transaction, safe_url
 from kopilka.domain.errors import KopilkaError
 from kopilka.domain.money import format_points, to_minor
 from kopilka.ledger.book import ensure_customer
-from kopilka.ledger.expiry import due_accounts, expire_accounts
+from kopilka.ledger.expiry import due_accounts, expire_due
 from kopilka.ledger.grants import grant as grant_bonus
 from kopilka.ledger.invariants import CHECKS, Violation, check_invariants
 from kopilka.ledger.queries import Explanation, HistoryLine
@@ -322,9 +321,9 @@ def expire(
             expired = entries = 0
             with Progress(console=out, disable=as_json or not due) as progress:
                 task = progress.add_task("expiring points", total=len(due))
-                for start in range(0, len(due), EXPIRY_BATCH):
-                    batch = due[start : start + EXPIRY_BATCH]
-                    posted = await run_in_transaction(engine, partial(_expire, book, batch, moment))
+
+                def done(accounts: int, posted: list[Posted]) -> None:
+                    nonlocal expired, entries
                     entries += len(posted)
                     expired += sum(
                         leg.amount
@@ -332,7 +331,9 @@ def expire(
                         for leg in p.legs
                         if leg.account_kind == "expired"
                     )
-                    progress.advance(task, len(batch))
+                    progress.advance(task, accounts)
+
+                await expire_due(engine, book, due, now=moment, done=done)
 
             async def holds(conn: AsyncConnection) -> list[Posted]:
                 return await expire_holds(conn, book, now=moment)
@@ -353,15 +354,6 @@ def expire(
             f"expired {format_points(result['points'])} points in {result['entries']} entries "
             f"on {result['accounts']} accounts; {result['holds_expired']} holds expired"
         )
-
-
-EXPIRY_BATCH = 200  # accounts per transaction in `kopilka expire`
-
-
-async def _expire(
-    book: Book, batch: list[int], now: datetime, conn: AsyncConnection
-) -> list[Posted]:
-    return await expire_accounts(conn, book, batch, now=now)
 
 
 @app.command()
