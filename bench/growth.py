@@ -199,16 +199,23 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure(bench: Bench, size: int, samples: int) -> dict[str, Any]:
+    """Every operation for each sampled customer in turn (interleaved, so that whatever else the
+    machine or the server does meanwhile — a checkpoint, autovacuum after the seed, another
+    process — falls on all of them alike), after a warm-up of each."""
     heavy = await bench.heaviest()
     picks = [bench.rng.randint(1, size) for _ in range(samples)]
-    found: dict[str, Any] = {}
     for name in OPS:
         for g in picks[:WARM]:
             await timed(bench, name, g)
-        ms = [1000 * await timed(bench, name, g) for g in picks]
+    ms: dict[str, list[float]] = {name: [] for name in OPS}
+    for g in picks:
+        for name in OPS:
+            ms[name].append(1000 * await timed(bench, name, g))
+    found: dict[str, Any] = {}
+    for name in OPS:
         found[name] = {
-            "p50_ms": round(percentile(ms, 0.5), 2),
-            "p99_ms": round(percentile(ms, 0.99), 2),
+            "p50_ms": round(percentile(ms[name], 0.5), 2),
+            "p99_ms": round(percentile(ms[name], 0.99), 2),
             "heaviest_ms": round(1000 * await timed(bench, name, heavy), 2),
         }
         print(f"  {name:8} {found[name]}", file=sys.stderr)
