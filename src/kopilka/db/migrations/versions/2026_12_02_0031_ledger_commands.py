@@ -207,7 +207,9 @@ END $$;
 
 -- Spending points: customer -> redeemed from the soonest-expiring available lots (the order of
 -- ``domain.allocation.spend_order``), every customer's account locked in id order first. A
--- spend the customer cannot afford writes nothing and says what is available.
+-- spend the customer cannot afford writes nothing and says what is available. The legs of the
+-- whole batch are inserted by one statement at the end (one run of the ledger's trigger), so
+-- what earlier spends of the batch took from a lot is counted here.
 CREATE FUNCTION ledger_redeem(
     p_portal BIGINT, p_program BIGINT, p_program_hash TEXT,
     p_customer BIGINT[], p_amount BIGINT[], p_key TEXT[], p_hash TEXT[], p_reason TEXT[],
@@ -224,6 +226,14 @@ DECLARE
     lot_ids BIGINT[];
     takes BIGINT[];
     wanted BIGINT;
+    free BIGINT;
+    at INT;
+    taken_lots BIGINT[] := '{}';  -- what this batch took so far, lot by lot
+    taken BIGINT[] := '{}';
+    leg_tx BIGINT[] := '{}';
+    leg_account BIGINT[] := '{}';
+    leg_lot BIGINT[] := '{}';
+    leg_amount BIGINT[] := '{}';
     ids BIGINT[] := '{}';
     outcomes TEXT[] := '{}';
     details TEXT[] := '{}';
@@ -257,9 +267,12 @@ BEGIN
                       l.available_at, l.id
         LOOP
             EXIT WHEN wanted = 0;
+            at := array_position(taken_lots, lot.id);
+            free := lot.remaining - COALESCE(taken[at], 0);
+            CONTINUE WHEN free <= 0;
             lot_ids := lot_ids || lot.id;
-            takes := takes || LEAST(lot.remaining, wanted);
-            wanted := wanted - LEAST(lot.remaining, wanted);
+            takes := takes || LEAST(free, wanted);
+            wanted := wanted - LEAST(free, wanted);
         END LOOP;
         IF wanted > 0 THEN
             ids[i] := NULL;
@@ -281,18 +294,34 @@ BEGIN
             details[i] := earlier.detail;
             CONTINUE;
         END IF;
-        INSERT INTO ledger_entries (transaction_id, account_id, lot_id, amount)
-        SELECT tx, x.account_id, x.lot_id, x.amount
-          FROM (SELECT 1 AS side, k, mine.account_ids[i] AS account_id, lot_ids[k] AS lot_id,
-                       -takes[k] AS amount FROM generate_subscripts(lot_ids, 1) k
-                UNION ALL
-                SELECT 2, k, redeemed, lot_ids[k], takes[k]
-                  FROM generate_subscripts(lot_ids, 1) k) x
-         ORDER BY x.side, x.k;
+        FOR k IN 1 .. cardinality(lot_ids) LOOP  -- the customer's legs, then the redeemed ones
+            leg_tx := leg_tx || tx;
+            leg_account := leg_account || mine.account_ids[i];
+            leg_lot := leg_lot || lot_ids[k];
+            leg_amount := leg_amount || -takes[k];
+            at := array_position(taken_lots, lot_ids[k]);
+            IF at IS NULL THEN
+                taken_lots := taken_lots || lot_ids[k];
+                taken := taken || takes[k];
+            ELSE
+                taken[at] := taken[at] + takes[k];
+            END IF;
+        END LOOP;
+        FOR k IN 1 .. cardinality(lot_ids) LOOP
+            leg_tx := leg_tx || tx;
+            leg_account := leg_account || redeemed;
+            leg_lot := leg_lot || lot_ids[k];
+            leg_amount := leg_amount || takes[k];
+        END LOOP;
         ids[i] := tx;
         outcomes[i] := 'posted';
         details[i] := NULL;
     END LOOP;
+    INSERT INTO ledger_entries (transaction_id, account_id, lot_id, amount)
+    SELECT u.tx, u.account_id, u.lot_id, u.amount
+      FROM unnest(leg_tx, leg_account, leg_lot, leg_amount) WITH ORDINALITY
+           AS u(tx, account_id, lot_id, amount, ord)
+     ORDER BY u.ord;
     RETURN QUERY SELECT * FROM ledger_outcomes(outcomes, details, ids);
 END $$;
 """
