@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: system_deps setup demo test test_fast test_system_pg lint lint_types db_migrate settings_doc bench bench_expiry bench_backfill bench_portals bench_growth clean
+.PHONY: system_deps setup demo test test_fast test_system_pg lint lint_types db_migrate settings_doc bench bench_expiry bench_backfill bench_portals bench_growth bench_ledger clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -69,6 +69,9 @@ bench: setup
 	$(BIN)/python -m bench.backfill
 	$(BIN)/python -m bench.portals
 	$(BIN)/python -m bench.growth --plot docs/growth.png
+
+bench_ledger: setup
+	$(BIN)/python -m bench.ledger
 
 bench_portals: setup
 	$(BIN)/python -m bench.portals
