@@ -1,4 +1,6 @@
-"""The one way entries get written: an idempotent, balanced transaction with its legs.
+"""Entries of holds, captures, releases, expiry and reversals: an idempotent, balanced
+transaction with its legs (accruals and redemptions are one server-side statement each:
+:mod:`kopilka.ledger.server`).
 
 Every command computes a hash of its inputs and stores it with its idempotency key under a
 UNIQUE constraint. Looking the key up first makes a replay return the original transaction; the
@@ -23,7 +25,6 @@ from kopilka.domain.errors import IdempotencyConflict, InvalidCommand
 from kopilka.ledger.types import Account, Book, Leg, Posted
 
 MAX_KEY_LENGTH = 200
-NEW_LOT = -1  # a leg's lot_id placeholder: "the lot this transaction creates"
 
 
 def _jsonable(value: Mapping[str, Any]) -> dict[str, Any]:
@@ -69,24 +70,15 @@ class Command:
 class LegSpec:
     account: Account
     amount: int
-    lot_id: int | None = None  # NEW_LOT: the lot this transaction creates
-
-
-@dataclass(frozen=True, slots=True)
-class LotSpec:
-    account: Account
-    amount: int
-    available_at: datetime
-    expires_at: datetime | None
+    lot_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Posting:
-    """One transaction to write: the command, its legs, and what it creates or names."""
+    """One transaction to write: the command, its legs, and the hold or transaction it names."""
 
     command: Command
     legs: Sequence[LegSpec]
-    new_lot: LotSpec | None = None
     hold_id: int | None = None
     reverses_id: int | None = None
 
@@ -150,17 +142,16 @@ async def post(
     command: Command,
     legs: Sequence[LegSpec],
     *,
-    new_lot: LotSpec | None = None,
     hold_id: int | None = None,
     reverses_id: int | None = None,
 ) -> Posted:
     """Write one transaction (see :func:`post_many`)."""
-    (posted,) = await post_many(conn, book, [Posting(command, legs, new_lot, hold_id, reverses_id)])
+    (posted,) = await post_many(conn, book, [Posting(command, legs, hold_id, reverses_id)])
     return posted
 
 
 async def post_many(conn: AsyncConnection, book: Book, postings: Sequence[Posting]) -> list[Posted]:
-    """Write transactions, their new lots and all their legs: three statements for up to 1 000.
+    """Write transactions and all their legs: two statements for up to 1 000.
 
     A posting whose key is already stored is not written again: its stored transaction comes
     back as a replay (or, with other inputs, :class:`IdempotencyConflict` is raised).
@@ -187,21 +178,6 @@ async def post_many(conn: AsyncConnection, book: Book, postings: Sequence[Postin
     replays = await find_many(
         conn, book, [p.command for p in postings if p.command.key not in inserted]
     )
-    lot_ids: dict[int, int] = {}
-    lot_rows = [
-        {
-            "account_id": p.new_lot.account.id,
-            "transaction_id": inserted[p.command.key][0],
-            "amount": p.new_lot.amount,
-            "available_at": p.new_lot.available_at,
-            "expires_at": p.new_lot.expires_at,
-        }
-        for p in fresh
-        if p.new_lot is not None
-    ]
-    if lot_rows:
-        for r in await conn.execute(INSERT_LOTS, _columns(lot_rows)):
-            lot_ids[int(r.transaction_id)] = int(r.id)
     entry_rows = []
     results: dict[str, Posted] = {}
     for p in fresh:
@@ -211,7 +187,7 @@ async def post_many(conn: AsyncConnection, book: Book, postings: Sequence[Postin
                 leg.account.id,
                 leg.account.kind,
                 leg.account.customer_id,
-                lot_ids[tx_id] if leg.lot_id == NEW_LOT else leg.lot_id,
+                leg.lot_id,
                 leg.amount,
             )
             for leg in p.legs
@@ -282,13 +258,6 @@ INSERT_TRANSACTIONS = text("""
                 rule_inputs, hold_id, reverses_id, effective_at)
     ON CONFLICT ON CONSTRAINT idempotency_key_unique DO NOTHING
     RETURNING id, idempotency_key, created_at
-""")
-INSERT_LOTS = text("""
-    INSERT INTO lots (account_id, transaction_id, amount, available_at, expires_at)
-    SELECT * FROM unnest(CAST(:account_id AS bigint[]), CAST(:transaction_id AS bigint[]),
-                         CAST(:amount AS bigint[]), CAST(:available_at AS timestamptz[]),
-                         CAST(:expires_at AS timestamptz[]))
-    RETURNING id, transaction_id
 """)
 INSERT_ENTRIES = text("""
     INSERT INTO ledger_entries (transaction_id, account_id, lot_id, amount)
